@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/secwatch/secwatch/internal/config"
+	"github.com/secwatch/secwatch/internal/daemon"
+)
+
+func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("run", "",
+		"Run the daemon: tail the configured sources, evaluate the rules, deliver alerts through the\n"+
+			"outbox, checkpoint state. SIGHUP (or a change to a rule file) reloads the rules; SIGTERM or\n"+
+			"SIGINT stops it cleanly within shutdown_grace. With --once it reads everything available\n"+
+			"since the last checkpoint, delivers, saves state and exits (for scheduled tasks).", stderr)
+	cfgPath := fs.String("config", "secwatch.yaml", "configuration `file` (see docs/config.md)")
+	once := fs.Bool("once", false, "process what is available, deliver, save state and exit")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "secwatch run: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailed
+	}
+	log, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "secwatch run: %v\n", err)
+		return exitFailed
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	d := &daemon.Daemon{
+		Config:     cfg,
+		Log:        log,
+		Stdin:      stdin,
+		Stdout:     stdout,
+		StdoutText: stdoutText(cfg.Alerts.Stdout.Format, stdout),
+		Once:       *once,
+		Reload:     reload,
+	}
+	if err := d.Run(ctx); err != nil {
+		if errors.Is(err, daemon.ErrUndelivered) {
+			log.Warn().Err(err).Msg("run finished with alerts pending")
+		} else {
+			log.Error().Err(err).Msg("secwatch stopped")
+		}
+		return exitFailed
+	}
+	return exitOK
+}
+
+// stdoutText tells whether the stdout notifier writes text: "text", or
+// "auto" on a terminal.
+func stdoutText(format string, stdout io.Writer) bool {
+	switch format {
+	case "text":
+		return true
+	case "json":
+		return false
+	}
+	return isTerminal(stdout)
+}
+
+// newLogger builds the root logger: JSON to stderr, or console format on a
+// terminal (log.format auto).
+func newLogger(c config.Log, stderr io.Writer) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(c.Level)
+	if err != nil {
+		return zerolog.Nop(), fmt.Errorf("log.level: %w", err)
+	}
+	w := stderr
+	if c.Format == "console" || c.Format == "auto" && isTerminal(stderr) {
+		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}

@@ -1,0 +1,81 @@
+package alerting
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/secwatch/secwatch/internal/redact"
+	"github.com/secwatch/secwatch/internal/rules"
+)
+
+// Stdout is the notifier for local use: it writes each alert document to W
+// as one line of JSON, or, when Text is true (cmd sets it when W is a
+// terminal), as the one-line text rendering of DocumentText. Each document
+// is written with a single Write call. Its name is "stdout".
+//
+// Stdout is safe for use by one goroutine at a time, which is how the
+// dispatcher calls a notifier.
+type Stdout struct {
+	W    io.Writer
+	Text bool
+}
+
+// Name returns "stdout".
+func (s *Stdout) Name() string { return "stdout" }
+
+// Notify writes doc. A write error is returned as is (retried); a document
+// that cannot be encoded is a permanent error.
+func (s *Stdout) Notify(ctx context.Context, doc *rules.Document) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var b []byte
+	if s.Text {
+		b = []byte(DocumentText(doc) + "\n")
+	} else {
+		j, err := json.Marshal(doc)
+		if err != nil {
+			return Permanent(fmt.Errorf("encode alert %s: %w", doc.AlertID, err))
+		}
+		b = append(j, '\n')
+	}
+	if _, err := s.W.Write(b); err != nil {
+		return fmt.Errorf("write alert %s: %w", doc.AlertID, err)
+	}
+	return nil
+}
+
+// DocumentText renders an alert document as one human-readable line:
+//
+//	2026-01-28T19:15:22Z HIGH     mcp-auth-failure-burst client_ip=203.0.113.7: Repeated authentication failures from one client (count 11, threshold 10, window 5m0s, since 19:11:02) id=9f2c0a1b2c3d
+//
+// Group values and the title are sanitized and cut, since they can carry
+// attacker-controlled text; group keys are sorted.
+func DocumentText(doc *rules.Document) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %-8s %s", docTime(doc.Time, "2006-01-02T15:04:05Z07:00"), strings.ToUpper(redact.Sanitize(doc.Severity, 16)), redact.Sanitize(doc.Rule, maxShown))
+	for _, k := range SortedKeys(doc.Group) {
+		b.WriteString(" " + redact.Sanitize(k, maxShown) + "=" + redact.Sanitize(doc.Group[k], maxShown))
+	}
+	fmt.Fprintf(&b, ": %s (count %d, threshold %d, window %s, since %s) id=%s",
+		redact.Sanitize(doc.Title, maxShown), doc.Count, doc.Threshold, redact.Sanitize(doc.Window, 32),
+		docTime(doc.FirstSeen, "15:04:05"), redact.Sanitize(doc.AlertID[:min(12, len(doc.AlertID))], 12))
+	if doc.Truncated {
+		b.WriteString(" truncated")
+	}
+	return b.String()
+}
+
+// docTime reformats a document time (RFC 3339) with layout, or returns it
+// sanitized when it does not parse.
+func docTime(s, layout string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return redact.Sanitize(s, 40)
+	}
+	return t.UTC().Format(layout)
+}

@@ -1,0 +1,260 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/rules"
+)
+
+// Types lists the source types.
+var Types = []string{TypeFile, TypeStdin, TypeCloudWatch}
+
+// sourceKeys maps each source key to the types it applies to (nil: all).
+var sourceKeys = map[string][]string{
+	"name":             nil,
+	"type":             nil,
+	"format":           nil,
+	"time_field":       nil,
+	"pattern":          nil,
+	"max_line_bytes":   nil,
+	"poll_interval":    {TypeFile, TypeCloudWatch},
+	"paths":            {TypeFile},
+	"start":            {TypeFile},
+	"log_groups":       {TypeCloudWatch},
+	"log_group_prefix": {TypeCloudWatch},
+	"stream_prefix":    {TypeCloudWatch},
+	"filter_pattern":   {TypeCloudWatch},
+	"overlap":          {TypeCloudWatch},
+	"region":           {TypeCloudWatch},
+	"endpoint":         {TypeCloudWatch},
+}
+
+// sourceKeyList is sourceKeys' keys in documentation order, for
+// suggestions.
+var sourceKeyList = []string{
+	"name", "type", "format", "time_field", "pattern", "max_line_bytes",
+	"paths", "start", "poll_interval",
+	"log_groups", "log_group_prefix", "stream_prefix", "filter_pattern", "overlap", "region", "endpoint",
+}
+
+var (
+	sourceName   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	logGroupName = regexp.MustCompile(`^[A-Za-z0-9._/#-]{1,512}$`)
+)
+
+const (
+	maxNameLen      = 64
+	minLineBytes    = 1 << 10
+	maxLineBytes    = 64 << 20
+	maxFilterLength = 1024 // FilterLogEvents' limit
+)
+
+// sources decodes the sources list and checks names and stdin across it.
+func (p *parser) sources(kv keyVal) []Source {
+	if !p.noAlias(kv.val, kv.path) {
+		return nil
+	}
+	if kv.val.Kind != yaml.SequenceNode {
+		p.errorf(kv.val, kv.path, "must be a list of sources, got %s", p.describe(kv.val))
+		return nil
+	}
+	if len(kv.val.Content) == 0 {
+		p.errorf(kv.val, kv.path, "required: at least one source")
+		return nil
+	}
+	var out []Source
+	names := make(map[string]*yaml.Node)
+	var stdin *yaml.Node
+	for i, n := range kv.val.Content {
+		path := fmt.Sprintf("sources[%d]", i)
+		s, ok := p.source(n, path)
+		if !ok {
+			continue
+		}
+		if s.Name != "" {
+			at := p.valueOf(n, "name")
+			if first, dup := names[s.Name]; dup {
+				p.errorf(at, path+".name", "duplicate name %s, first defined at %s", p.got(at), p.pos(first))
+			} else {
+				names[s.Name] = at
+			}
+		}
+		if s.Type == TypeStdin {
+			at := p.valueOf(n, "type")
+			if stdin != nil {
+				p.errorf(at, path+".type", "only one stdin source is allowed, the first is at %s", p.pos(stdin))
+			} else {
+				stdin = at
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// pos writes n's position as file:line:col.
+func (p *parser) pos(n *yaml.Node) string {
+	return rules.Error{File: p.file, Line: n.Line, Col: n.Column}.Error()
+}
+
+// source decodes one source. ok is false when n is not a map.
+func (p *parser) source(n *yaml.Node, path string) (Source, bool) {
+	if !p.noAlias(n, path) {
+		return Source{}, false
+	}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, path, "must be a map, got %s", p.describe(n))
+		return Source{}, false
+	}
+	kvs := p.mapping(n, path, sourceKeyList)
+	s := Source{Format: "json", MaxLineBytes: ingest.DefaultMaxLineBytes}
+	// The type decides which other keys apply, so it comes first.
+	typeOK := false
+	if i := slices.IndexFunc(kvs, func(kv keyVal) bool { return kv.name == "type" }); i >= 0 {
+		s.Type, typeOK = p.oneOf(kvs[i], Types)
+	} else {
+		p.required(n, path+".type", "required (one of %s)", strings.Join(Types, ", "))
+	}
+	if !slices.ContainsFunc(kvs, func(kv keyVal) bool { return kv.name == "name" }) {
+		p.required(n, path+".name", "required")
+	}
+	has := make(map[string]bool)
+	parserOK := true
+	for _, kv := range kvs {
+		has[kv.name] = true
+		if types := sourceKeys[kv.name]; typeOK && types != nil && !slices.Contains(types, s.Type) {
+			p.errorf(kv.key, kv.path, "only for %s", describeTypes(types))
+			continue
+		}
+		ok := true
+		switch kv.name {
+		case "type":
+		case "name":
+			s.Name, ok = p.scalar(kv.val, kv.path, "a name")
+			if ok && (len(s.Name) > maxNameLen || !sourceName.MatchString(s.Name)) {
+				p.errorf(kv.val, kv.path, "must match [a-z0-9][a-z0-9_-]* (at most %d characters), got %s", maxNameLen, p.got(kv.val))
+				s.Name = ""
+			}
+		case "format":
+			s.Format, ok = p.oneOf(kv, ingest.Formats)
+			parserOK = parserOK && ok
+		case "time_field":
+			s.TimeField, ok = p.scalar(kv.val, kv.path, "a field name")
+			parserOK = parserOK && ok
+		case "pattern":
+			s.Pattern, ok = p.scalar(kv.val, kv.path, "a regex")
+			parserOK = parserOK && ok
+		case "max_line_bytes":
+			s.MaxLineBytes, _ = p.size(kv, minLineBytes, maxLineBytes)
+		case "poll_interval":
+			lo, hi := 10*time.Millisecond, time.Minute
+			if s.Type == TypeCloudWatch {
+				lo, hi = time.Second, 10*time.Minute
+			}
+			s.PollInterval, _ = p.duration(kv, lo, hi)
+		case "paths":
+			s.Paths = p.list(kv, checkGlob)
+		case "start":
+			s.Start, _ = p.oneOf(kv, []string{StartBeginning, StartEnd})
+		case "log_groups":
+			s.LogGroups = p.list(kv, checkLogGroup)
+		case "log_group_prefix":
+			s.LogGroupPrefix = p.str(kv)
+			if s.LogGroupPrefix != "" && checkLogGroup(s.LogGroupPrefix) != "" {
+				p.errorf(kv.val, kv.path, "%s, got %s", checkLogGroup(s.LogGroupPrefix), p.got(kv.val))
+			}
+		case "stream_prefix":
+			s.StreamPrefix = p.str(kv)
+			if strings.ContainsAny(s.StreamPrefix, ":*") || len(s.StreamPrefix) > 512 {
+				p.errorf(kv.val, kv.path, "must be at most 512 characters without ':' or '*', got %s", p.got(kv.val))
+			}
+		case "filter_pattern":
+			s.FilterPattern = p.str(kv)
+			if len(s.FilterPattern) > maxFilterLength {
+				p.errorf(kv.val, kv.path, "must be at most %d characters, got %d", maxFilterLength, len(s.FilterPattern))
+			}
+		case "overlap":
+			s.Overlap, _ = p.duration(kv, time.Second, time.Hour)
+		case "region":
+			s.Region = p.region(kv)
+		case "endpoint":
+			s.Endpoint = p.endpoint(kv)
+		}
+	}
+	if !typeOK {
+		return s, true
+	}
+	switch s.Type {
+	case TypeFile:
+		if !has["paths"] {
+			p.required(n, path+".paths", "required for type file")
+		} else if v := p.valueOf(n, "paths"); v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+			p.errorf(v, path+".paths", "required for type file: at least one path")
+		}
+		if s.Start == "" {
+			s.Start = StartEnd
+		}
+		if s.PollInterval == 0 {
+			s.PollInterval = DefaultFilePoll
+		}
+	case TypeCloudWatch:
+		switch {
+		case has["log_groups"] && has["log_group_prefix"]:
+			p.errorf(p.keyOf(n, "log_group_prefix"), path+".log_group_prefix", "give log_groups or log_group_prefix, not both")
+		case !has["log_groups"] && !has["log_group_prefix"]:
+			if !p.typos[n]["log_group_prefix"] {
+				p.required(n, path+".log_groups", "required for type cloudwatch (or log_group_prefix)")
+			}
+		case has["log_groups"]:
+			if v := p.valueOf(n, "log_groups"); v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+				p.errorf(v, path+".log_groups", "required for type cloudwatch: at least one log group")
+			}
+		}
+		if s.PollInterval == 0 {
+			s.PollInterval = DefaultCloudWatchPoll
+		}
+		if s.Overlap == 0 {
+			s.Overlap = DefaultOverlap
+		}
+	}
+	if parserOK {
+		p.checkParser(&s, n, path)
+	}
+	return s, true
+}
+
+// keyOf returns the key node of name in map node n, or n.
+func (p *parser) keyOf(n *yaml.Node, name string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == name {
+			return n.Content[i]
+		}
+	}
+	return n
+}
+
+// checkGlob refuses patterns filepath.Glob cannot use.
+func checkGlob(s string) string {
+	if msg := checkPath(s); msg != "" {
+		return msg
+	}
+	if _, err := filepath.Match(s, ""); err != nil {
+		return "must be a valid glob pattern"
+	}
+	return ""
+}
+
+func checkLogGroup(s string) string {
+	if !logGroupName.MatchString(s) {
+		return "must be a log group name (letters, digits and . _ / # -)"
+	}
+	return ""
+}

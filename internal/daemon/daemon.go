@@ -1,0 +1,289 @@
+// Package daemon is `secwatch run`: it wires sources, the rule engine, the
+// outbox and dispatcher, checkpoints, hot reload and the HTTP listener
+// (design sections 2, 8, 11, 12).
+//
+// Goroutines and channels: one goroutine per source (supervised: a failing
+// source is restarted with backoff and never stops the others) sends records
+// into one bounded channel; the goroutine that calls Run owns the engine, the
+// flood gate and the cursors, and is the only writer of checkpoints; alerts
+// are written durably to the outbox by that goroutine before any notifier
+// sees them, and the dispatcher delivers them on its own goroutines. The
+// channel is closed by the goroutine that waits for every source to return.
+//
+// Shutdown drains in order: sources stop, the engine observes what they
+// sent, a final checkpoint is written, and the dispatcher gets the rest of
+// the grace period to deliver; what it cannot deliver stays in the outbox.
+//
+// It sits below cmd and above ingest, rules, alerting, state and config.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/secwatch/secwatch/internal/alerting"
+	"github.com/secwatch/secwatch/internal/config"
+	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/state"
+)
+
+// recordBuffer is the capacity of the channel between sources and the
+// engine: enough to absorb bursts while a checkpoint is written.
+const recordBuffer = 4096
+
+// Daemon runs secwatch continuously, or once (Once) for scheduled tasks.
+// Set the fields, then call Run once.
+type Daemon struct {
+	Config *config.Config
+	Log    zerolog.Logger
+	// Stdin feeds a stdin source; Stdout receives the stdout notifier's
+	// alerts (text when StdoutText).
+	Stdin      io.Reader
+	Stdout     io.Writer
+	StdoutText bool
+	// Once reads everything available since the cursors, evaluates,
+	// delivers (or leaves in the outbox), saves state and returns.
+	Once bool
+	// Reload receives a value for every SIGHUP; nil: no signal reloads
+	// (rule-file changes still reload when watching is possible).
+	Reload <-chan struct{}
+	// Ready, if set, is closed once sources have started (tests).
+	Ready chan struct{}
+
+	// Notifiers beyond stdout (SNS), built by cmd.
+	Notifiers []alerting.Notifier
+
+	metrics *metrics
+}
+
+// ErrUndelivered is returned by a --once run that could not deliver every
+// alert; they stay in the outbox for the next run.
+var ErrUndelivered = errors.New("alerts left undelivered in the outbox")
+
+// Run runs the daemon until ctx ends (or, with Once, until the input is
+// consumed). It returns nil after a clean shutdown.
+func (d *Daemon) Run(ctx context.Context) error {
+	cfg := d.Config
+	log := d.Log.With().Str("component", "daemon").Logger()
+
+	dir, err := state.Open(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+
+	rs, err := rules.Load(cfg.Rules...)
+	if err != nil {
+		return fmt.Errorf("load rules: %w", err)
+	}
+	engine := rules.NewEngine(rs)
+	engine.MaxKeys = cfg.Engine.MaxKeys
+	engine.MaxLateness = cfg.Engine.MaxLateness
+
+	m := newMetrics()
+	d.metrics = m
+	flood := &alerting.Flood{Cap: cfg.Alerts.PerRuleHourlyCap, Metrics: &m.delivery}
+
+	ck, problems := loadCheckpoint(dir)
+	for _, p := range problems {
+		log.Error().Err(p).Msg("checkpoint unusable; resuming from an older one or from scratch")
+	}
+	cursors := map[string]map[string]ingest.Cursor{}
+	var seq uint64
+	if ck != nil {
+		restored, discarded := engine.Restore(ck.Engine)
+		if len(ck.Flood) > 0 {
+			if err := flood.UnmarshalJSON(ck.Flood); err != nil {
+				log.Error().Err(err).Msg("flood state unusable; counting afresh")
+			}
+		}
+		for src, c := range ck.Cursors {
+			cursors[src] = maps.Clone(c)
+		}
+		seq = ck.Seq
+		log.Info().Uint64("checkpoint", ck.Seq).Time("saved", ck.Saved).Strs("restored_rules", restored).
+			Strs("reset_rules", discarded).Msg("resumed from checkpoint")
+	}
+
+	notifiers := d.Notifiers
+	if cfg.Alerts.Stdout.Enabled {
+		notifiers = append([]alerting.Notifier{&alerting.Stdout{W: d.Stdout, Text: d.StdoutText}}, notifiers...)
+	}
+	names := make([]string, len(notifiers))
+	for i, n := range notifiers {
+		names[i] = n.Name()
+	}
+	outbox, err := alerting.OpenOutbox(filepath.Join(dir.Path(), "outbox"), names)
+	if err != nil {
+		return err
+	}
+	defer outbox.Close()
+	for _, e := range outbox.LoadErrors() {
+		log.Error().Err(e).Msg("outbox entry unusable; moved aside")
+	}
+	m.outbox = outbox
+	disp := &alerting.Dispatcher{
+		Outbox:         outbox,
+		Notifiers:      notifiers,
+		Log:            d.Log.With().Str("component", "dispatcher").Logger(),
+		MaxAge:         cfg.Alerts.MaxAge,
+		InitialBackoff: cfg.Alerts.InitialBackoff,
+		MaxBackoff:     cfg.Alerts.MaxBackoff,
+		AttemptTimeout: cfg.Alerts.AttemptTimeout,
+		Metrics:        &m.delivery,
+	}
+
+	loop := &engineLoop{
+		d: d, log: log, dir: dir, engine: engine, flood: flood, outbox: outbox, disp: disp,
+		cursors: cursors, seq: seq, metrics: m, rulePaths: cfg.Rules,
+	}
+	m.setRules(engine.Stats())
+
+	// The dispatcher runs on its own context so that it outlives the
+	// sources at shutdown and then gets the grace period to drain.
+	dispCtx, stopDisp := context.WithCancel(context.Background())
+	defer stopDisp()
+	var dispDone chan error
+	if !d.Once {
+		dispDone = make(chan error, 1)
+		go func() { dispDone <- disp.Run(dispCtx) }()
+	}
+	if len(outbox.Pending()) > 0 {
+		disp.Wake()
+	}
+
+	var httpSrv *httpServer
+	if !d.Once && cfg.HTTP.Listen != "" {
+		httpSrv, err = startHTTP(cfg.HTTP.Listen, m, d.Log.With().Str("component", "http").Logger())
+		if err != nil {
+			return err
+		}
+		defer httpSrv.close()
+	}
+
+	reload := make(chan struct{}, 1)
+	if !d.Once {
+		stopWatch := watchRules(ctx, cfg.Rules, reload, d.Log.With().Str("component", "reload").Logger())
+		defer stopWatch()
+	}
+
+	records := make(chan ingest.Record, recordBuffer)
+	srcCtx, stopSources := context.WithCancel(ctx)
+	defer stopSources()
+	var wg sync.WaitGroup
+	for _, sc := range cfg.Sources {
+		src, err := d.newSource(sc, cursors[sc.Name], m)
+		if err != nil {
+			stopSources()
+			wg.Wait()
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			supervise(srcCtx, src, records, d.Once, m.source(sc.Name), d.Log.With().Str("component", "source").Str("source", sc.Name).Logger())
+		}()
+	}
+	go func() { wg.Wait(); close(records) }()
+	if d.Ready != nil {
+		close(d.Ready)
+	}
+	log.Info().Int("rules", len(rs)).Int("sources", len(cfg.Sources)).Bool("once", d.Once).Msg("started")
+
+	loopErr := loop.run(ctx, records, reload, d.Reload)
+	stopSources()
+
+	// Delivery gets whatever is left of the grace period after the final
+	// checkpoint; the grace period starts when shutdown does.
+	grace, cancelGrace := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancelGrace()
+	stopDisp()
+	if dispDone != nil {
+		<-dispDone
+	}
+	if err := disp.Drain(grace); err != nil {
+		log.Warn().Err(err).Int("pending", outbox.Len()).Msg("shutdown grace ended before every alert was delivered; they stay in the outbox")
+	}
+	pending := outbox.Len()
+	log.Info().Int("outbox", pending).Msg("stopped")
+	if loopErr != nil {
+		return loopErr
+	}
+	if d.Once && pending > 0 {
+		return fmt.Errorf("%w: %d", ErrUndelivered, pending)
+	}
+	return nil
+}
+
+// newSource builds a source from its configuration.
+func (d *Daemon) newSource(sc config.Source, cursors map[string]ingest.Cursor, m *metrics) (ingest.Source, error) {
+	opts := ingest.Options{TimeField: sc.TimeField, Pattern: sc.Pattern}
+	newParser := func() (ingest.Parser, error) { return ingest.NewParser(sc.Format, opts) }
+	stats := m.source(sc.Name).stats
+	bad := badLineLogger(d.Log.With().Str("component", "source").Str("source", sc.Name).Logger(), m.source(sc.Name))
+	switch sc.Type {
+	case config.TypeFile:
+		var cs []ingest.Cursor
+		for _, c := range cursors {
+			cs = append(cs, c)
+		}
+		return &ingest.File{
+			Name: sc.Name, Paths: sc.Paths, NewParser: newParser, Start: sc.Start,
+			MaxLineBytes: sc.MaxLineBytes, PollInterval: sc.PollInterval, Cursors: cs,
+			Once: d.Once, Stats: stats, Bad: bad,
+		}, nil
+	case config.TypeStdin:
+		in := d.Stdin
+		if in == nil {
+			in = os.Stdin
+		}
+		return &ingest.Stdin{Name: sc.Name, R: in, NewParser: newParser, MaxLineBytes: sc.MaxLineBytes, Stats: stats, Bad: bad}, nil
+	}
+	return nil, fmt.Errorf("source %q: type %q is not supported by this build", sc.Name, sc.Type)
+}
+
+// badLineLogger logs rejected lines with their position at most once per
+// second per source; the ones in between are counted and reported with the
+// next line logged.
+func badLineLogger(log zerolog.Logger, sm *sourceMetrics) func(ingest.Position, string) {
+	var mu sync.Mutex
+	var last time.Time
+	var skipped int64
+	return func(pos ingest.Position, reason string) {
+		sm.rejected.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if now.Sub(last) < time.Second {
+			skipped++
+			return
+		}
+		last = now
+		log.Warn().Str("position", pos.String()).Str("reason", reason).Int64("more_since_last", skipped).Msg("line rejected")
+		skipped = 0
+	}
+}
+
+// alive is set by the engine loop on every iteration and tick, for /healthz.
+type heartbeat struct{ last atomic.Int64 }
+
+func (h *heartbeat) beat(t time.Time) { h.last.Store(t.UnixNano()) }
+
+func (h *heartbeat) age(now time.Time) time.Duration {
+	l := h.last.Load()
+	if l == 0 {
+		return time.Duration(1<<63 - 1)
+	}
+	return now.Sub(time.Unix(0, l))
+}

@@ -1,0 +1,203 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/secwatch/secwatch/internal/alerting"
+	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/state"
+)
+
+// engineLoop is the state the engine goroutine owns.
+type engineLoop struct {
+	d         *Daemon
+	log       zerolog.Logger
+	dir       *state.Dir
+	engine    *rules.Engine
+	flood     *alerting.Flood
+	outbox    *alerting.Outbox
+	disp      *alerting.Dispatcher
+	cursors   map[string]map[string]ingest.Cursor
+	seq       uint64
+	metrics   *metrics
+	rulePaths []string
+	dirty     bool
+}
+
+// run observes records until the channel closes, then writes the final
+// checkpoint. Only the close of records ends it: the sources' context is
+// what stops them.
+func (l *engineLoop) run(_ context.Context, records <-chan ingest.Record, reload, sighup <-chan struct{}) error {
+	cfg := l.d.Config
+	tick := time.NewTicker(cfg.Engine.Tick)
+	defer tick.Stop()
+	ckTick := time.NewTicker(cfg.CheckpointInterval)
+	defer ckTick.Stop()
+	l.metrics.engine.beat(time.Now())
+	for {
+		select {
+		case rec, ok := <-records:
+			if !ok {
+				if l.d.Once {
+					// A scheduled run is the only chance absent rules get
+					// to notice silence up to now.
+					l.emit(l.engine.Advance(time.Now()))
+				}
+				l.flush(time.Now())
+				l.metrics.setRules(l.engine.Stats())
+				return l.checkpoint()
+			}
+			l.observe(&rec)
+		case now := <-tick.C:
+			if !l.d.Once {
+				l.emit(l.engine.Advance(now))
+			}
+			l.flush(now)
+			l.metrics.setRules(l.engine.Stats())
+			l.metrics.engine.beat(now)
+		case <-ckTick.C:
+			if l.dirty {
+				if err := l.checkpoint(); err != nil {
+					l.log.Error().Err(err).Msg("checkpoint failed; will retry")
+				}
+			}
+		case <-reload:
+			l.reload("rule files changed")
+		case <-sighup:
+			l.reload("SIGHUP")
+		}
+	}
+}
+
+// observe feeds a record's event to the engine and stores its cursor.
+// Records arrive in read order, so a stored cursor never runs ahead of what
+// the engine has seen. A Progress record only moves a cursor; a Done record
+// forgets a file that was rotated away or deleted and read to its end.
+func (l *engineLoop) observe(rec *ingest.Record) {
+	l.dirty = true
+	if !rec.Progress && !rec.Done {
+		// The engine first: a checkpoint below must never hold a cursor
+		// past an event the engine has not counted.
+		l.metrics.events.Add(1)
+		l.emit(l.engine.Observe(&rec.Event))
+	}
+	if rec.Cursor.Key == "" {
+		return
+	}
+	c := l.cursors[rec.Source]
+	if c == nil {
+		c = map[string]ingest.Cursor{}
+		l.cursors[rec.Source] = c
+	}
+	_, known := c[rec.Cursor.Key]
+	if rec.Done {
+		delete(c, rec.Cursor.Key)
+	} else {
+		c[rec.Cursor.Key] = rec.Cursor
+	}
+	if known == rec.Done {
+		// A file appeared or went away (start, rotation): checkpoint now,
+		// not at the next interval, so that a crash before then cannot
+		// forget a file that has since been renamed out of the source's
+		// paths.
+		if err := l.checkpoint(); err != nil {
+			l.log.Error().Err(err).Msg("checkpoint failed; will retry")
+		}
+	}
+}
+
+// emit passes alerts through flood control into the outbox. Put writes each
+// durably before the dispatcher can see it.
+func (l *engineLoop) emit(alerts []rules.Alert) {
+	if len(alerts) == 0 {
+		return
+	}
+	l.dirty = true
+	woke := false
+	for i := range alerts {
+		a := &alerts[i]
+		if !l.flood.Admit(a) {
+			continue
+		}
+		woke = l.put(a.Document()) || woke
+	}
+	if woke {
+		l.disp.Wake()
+	}
+}
+
+func (l *engineLoop) flush(now time.Time) {
+	woke := false
+	for _, doc := range l.flood.Flush(now) {
+		woke = l.put(doc) || woke
+	}
+	if woke {
+		l.disp.Wake()
+	}
+}
+
+// put stores one document; it reports whether the dispatcher has new work.
+func (l *engineLoop) put(doc rules.Document) bool {
+	added, err := l.outbox.Put(doc, time.Now())
+	if err != nil {
+		// The outbox keeps the alert in memory and delivers it while the
+		// process lives; only its durability is lost.
+		l.log.Error().Err(err).Str("alert_id", doc.AlertID).Str("rule", doc.Rule).Msg("outbox write failed; alert kept in memory")
+	}
+	if added {
+		l.metrics.alerts.Add(1)
+	} else {
+		l.metrics.duplicates.Add(1)
+	}
+	return added
+}
+
+func (l *engineLoop) checkpoint() error {
+	flood, err := l.flood.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	cursors := make(map[string]map[string]ingest.Cursor, len(l.cursors))
+	for s, c := range l.cursors {
+		cursors[s] = maps.Clone(c)
+	}
+	l.seq++
+	ck := &checkpoint{Seq: l.seq, Saved: time.Now().UTC(), Engine: l.engine.Snapshot(), Cursors: cursors, Flood: flood}
+	if err := saveCheckpoint(l.dir, ck); err != nil {
+		l.metrics.checkpointFailures.Add(1)
+		return err
+	}
+	l.metrics.checkpoints.Add(1)
+	l.metrics.lastCheckpoint.Store(time.Now().UnixNano())
+	l.dirty = false
+	return nil
+}
+
+// reload loads the rule files again. An invalid edit keeps the running
+// rules and logs every problem with its position; a valid one replaces the
+// rules, keeping the windows of those whose definition did not change.
+func (l *engineLoop) reload(why string) {
+	rs, err := rules.Load(l.rulePaths...)
+	if err != nil {
+		var list rules.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				l.log.Error().Str("problem", e.Error()).Msg("rule reload rejected")
+			}
+		} else {
+			l.log.Error().Err(err).Msg("rule reload rejected")
+		}
+		l.metrics.reloadFailures.Add(1)
+		return
+	}
+	kept, started := l.engine.Replace(rs)
+	l.metrics.reloads.Add(1)
+	l.metrics.setRules(l.engine.Stats())
+	l.log.Info().Str("trigger", why).Strs("kept", kept).Strs("started", started).Msg("rules reloaded")
+}

@@ -1,0 +1,251 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/secwatch/secwatch/internal/alerting"
+	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/rules"
+)
+
+// metrics are the daemon's self-metrics, written by their owners and read
+// by the HTTP handler; everything is atomic or guarded.
+type metrics struct {
+	start      time.Time
+	engine     heartbeat
+	events     atomic.Int64
+	alerts     atomic.Int64 // documents put in the outbox
+	duplicates atomic.Int64 // alerts the outbox already had (re-fired after a restart)
+
+	checkpoints        atomic.Int64
+	checkpointFailures atomic.Int64
+	lastCheckpoint     atomic.Int64
+	reloads            atomic.Int64
+	reloadFailures     atomic.Int64
+
+	delivery alerting.Metrics
+	outbox   *alerting.Outbox
+
+	mu      sync.Mutex
+	sources map[string]*sourceMetrics
+	rules   []rules.RuleStats
+}
+
+type sourceMetrics struct {
+	stats    *ingest.SourceStats
+	rejected atomic.Int64
+	restarts atomic.Int64
+	up       atomic.Bool
+}
+
+func newMetrics() *metrics {
+	return &metrics{start: time.Now(), sources: map[string]*sourceMetrics{}}
+}
+
+// source returns the metrics of the named source, creating them.
+func (m *metrics) source(name string) *sourceMetrics {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sm := m.sources[name]
+	if sm == nil {
+		sm = &sourceMetrics{stats: new(ingest.SourceStats)}
+		m.sources[name] = sm
+	}
+	return sm
+}
+
+// setRules publishes a copy of the engine's counters (the engine goroutine
+// owns the engine; the handler reads this copy).
+func (m *metrics) setRules(rs []rules.RuleStats) {
+	m.mu.Lock()
+	m.rules = rs
+	m.mu.Unlock()
+}
+
+// healthy reports whether the engine loop is alive and every source is
+// running, with the reason when not.
+func (m *metrics) healthy(now time.Time, maxAge time.Duration) (bool, string) {
+	if age := m.engine.age(now); age > maxAge {
+		return false, fmt.Sprintf("engine loop silent for %s", age.Round(time.Second))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var down []string
+	for name, sm := range m.sources {
+		if !sm.up.Load() {
+			down = append(down, name)
+		}
+	}
+	if len(down) > 0 {
+		sort.Strings(down)
+		return false, "sources failing: " + strings.Join(down, ", ")
+	}
+	return true, "ok"
+}
+
+// write renders every metric in the Prometheus text exposition format.
+func (m *metrics) write(w io.Writer) {
+	p := func(name, typ, help string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	p("secwatch_up", "gauge", "1 while the daemon runs")
+	fmt.Fprintln(w, "secwatch_up 1")
+	p("secwatch_start_time_seconds", "gauge", "start time of the daemon")
+	fmt.Fprintf(w, "secwatch_start_time_seconds %d\n", m.start.Unix())
+	p("secwatch_engine_events_total", "counter", "events observed by the engine")
+	fmt.Fprintf(w, "secwatch_engine_events_total %d\n", m.events.Load())
+	p("secwatch_alerts_total", "counter", "alerts written to the outbox")
+	fmt.Fprintf(w, "secwatch_alerts_total %d\n", m.alerts.Load())
+	p("secwatch_alerts_duplicate_total", "counter", "alerts fired again (after a restart) that the outbox already had")
+	fmt.Fprintf(w, "secwatch_alerts_duplicate_total %d\n", m.duplicates.Load())
+	p("secwatch_checkpoints_total", "counter", "checkpoints written")
+	fmt.Fprintf(w, "secwatch_checkpoints_total %d\n", m.checkpoints.Load())
+	p("secwatch_checkpoint_failures_total", "counter", "checkpoints that could not be written")
+	fmt.Fprintf(w, "secwatch_checkpoint_failures_total %d\n", m.checkpointFailures.Load())
+	if t := m.lastCheckpoint.Load(); t > 0 {
+		p("secwatch_last_checkpoint_time_seconds", "gauge", "time of the last checkpoint")
+		fmt.Fprintf(w, "secwatch_last_checkpoint_time_seconds %d\n", t/1e9)
+	}
+	p("secwatch_rule_reloads_total", "counter", "successful rule reloads")
+	fmt.Fprintf(w, "secwatch_rule_reloads_total %d\n", m.reloads.Load())
+	p("secwatch_rule_reload_failures_total", "counter", "rejected rule reloads (invalid rules; the old rules stay)")
+	fmt.Fprintf(w, "secwatch_rule_reload_failures_total %d\n", m.reloadFailures.Load())
+
+	d := &m.delivery
+	p("secwatch_delivered_total", "counter", "alerts every notifier acknowledged")
+	fmt.Fprintf(w, "secwatch_delivered_total %d\n", d.Delivered.Load())
+	p("secwatch_delivery_failures_total", "counter", "failed delivery attempts (per notifier)")
+	fmt.Fprintf(w, "secwatch_delivery_failures_total %d\n", d.Failed.Load())
+	p("secwatch_dead_lettered_total", "counter", "alerts moved to the dead-letter directory by this process")
+	fmt.Fprintf(w, "secwatch_dead_lettered_total %d\n", d.DeadLettered.Load())
+	p("secwatch_suppressed_total", "counter", "alerts held back by the per-rule hourly cap (each is counted in a digest)")
+	fmt.Fprintf(w, "secwatch_suppressed_total %d\n", d.Suppressed.Load())
+	p("secwatch_digests_total", "counter", "digest alerts made by flood control")
+	fmt.Fprintf(w, "secwatch_digests_total %d\n", d.Digests.Load())
+	if m.outbox != nil {
+		p("secwatch_outbox_depth", "gauge", "alerts waiting for delivery")
+		fmt.Fprintf(w, "secwatch_outbox_depth %d\n", m.outbox.Len())
+		p("secwatch_dead_letters", "gauge", "alerts in the dead-letter directory")
+		fmt.Fprintf(w, "secwatch_dead_letters %d\n", m.outbox.DeadLetters())
+	}
+
+	m.mu.Lock()
+	names := make([]string, 0, len(m.sources))
+	for n := range m.sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	srcs := make([]*sourceMetrics, len(names))
+	for i, n := range names {
+		srcs[i] = m.sources[n]
+	}
+	rs := m.rules
+	m.mu.Unlock()
+
+	type series struct {
+		name, typ, help string
+		value           func(*sourceMetrics) int64
+	}
+	for _, s := range []series{
+		{"secwatch_source_lines_total", "counter", "lines read", func(s *sourceMetrics) int64 { return s.stats.Lines.Load() }},
+		{"secwatch_source_events_total", "counter", "events parsed", func(s *sourceMetrics) int64 { return s.stats.Events.Load() }},
+		{"secwatch_source_unparsed_total", "counter", "lines of an unknown shape (kept as event_type unparsed)", func(s *sourceMetrics) int64 { return s.stats.Unparsed.Load() }},
+		{"secwatch_source_malformed_total", "counter", "lines the parser rejected", func(s *sourceMetrics) int64 { return s.stats.Malformed.Load() }},
+		{"secwatch_source_oversize_total", "counter", "lines longer than max_line_bytes", func(s *sourceMetrics) int64 { return s.stats.Oversize.Load() }},
+		{"secwatch_source_invalid_utf8_total", "counter", "lines that are not UTF-8", func(s *sourceMetrics) int64 { return s.stats.InvalidUTF8.Load() }},
+		{"secwatch_source_rotations_total", "counter", "file rotations followed", func(s *sourceMetrics) int64 { return s.stats.Rotations.Load() }},
+		{"secwatch_source_truncations_total", "counter", "file truncations followed", func(s *sourceMetrics) int64 { return s.stats.Truncations.Load() }},
+		{"secwatch_source_restarts_total", "counter", "source restarts after a failure", func(s *sourceMetrics) int64 { return s.restarts.Load() }},
+		{"secwatch_source_up", "gauge", "1 while the source runs", func(s *sourceMetrics) int64 {
+			if s.up.Load() {
+				return 1
+			}
+			return 0
+		}},
+	} {
+		p(s.name, s.typ, s.help)
+		for i, n := range names {
+			fmt.Fprintf(w, "%s{source=%q} %d\n", s.name, n, s.value(srcs[i]))
+		}
+	}
+	p("secwatch_source_lag_seconds", "gauge", "last event's delay from its timestamp to being read")
+	for i, n := range names {
+		fmt.Fprintf(w, "secwatch_source_lag_seconds{source=%q} %.3f\n", n, float64(srcs[i].stats.Lag.Load())/1e9)
+	}
+
+	type rseries struct {
+		name, typ, help string
+		value           func(rules.RuleStats) int64
+	}
+	for _, s := range []rseries{
+		{"secwatch_rule_matched_total", "counter", "events that matched the rule", func(r rules.RuleStats) int64 { return r.Matched }},
+		{"secwatch_rule_alerts_total", "counter", "alerts the rule fired", func(r rules.RuleStats) int64 { return r.Alerts }},
+		{"secwatch_rule_late_total", "counter", "matching events outside their group's window", func(r rules.RuleStats) int64 { return r.Late }},
+		{"secwatch_rule_ungrouped_total", "counter", "matching events missing a group_by field", func(r rules.RuleStats) int64 { return r.Ungrouped }},
+		{"secwatch_rule_evicted_total", "counter", "groups evicted by max_keys (a spray of keys shows here)", func(r rules.RuleStats) int64 { return r.Evicted }},
+		{"secwatch_rule_groups", "gauge", "groups held", func(r rules.RuleStats) int64 { return int64(r.Groups) }},
+	} {
+		p(s.name, s.typ, s.help)
+		for _, r := range rs {
+			fmt.Fprintf(w, "%s{rule=%q} %d\n", s.name, r.Rule, s.value(r))
+		}
+	}
+}
+
+type httpServer struct {
+	srv  *http.Server
+	done chan struct{}
+	Addr string
+}
+
+// startHTTP serves /healthz and /metrics on addr.
+func startHTTP(addr string, m *metrics, log zerolog.Logger) (*httpServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		ok, why := m.healthy(time.Now(), 30*time.Second)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintln(w, why)
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		m.write(w)
+	})
+	s := &httpServer{
+		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second},
+		done: make(chan struct{}),
+		Addr: ln.Addr().String(),
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			log.Error().Err(err).Msg("http server failed")
+		}
+	}()
+	log.Info().Str("addr", s.Addr).Msg("serving /healthz and /metrics")
+	return s, nil
+}
+
+func (s *httpServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s.srv.Shutdown(ctx)
+	<-s.done
+}

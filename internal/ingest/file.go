@@ -1,0 +1,768 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// File is a source that tails the files matching glob patterns, like
+// `tail -F`, and resumes them after a restart from the cursors of its last
+// checkpoint. It polls: no inotify, so it works on any file system,
+// network and overlay ones included.
+//
+// Every PollInterval it expands Paths and reads the complete lines appended
+// to each matched regular file since the last poll (files that were rotated
+// away first, then the others in order of path), each file with a Parser
+// of its own (parsers remember the previous line's
+// time). A file is identified by its device and inode, not its path, and
+// is read through a descriptor held open, so:
+//
+//   - Rotation by rename (app.log → app.log.1, new app.log): the renamed
+//     file is still read through its descriptor, before the new one in
+//     each poll, until it has not grown for 5 seconds; lines its writer
+//     appends after the rename, before reopening, are read too. The new
+//     app.log is read from its beginning. A rotated file that the glob still
+//     matches (app.log* without compression) simply goes on being tailed
+//     under its new name; a copy the glob matches (copytruncate with
+//     app.log*, or app.log.1.gz) is a new file, read from its beginning:
+//     point Paths at the live files only.
+//   - A file deleted while open is finished the same way, then closed.
+//   - Copy-truncate: a file that shrinks below the read position, or whose
+//     first bytes (up to 1 KiB, as far as read) change, is read again from
+//     its start and counted in Stats.Truncations. Lines written between
+//     logrotate's copy and its truncate are in neither file as the source
+//     sees them and are lost: that is inherent to copytruncate (logrotate's
+//     documentation says as much); prefer rotation by rename. The writer
+//     must append (O_APPEND), or it goes on writing at its old offset after
+//     the truncation and leaves a run of zero bytes before its next line.
+//   - A line is read only once its newline has arrived, so a line being
+//     written is never parsed in pieces; the cursor stays before it. A
+//     rotated or deleted file's final unterminated line is read as a line
+//     when the file is finished.
+//
+// In Once mode there is no later poll to watch a rotated file grow: it is
+// finished if it was last modified 5 seconds ago or more, else its cursor
+// is kept and the next run looks for it again.
+//
+// Events carry @source (Name), @file (the path the file was last seen at)
+// and @line. Line numbers are exact: a cursor carries the line count, and
+// a file started at its end has its existing lines counted once.
+//
+// Each Record carries the Cursor after its line; Progress records carry
+// only a cursor: the first for each file opened (so that a file that has
+// not produced an event yet is resumed, not skipped, after a restart), and
+// one after any poll that moved a file's cursor without an event (blank
+// and rejected lines, truncation). A Done record ends a file that was
+// rotated away or deleted and is finished. On start, each of Cursors is
+// looked up: at its Path if the file there has its Key and the fingerprint
+// of its first bytes, else in the same directory by Key (the file was
+// rotated while the daemon was down), and read from its Offset; a file at
+// a cursor's Path that is not the cursor's file was created while the
+// daemon was down and is read from its beginning. A cursor that cannot be
+// resumed is reported to Bad with its line and offset: if its file is gone
+// (the lines after the cursor are lost) it is forgotten with a Done record;
+// if the file no longer has the content the cursor saw (truncated, or the
+// inode reused) the file is read from its beginning.
+//
+// Memory is bounded per open file: one line buffer of at most
+// MaxLineBytes+2 bytes, released while the file is idle; a longer line is
+// skipped without being buffered, counted and reported.
+//
+// Run returns nil when ctx is done, and returns an error for an invalid
+// configuration, a parser that cannot be made, or a failed read of an open
+// file. A file that cannot be opened is reported to Bad (once until the
+// error changes) and retried on each poll. Set the fields before Run; Run
+// may be called once. File uses syscall.Stat_t and builds on Unix only.
+type File struct {
+	Name      string   // the @source of its events and Source of its records
+	Paths     []string // filepath.Glob patterns
+	NewParser func() (Parser, error)
+	// Start is where a file without a cursor begins when the source
+	// starts: "end" (also "") reads only lines written from then on (a
+	// line being written at the end is read once complete); "beginning"
+	// reads the whole file. Files that appear after the source started
+	// are always read from the beginning.
+	Start string
+	// MaxLineBytes is the longest line accepted; 0 means
+	// DefaultMaxLineBytes.
+	MaxLineBytes int
+	// PollInterval is the time between polls; 0 means 250ms.
+	PollInterval time.Duration
+	// Cursors are where to resume, from the last checkpoint.
+	Cursors []Cursor
+	// Once makes Run return nil after one poll has read and sent
+	// everything currently readable (scheduled tasks: `secwatch run
+	// --once`). Lines still without a newline are left for the next run.
+	Once  bool
+	Stats *SourceStats // may be nil
+	// Bad receives rejected lines with their position and the reason,
+	// files that cannot be opened, and cursors that cannot be resumed.
+	// It may be nil. It is called from Run's goroutine.
+	Bad func(pos Position, reason string)
+	// Now is the clock for Stats.Lag; nil means time.Now.
+	Now func() time.Time
+}
+
+var _ Source = (*File)(nil)
+
+const (
+	defaultPollInterval = 250 * time.Millisecond
+	// fingerprintBytes is how much of a file's start identifies its content.
+	fingerprintBytes = 1024
+	// rotateWait is how long a file that left the glob (renamed or deleted)
+	// is still read after it last grew: its writer may append until it
+	// reopens the path (logrotate's create, then postrotate's signal).
+	rotateWait = 5 * time.Second
+)
+
+// Run tails the files until ctx is done; see File.
+func (f *File) Run(ctx context.Context, out chan<- Record) error {
+	t, err := newTailer(f)
+	if err != nil {
+		return err
+	}
+	defer t.closeAll()
+	interval := f.PollInterval
+	if interval <= 0 {
+		interval = defaultPollInterval
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if err := t.poll(ctx, out); err != nil {
+			if errors.Is(err, errStopped) {
+				return nil
+			}
+			return err
+		}
+		if f.Once {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// tailer is the state of one File's Run.
+type tailer struct {
+	f        *File
+	stats    *SourceStats
+	bad      func(Position, string)
+	now      func() time.Time
+	files    map[string]*tailFile // by key
+	started  bool                 // the first poll is done
+	openErrs map[string]string    // path → last open error reported
+	// From the cursors, for the first poll: files to read from the
+	// beginning whatever Start says.
+	freshPaths, freshKeys map[string]bool
+}
+
+func newTailer(f *File) (*tailer, error) {
+	if len(f.Paths) == 0 {
+		return nil, errors.New("paths: required")
+	}
+	for _, p := range f.Paths {
+		if _, err := filepath.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("paths: %q: %w", p, err)
+		}
+	}
+	switch f.Start {
+	case "", "end", "beginning":
+	default:
+		return nil, fmt.Errorf(`start: must be "beginning" or "end", got %q`, f.Start)
+	}
+	if f.NewParser == nil {
+		return nil, errors.New("no parser")
+	}
+	t := &tailer{
+		f:          f,
+		stats:      f.Stats,
+		bad:        f.Bad,
+		now:        f.Now,
+		files:      make(map[string]*tailFile),
+		openErrs:   make(map[string]string),
+		freshPaths: make(map[string]bool),
+		freshKeys:  make(map[string]bool),
+	}
+	if t.stats == nil {
+		t.stats = new(SourceStats)
+	}
+	if t.bad == nil {
+		t.bad = func(Position, string) {}
+	}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	return t, nil
+}
+
+func (t *tailer) closeAll() {
+	for _, tf := range t.files {
+		tf.file.Close()
+	}
+}
+
+// tailFile is one open file.
+type tailFile struct {
+	key  string // "<dev>:<inode>"
+	path string
+	file *os.File
+	lp   *lineParser
+
+	// rd reads from src, which started at file offset base, where base
+	// lines had been read; nil while the file is idle, to free its buffer.
+	rd             *Reader
+	src            offsetReader
+	base, baseLine int64
+
+	off, line int64 // the cursor: after the last line consumed
+
+	// head holds the file's first min(readPos(), 1 KiB) bytes as they
+	// were read (never read again later: the file may have changed), to
+	// notice a rewrite and to make the cursor's fingerprint.
+	head  []byte
+	fpLen int    // fpHex is the hash of head[:fpLen], fpLen = min(off, 1 KiB)
+	fpHex string // "" until set
+
+	size  int64     // at the last check, to skip the fingerprint check
+	mtime time.Time // of an unchanged file
+
+	sent    Cursor // the last cursor sent
+	sentAny bool
+
+	orphan bool      // no longer matched by the glob (renamed or deleted)
+	grewAt time.Time // orphans: when it last grew, or became an orphan
+}
+
+func (tf *tailFile) cursor() Cursor {
+	return Cursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line}
+}
+
+// readPos is how far the file has been read, a pending partial line
+// included.
+func (tf *tailFile) readPos() int64 {
+	if tf.rd == nil {
+		return tf.off
+	}
+	return tf.src.off
+}
+
+// pending reports whether the reader holds bytes of a line not yet
+// complete (or an oversize line being skipped).
+func (tf *tailFile) pending() bool {
+	return tf.rd != nil && tf.base+tf.rd.Offset() < tf.src.off
+}
+
+func (tf *tailFile) startReader(maxLine int, requireNewline bool) {
+	tf.src = offsetReader{f: tf.file, off: tf.off, head: &tf.head}
+	tf.rd = NewReader(&tf.src, tf.path)
+	tf.rd.MaxLineBytes = maxLine
+	tf.rd.RequireNewline = requireNewline
+	tf.base, tf.baseLine = tf.off, tf.line
+}
+
+// setFingerprint brings the cursor's fingerprint up to date with off.
+func (tf *tailFile) setFingerprint() {
+	n := int(min(tf.off, fingerprintBytes))
+	if n == tf.fpLen && tf.fpHex != "" {
+		return
+	}
+	if n > len(tf.head) {
+		// Cannot happen: head covers what was read, and off is not past
+		// it. A stale fingerprint would only make a restart re-read the file.
+		return
+	}
+	sum := sha256.Sum256(tf.head[:n])
+	tf.fpLen, tf.fpHex = n, hex.EncodeToString(sum[:])
+}
+
+// rewritten reports whether the file's first bytes differ from those read.
+func (tf *tailFile) rewritten() bool {
+	if len(tf.head) == 0 {
+		return false
+	}
+	buf := make([]byte, len(tf.head))
+	n, _ := tf.file.ReadAt(buf, 0)
+	return !bytes.Equal(buf[:n], tf.head)
+}
+
+// readHead reads the first min(n, 1 KiB) bytes of f; false if f is shorter.
+func readHead(f *os.File, n int64) ([]byte, bool) {
+	buf := make([]byte, min(n, fingerprintBytes), fingerprintBytes)
+	m, _ := f.ReadAt(buf, 0)
+	return buf, m == len(buf)
+}
+
+// offsetReader reads a file from off with ReadAt, so that reading past
+// the end and again after the file grew needs no seeking. It keeps the
+// bytes it reads of the file's first KiB in *head.
+type offsetReader struct {
+	f    *os.File
+	off  int64
+	head *[]byte
+}
+
+func (r *offsetReader) Read(p []byte) (int, error) {
+	n, err := r.f.ReadAt(p, r.off)
+	if h := *r.head; r.off < fingerprintBytes && int64(len(h)) == r.off {
+		*r.head = append(h, p[:min(int64(n), fingerprintBytes-r.off)]...)
+	}
+	r.off += int64(n)
+	if n > 0 && err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+// match is a matched path and the identity of the file there.
+type match struct {
+	path, key string
+}
+
+// poll does one round: match, open, read, send.
+func (t *tailer) poll(ctx context.Context, out chan<- Record) error {
+	matches := t.expand()
+	if !t.started {
+		if err := t.resume(ctx, out, matches); err != nil {
+			return err
+		}
+	}
+	live := make(map[string]bool, len(matches))
+	for _, m := range matches {
+		if tf, ok := t.files[m.key]; ok {
+			live[m.key] = true
+			if tf.orphan {
+				tf.orphan = false // renamed back into the glob
+			} else if tf.path != m.path {
+				t.stats.Rotations.Add(1) // renamed within the glob
+			}
+			tf.path = m.path
+			continue
+		}
+		tf, err := t.open(ctx, m)
+		if err != nil {
+			return err
+		}
+		if tf != nil {
+			live[tf.key] = true
+		}
+	}
+	for _, tf := range t.files {
+		if !live[tf.key] && !tf.orphan {
+			tf.orphan, tf.grewAt = true, time.Now()
+			t.stats.Rotations.Add(1)
+		}
+	}
+	t.started = true
+	for _, tf := range t.readOrder() {
+		if err := t.read(ctx, out, tf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readOrder returns the open files, rotated ones first (so that a writer's
+// last lines in the old file come before the first lines of the new one),
+// then by path.
+func (t *tailer) readOrder() []*tailFile {
+	order := make([]*tailFile, 0, len(t.files))
+	for _, tf := range t.files {
+		order = append(order, tf)
+	}
+	slices.SortFunc(order, func(a, b *tailFile) int {
+		if a.orphan != b.orphan {
+			if a.orphan {
+				return -1
+			}
+			return 1
+		}
+		if c := strings.Compare(a.path, b.path); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	return order
+}
+
+// expand returns the regular files the patterns match, sorted by path, each
+// identity once (at its first path).
+func (t *tailer) expand() []match {
+	var paths []string
+	for _, p := range t.f.Paths {
+		m, _ := filepath.Glob(p) // patterns were checked by newTailer
+		paths = append(paths, m...)
+	}
+	slices.Sort(paths)
+	paths = slices.Compact(paths)
+	matches := make([]match, 0, len(paths))
+	seen := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // gone since the glob, a directory, a FIFO…
+		}
+		key, ok := fileKey(fi)
+		if !ok || seen[key] {
+			continue
+		}
+		seen[key] = true
+		matches = append(matches, match{path: p, key: key})
+	}
+	return matches
+}
+
+// fileKey returns "<dev>:<inode>" of fi.
+func fileKey(fi os.FileInfo) (string, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("%d:%d", uint64(st.Dev), uint64(st.Ino)), true
+}
+
+// open starts tailing a matched file that is not open yet. It returns nil
+// and no error for a file that cannot be opened (reported to Bad).
+func (t *tailer) open(ctx context.Context, m match) (*tailFile, error) {
+	fh, err := os.Open(m.path)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			t.reportOpen(m.path, err)
+		}
+		return nil, nil
+	}
+	delete(t.openErrs, m.path)
+	fi, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("stat %s: %w", m.path, err)
+	}
+	key, ok := fileKey(fi)
+	if !ok || t.files[key] != nil {
+		// Replaced between the glob and the open by a file already open
+		// (renamed over it): nothing new here.
+		fh.Close()
+		return nil, nil
+	}
+	tf, err := t.newTailFile(fh, key, m.path)
+	if err != nil {
+		return nil, err
+	}
+	fromEnd := !t.started && !t.freshPaths[m.path] && !t.freshKeys[key] && t.f.Start != "beginning"
+	if fromEnd {
+		off, lines, head, err := lastLineEnd(ctx, fh, fi.Size())
+		if err != nil {
+			fh.Close()
+			return nil, err
+		}
+		tf.off, tf.line, tf.head = off, lines, head
+	}
+	tf.setFingerprint()
+	t.files[key] = tf
+	return tf, nil
+}
+
+func (t *tailer) newTailFile(fh *os.File, key, path string) (*tailFile, error) {
+	p, err := t.f.NewParser()
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("parser: %w", err)
+	}
+	return &tailFile{key: key, path: path, file: fh, lp: newLineParser(t.f.Name, p, t.stats, t.bad)}, nil
+}
+
+func (t *tailer) reportOpen(path string, err error) {
+	msg := err.Error()
+	if pe, ok := err.(*os.PathError); ok {
+		msg = pe.Op + ": " + pe.Err.Error() // the path is in the position
+	}
+	if t.openErrs[path] == msg {
+		return
+	}
+	t.openErrs[path] = msg
+	t.bad(Position{File: path}, msg)
+}
+
+// lastLineEnd returns the offset just after the last newline among the
+// first size bytes of f, and the number of newlines there: where "start at
+// the end" begins without cutting a line being written. head is the
+// file's first KiB, as read.
+func lastLineEnd(ctx context.Context, f *os.File, size int64) (off, lines int64, head []byte, err error) {
+	buf := make([]byte, 64<<10)
+	for pos := int64(0); pos < size; {
+		if ctx.Err() != nil {
+			return 0, 0, nil, errStopped
+		}
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-pos)], pos)
+		chunk := buf[:n]
+		if pos == 0 {
+			head = bytes.Clone(chunk[:min(n, fingerprintBytes)])
+		}
+		if c := bytes.Count(chunk, []byte{'\n'}); c > 0 {
+			lines += int64(c)
+			off = pos + int64(bytes.LastIndexByte(chunk, '\n')) + 1
+		}
+		pos += int64(n)
+		if err == io.EOF {
+			break // shrank meanwhile: the next poll sees the truncation
+		}
+		if err != nil {
+			return 0, 0, nil, fmt.Errorf("read %s: %w", f.Name(), err)
+		}
+	}
+	return off, lines, head, nil
+}
+
+// resume opens the files of the cursors, on the first poll.
+func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match) error {
+	matched := make(map[string]string, len(matches)) // key → path
+	for _, m := range matches {
+		matched[m.key] = m.path
+	}
+	for _, c := range t.f.Cursors {
+		if c.Key == "" || t.files[c.Key] != nil {
+			continue
+		}
+		// Whatever is at the cursor's path now, if it is not the cursor's
+		// file, was created while we were down.
+		t.freshPaths[c.Path] = true
+		at := Position{File: c.Path, Line: int(c.Line), Offset: c.Offset}
+		path, isMatched := matched[c.Key]
+		if !isMatched {
+			path = findKey(c)
+		}
+		if path == "" {
+			t.bad(at, "cursor: file "+c.Key+" not found: lines written to it after this position are lost")
+			if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
+				return errStopped
+			}
+			continue
+		}
+		fh, head, ok, err := openCursor(path, c)
+		if err != nil {
+			t.reportOpen(path, err)
+			continue // not forgotten: perhaps readable on the next start
+		}
+		if !ok {
+			t.bad(at, "cursor: file "+c.Key+" at "+path+" changed (truncated, rewritten or a reused inode): reading it from the beginning")
+			if isMatched {
+				t.freshKeys[c.Key] = true
+			} else if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
+				return errStopped
+			}
+			continue
+		}
+		tf, err := t.newTailFile(fh, c.Key, path)
+		if err != nil {
+			return err
+		}
+		tf.off, tf.line, tf.head = c.Offset, c.Line, head
+		tf.setFingerprint()
+		if !isMatched {
+			// Rotated while we were down: finish it, then the new file.
+			tf.orphan, tf.grewAt = true, time.Now()
+			t.stats.Rotations.Add(1)
+		}
+		t.files[c.Key] = tf
+	}
+	return nil
+}
+
+// findKey looks for the file of c in the directory of its path (and of the
+// path's target, when it is a symbolic link); "" if it is not there.
+func findKey(c Cursor) string {
+	dirs := []string{filepath.Dir(c.Path)}
+	if real, err := filepath.EvalSymlinks(c.Path); err == nil {
+		if d := filepath.Dir(real); d != dirs[0] {
+			dirs = append(dirs, d)
+		}
+	}
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			fi, err := os.Stat(p)
+			if err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+			if key, _ := fileKey(fi); key == c.Key {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// openCursor opens path and checks that it is still the file of c, with
+// the content c saw: ok is false if it is not. head is the first
+// min(c.Offset, 1 KiB) bytes.
+func openCursor(path string, c Cursor) (fh *os.File, head []byte, ok bool, err error) {
+	fh, err = os.Open(path)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, nil, false, err
+	}
+	key, _ := fileKey(fi)
+	if key == c.Key && fi.Size() >= c.Offset {
+		head, read := readHead(fh, c.Offset)
+		sum := sha256.Sum256(head)
+		if read && hex.EncodeToString(sum[:]) == c.Fingerprint {
+			return fh, head, true, nil
+		}
+	}
+	fh.Close()
+	return nil, nil, false, nil
+}
+
+// read reads what one file has gained since the last poll and sends it.
+func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile) error {
+	before := tf.readPos()
+	if err := t.checkTruncation(tf); err != nil {
+		return err
+	}
+	if tf.rd == nil {
+		tf.startReader(t.f.MaxLineBytes, true)
+	}
+	if err := t.drain(ctx, out, tf); err != nil {
+		return err
+	}
+	grew := tf.readPos() != before
+	if !grew && !tf.pending() {
+		tf.rd = nil // idle: free the line buffer
+	}
+	if tf.orphan {
+		if grew {
+			tf.grewAt = time.Now()
+		}
+		if t.finished(tf) {
+			return t.finish(ctx, out, tf)
+		}
+	}
+	return t.progress(ctx, out, tf)
+}
+
+// checkTruncation starts a file again from the beginning if it shrank or
+// its first bytes changed.
+func (t *tailer) checkTruncation(tf *tailFile) error {
+	fi, err := tf.file.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", tf.path, err)
+	}
+	size, mtime := fi.Size(), fi.ModTime()
+	changed := size != tf.size || !mtime.Equal(tf.mtime)
+	tf.size, tf.mtime = size, mtime
+	truncated := size < tf.readPos()
+	if !truncated && changed {
+		truncated = tf.rewritten()
+	}
+	if truncated {
+		t.stats.Truncations.Add(1)
+		tf.rd, tf.off, tf.line, tf.head = nil, 0, 0, tf.head[:0]
+		tf.setFingerprint()
+	}
+	return nil
+}
+
+// drain reads and sends the complete lines available from tf.rd.
+func (t *tailer) drain(ctx context.Context, out chan<- Record, tf *tailFile) error {
+	var lag lagTracker
+	readAt := t.now()
+	defer lag.flush(t.stats, readAt)
+	for {
+		line, pos, err := tf.rd.Next()
+		if err == io.EOF {
+			return nil
+		}
+		at := Position{File: tf.path, Line: int(tf.baseLine) + pos.Line, Offset: tf.base + pos.Offset}
+		if err != nil {
+			var le *LineError
+			if !errors.As(err, &le) {
+				return fmt.Errorf("read %s: %w", tf.path, err)
+			}
+			tf.consumed(at)
+			tf.lp.reject(le, at)
+			continue
+		}
+		tf.consumed(at)
+		ev, ok := tf.lp.parse(line, at)
+		if !ok {
+			continue
+		}
+		lag.see(ev.Time)
+		c := tf.cursor()
+		if !send(ctx, out, Record{Event: ev, Source: t.f.Name, Cursor: c}) {
+			return errStopped
+		}
+		t.stats.Events.Add(1)
+		tf.sent, tf.sentAny = c, true
+	}
+}
+
+// consumed moves the cursor past the line at pos, just returned by tf.rd.
+func (tf *tailFile) consumed(pos Position) {
+	tf.off, tf.line = tf.base+tf.rd.Offset(), int64(pos.Line)
+	if tf.fpLen < fingerprintBytes {
+		tf.setFingerprint()
+	}
+}
+
+// finished reports whether an orphan has stopped growing: for rotateWait
+// since the source last saw it grow or, in Once mode, where there is no
+// earlier poll to compare with, since it was last modified.
+func (t *tailer) finished(tf *tailFile) bool {
+	if t.f.Once {
+		return time.Since(tf.mtime) >= rotateWait
+	}
+	return time.Since(tf.grewAt) >= rotateWait
+}
+
+// finish reads an orphan's final unterminated line, if any, closes it and
+// sends its Done record.
+func (t *tailer) finish(ctx context.Context, out chan<- Record, tf *tailFile) error {
+	if tf.pending() {
+		tf.startReader(t.f.MaxLineBytes, false)
+		if err := t.drain(ctx, out, tf); err != nil {
+			return err
+		}
+	}
+	tf.file.Close()
+	delete(t.files, tf.key)
+	if !send(ctx, out, Record{Source: t.f.Name, Cursor: tf.cursor(), Progress: true, Done: true}) {
+		return errStopped
+	}
+	return nil
+}
+
+// progress sends the cursor of a file if it moved without an event.
+func (t *tailer) progress(ctx context.Context, out chan<- Record, tf *tailFile) error {
+	c := tf.cursor()
+	if tf.sentAny && c == tf.sent {
+		return nil
+	}
+	if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true}) {
+		return errStopped
+	}
+	tf.sent, tf.sentAny = c, true
+	return nil
+}

@@ -1,0 +1,121 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/secwatch/secwatch/internal/event"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// TestGolden parses testdata/golden/<format>/input.log line by line and
+// compares the result with expected.json: one entry per non-blank line,
+// either its event (time and fields in order) or its error. The optional
+// options.json holds {"pattern": …, "time_field": …}. Rewrite with
+// go test ./internal/ingest -run TestGolden -update, then review the diff
+// against context/mcp-server-logs.md like code.
+func TestGolden(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/golden/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) < len(Formats) {
+		t.Fatalf("found %d golden directories, want one per format %v", len(dirs), Formats)
+	}
+	for _, dir := range dirs {
+		format := filepath.Base(dir)
+		t.Run(format, func(t *testing.T) {
+			var opt struct {
+				Pattern   string `json:"pattern"`
+				TimeField string `json:"time_field"`
+			}
+			if data, err := os.ReadFile(filepath.Join(dir, "options.json")); err == nil {
+				if err := json.Unmarshal(data, &opt); err != nil {
+					t.Fatalf("options.json: %v", err)
+				}
+			}
+			p := mustParser(t, format, Options{Pattern: opt.Pattern, TimeField: opt.TimeField})
+			in, err := os.Open(filepath.Join(dir, "input.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			got := renderGolden(t, NewReader(in, "input.log"), p)
+			path := filepath.Join(dir, "expected.json")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from the parser's output; run with -update and review the diff.\ngot:\n%s", path, got)
+			}
+		})
+	}
+}
+
+func renderGolden(t *testing.T, r *Reader, p Parser) []byte {
+	var b bytes.Buffer
+	b.WriteString("[")
+	first := true
+	for {
+		line, pos, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		var ev event.Event
+		if err == nil {
+			err = p.Parse(line, &ev)
+		}
+		if errors.Is(err, ErrEmptyLine) {
+			continue
+		}
+		if !first {
+			b.WriteString(",")
+		}
+		first = false
+		b.WriteString("\n  {\"line\": ")
+		b.WriteString(jsonText(pos.Line))
+		if err != nil {
+			var le *LineError
+			if errors.As(err, &le) {
+				err = le.Err
+			}
+			b.WriteString(", \"error\": " + jsonText(err.Error()) + "}")
+			continue
+		}
+		b.WriteString(", \"time\": " + jsonText(event.FormatTime(ev.Time)) + ", \"fields\": {")
+		for i, f := range ev.Fields {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString("\n    " + jsonText(f.Key) + ": " + jsonText(f.Value))
+		}
+		b.WriteString("\n  }}")
+	}
+	b.WriteString("\n]\n")
+	return b.Bytes()
+}
+
+// jsonText encodes v without HTML escaping, so the files read naturally.
+func jsonText(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(err)
+	}
+	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+}

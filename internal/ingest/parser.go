@@ -1,0 +1,202 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/secwatch/secwatch/internal/event"
+)
+
+// Parser turns one line (without its line terminator) into ev.
+//
+// The caller has Reset ev, and may have set ev.Time to a fallback time (for
+// example the CloudWatch event timestamp); the parser replaces it with the
+// time the line carries, if any. A line that carries no time of its own and
+// has no fallback takes the time of the previous line with a time of its own
+// that this parser saw (uvicorn access lines have none); if there is none
+// yet, Parse returns an error ("no timestamp").
+//
+// Lines are taken to be valid UTF-8 (Reader rejects others); parsers do not
+// check again. Parse never keeps or aliases line: the caller may reuse the
+// buffer as soon as Parse returns. The values it sets are strings that are
+// never modified, so a Clone of the event stays valid.
+//
+// Errors are short lowercase descriptions ("invalid json at byte 17:
+// expected ':' after key", "no timestamp"); the caller adds the position.
+// After an error ev may hold some fields and is to be discarded. A line
+// that is empty or only white space gives ErrEmptyLine, which callers skip
+// rather than count as malformed.
+//
+// Parsers are not safe for concurrent use: each source owns its own.
+type Parser interface {
+	Parse(line []byte, ev *event.Event) error
+}
+
+// Options configure NewParser. The zero value is valid for every format but
+// regex.
+type Options struct {
+	// TimeField names the field that holds the event time, for the json,
+	// logfmt and regex formats (a dotted path for nested JSON). If empty,
+	// json and logfmt use the first of event.TimeFields present and regex
+	// uses the group named "time". The mcp and alb formats know where their
+	// time is and reject this option.
+	TimeField string
+	// Pattern is the RE2 pattern of the regex format; its named groups
+	// become fields. Required for regex, rejected by the other formats.
+	Pattern string
+}
+
+// Formats lists the valid format names, in the order they are documented.
+var Formats = []string{"json", "logfmt", "regex", "mcp", "alb"}
+
+// EventTypeUnparsed is the event_type of an mcp event made from a line whose
+// shape the parser does not recognise. Such lines are events, not errors, so
+// that nothing the server writes is silently dropped.
+const EventTypeUnparsed = "unparsed"
+
+// ErrEmptyLine is returned by every parser for a line that is empty or only
+// white space.
+var ErrEmptyLine = errors.New("empty line")
+
+var errNoTimestamp = errors.New("no timestamp")
+
+// NewParser returns a parser for format ("" means json). Option errors name
+// the configuration keys (time_field, pattern) as the user writes them.
+func NewParser(format string, opt Options) (Parser, error) {
+	switch format {
+	case "", "json":
+		if opt.Pattern != "" {
+			return nil, errors.New("pattern: only valid with format regex")
+		}
+		return newJSONParser(opt.TimeField), nil
+	case "logfmt":
+		if opt.Pattern != "" {
+			return nil, errors.New("pattern: only valid with format regex")
+		}
+		return &logfmtParser{timeField: opt.TimeField}, nil
+	case "regex":
+		return newRegexParser(opt.Pattern, opt.TimeField)
+	case "mcp", "alb":
+		if opt.Pattern != "" {
+			return nil, errors.New("pattern: only valid with format regex")
+		}
+		if opt.TimeField != "" {
+			return nil, fmt.Errorf("time_field: not used by format %s", format)
+		}
+		if format == "mcp" {
+			return newMCPParser(), nil
+		}
+		return &albParser{}, nil
+	}
+	return nil, fmt.Errorf("unknown format %q (valid: %s)", format, strings.Join(Formats, ", "))
+}
+
+// clock implements the time rules shared by every parser: a line's own time
+// wins, then the caller's fallback, then the time of the last line that had
+// its own.
+type clock struct {
+	last time.Time
+}
+
+// settle sets ev.Time. own reports whether the line carried a valid time t.
+func (c *clock) settle(ev *event.Event, t time.Time, own bool) error {
+	switch {
+	case own:
+		ev.Time = t
+		c.last = t
+	case !ev.Time.IsZero():
+		// keep the caller's fallback
+	case !c.last.IsZero():
+		ev.Time = c.last
+	default:
+		return errNoTimestamp
+	}
+	return nil
+}
+
+// fieldTime finds the event time among ev's fields: the field named name, or
+// the first of event.TimeFields present when name is empty. found reports
+// whether such a field exists; a field that exists but does not parse is an
+// error, because silently using another time would misplace the event in
+// every window.
+func fieldTime(ev *event.Event, name string) (t time.Time, found bool, err error) {
+	var v string
+	if name != "" {
+		v, found = ev.Get(name)
+	} else {
+		for _, n := range event.TimeFields {
+			if v, found = ev.Get(n); found {
+				name = n
+				break
+			}
+		}
+	}
+	if !found {
+		return time.Time{}, false, nil
+	}
+	t, ok := event.ParseTime(v)
+	if !ok {
+		return time.Time{}, true, fmt.Errorf("invalid time %q in field %q", clip(v, 40), name)
+	}
+	return t, true, nil
+}
+
+// clip shortens attacker-controlled text quoted in an error message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// back up to a rune boundary so the message stays valid UTF-8
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// trimSpace trims ASCII white space (including a trailing \r) without
+// allocating.
+func trimSpace(s string) string {
+	i, j := 0, len(s)
+	for i < j && isSpace(s[i]) {
+		i++
+	}
+	for j > i && isSpace(s[j-1]) {
+		j--
+	}
+	return s[i:j]
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// lineString converts line once, trimmed of surrounding white space; every
+// parser's first step. lead is the number of bytes trimmed from the front,
+// so that error offsets refer to the line as read.
+func lineString(line []byte) (s string, lead int, err error) {
+	i, j := trimBounds(line)
+	if i == j {
+		return "", 0, ErrEmptyLine
+	}
+	return string(line[i:j]), i, nil
+}
+
+// trimBounds returns the bounds of line without surrounding white space,
+// found before converting so that blank lines cost nothing.
+func trimBounds(line []byte) (i, j int) {
+	i, j = 0, len(line)
+	for i < j && isSpace(line[i]) {
+		i++
+	}
+	for j > i && isSpace(line[j-1]) {
+		j--
+	}
+	return i, j
+}
+
+// addIfAbsent adds key unless ev already has it (first value wins).
+func addIfAbsent(ev *event.Event, key, value string) {
+	if _, ok := ev.Get(key); !ok {
+		ev.Add(key, value)
+	}
+}

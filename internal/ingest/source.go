@@ -1,0 +1,181 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/secwatch/secwatch/internal/event"
+)
+
+// Source is a live source of events (File, Stdin; the CloudWatch source
+// lives with its SDK client). Run sends records on out until ctx is done
+// (then it returns nil) or it fails (then it returns the error). It never
+// closes out and never sends on it after returning, so the daemon may close
+// out once every source's Run has returned. Run is called once per value.
+//
+// The source's name is a field of each implementation (File.Name,
+// Stdin.Name) and the Source of each record; a Name method could not sit
+// beside a field of that name.
+type Source interface {
+	Run(ctx context.Context, out chan<- Record) error
+}
+
+// Record is one event from a live source, with the cursor to resume after
+// it.
+//
+// A record with Progress set carries no event, only a newer Cursor: the
+// source opened a file (so a file that has not produced an event yet is
+// still resumed, not started at its end again, after a restart), moved past
+// lines that gave no event (blank or rejected lines), or went back to the
+// start of a truncated file. The daemon stores its cursor like any other
+// and hands nothing to the engine. Done marks the last record of a file
+// the source has finished with (rotated away or deleted, and idle): the
+// daemon forgets the cursor of that Key instead of storing it.
+//
+// Records of one source arrive in the order the source read them, so the
+// daemon's latest cursor per (Source, Cursor.Key) never runs ahead of the
+// events the engine has seen.
+type Record struct {
+	Event    event.Event // owned by the receiver (not reused by the source)
+	Source   string
+	Cursor   Cursor
+	Progress bool // no event: only Cursor is meaningful
+	Done     bool // with Progress: forget Cursor.Key
+}
+
+// Cursor is where a source resumes after a record. The daemon stores the
+// latest cursor per (Source, Key) in its checkpoint, together with the
+// engine state, and hands them back on start (File.Cursors). Cursors of
+// sources that cannot resume (Stdin) have an empty Key and are not stored.
+type Cursor struct {
+	// Key identifies the file within its source: "<dev>:<inode>".
+	Key string `json:"key"`
+	// Path is the last known path of the file (the path it was matched
+	// at, or where it was found after a rotation).
+	Path string `json:"path"`
+	// Fingerprint is the hex SHA-256 of the file's first min(Offset, 1024)
+	// bytes, to tell the file from a later one that reuses its inode or a
+	// rewrite of it. Hashing only bytes before Offset keeps the length
+	// implied by the cursor and the hashed bytes ones the source has read.
+	Fingerprint string `json:"fingerprint"`
+	// Offset is the byte offset after the record's line: where reading
+	// resumes.
+	Offset int64 `json:"offset"`
+	// Line is the number of lines before Offset (the @line of the
+	// record's event), so that @line continues exactly after a restart.
+	Line int64 `json:"line"`
+}
+
+// SourceStats are counters a source updates atomically and the daemon
+// exports as metrics. Every line read is counted in Lines and in at most
+// one of Events (Unparsed being a subset of Events), Malformed, Oversize
+// and InvalidUTF8; blank lines are counted only in Lines.
+type SourceStats struct {
+	Lines       atomic.Int64 // lines read, rejected ones included
+	Events      atomic.Int64 // events sent
+	Unparsed    atomic.Int64 // events with event_type "unparsed" (mcp)
+	Malformed   atomic.Int64 // lines the parser rejected
+	Oversize    atomic.Int64 // lines longer than MaxLineBytes, skipped
+	InvalidUTF8 atomic.Int64 // lines that are not valid UTF-8, skipped
+	Rotations   atomic.Int64 // open files renamed or removed (File)
+	Truncations atomic.Int64 // files that shrank or were rewritten from the start (File)
+	// Lag is the time in nanoseconds between the newest event time of the
+	// last batch of events read and the moment the batch was read.
+	Lag atomic.Int64
+}
+
+// lineParser turns the lines of one input into events: it counts them in
+// stats, reports rejected ones to bad and adds the @ fields. It belongs to
+// the goroutine that runs the source.
+type lineParser struct {
+	source string
+	p      Parser
+	stats  *SourceStats // never nil
+	bad    func(Position, string)
+	ev     event.Event // scratch, cloned into each record
+}
+
+func newLineParser(source string, p Parser, stats *SourceStats, bad func(Position, string)) *lineParser {
+	if stats == nil {
+		stats = new(SourceStats)
+	}
+	if bad == nil {
+		bad = func(Position, string) {}
+	}
+	return &lineParser{source: source, p: p, stats: stats, bad: bad}
+}
+
+// reject counts and reports a line the Reader skipped; pos is the line's
+// position in the whole input.
+func (lp *lineParser) reject(le *LineError, pos Position) {
+	lp.stats.Lines.Add(1)
+	if errors.Is(le.Err, ErrLineTooLong) {
+		lp.stats.Oversize.Add(1)
+	} else {
+		lp.stats.InvalidUTF8.Add(1)
+	}
+	lp.bad(pos, le.Err.Error())
+}
+
+// parse parses one accepted line. It returns a copy of the event owned by
+// the caller, or false for a blank or malformed line (counted, and reported
+// if malformed).
+func (lp *lineParser) parse(line []byte, pos Position) (event.Event, bool) {
+	lp.stats.Lines.Add(1)
+	ev := &lp.ev
+	ev.Reset()
+	if err := lp.p.Parse(line, ev); err != nil {
+		if !errors.Is(err, ErrEmptyLine) {
+			lp.stats.Malformed.Add(1)
+			lp.bad(pos, err.Error())
+		}
+		return event.Event{}, false
+	}
+	if v, _ := ev.Get("event_type"); v == EventTypeUnparsed {
+		lp.stats.Unparsed.Add(1)
+	}
+	ev.Set("@source", lp.source)
+	ev.Set("@file", pos.File)
+	ev.Set("@line", strconv.Itoa(pos.Line))
+	return ev.Clone(), true
+}
+
+// errStopped unwinds a source whose context is done; Run returns nil.
+var errStopped = errors.New("source stopped")
+
+// send sends r unless ctx is done first; false means stop.
+func send(ctx context.Context, out chan<- Record, r Record) bool {
+	// Checked first so that a ready channel cannot keep a cancelled source
+	// running.
+	if ctx.Err() != nil {
+		return false
+	}
+	select {
+	case out <- r:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// lagTracker records the newest event time of a batch for SourceStats.Lag.
+type lagTracker struct {
+	newest time.Time
+}
+
+func (l *lagTracker) see(t time.Time) {
+	if t.After(l.newest) {
+		l.newest = t
+	}
+}
+
+// flush stores the lag of the batch read at now, if it had events.
+func (l *lagTracker) flush(stats *SourceStats, now time.Time) {
+	if !l.newest.IsZero() {
+		stats.Lag.Store(int64(now.Sub(l.newest)))
+		l.newest = time.Time{}
+	}
+}

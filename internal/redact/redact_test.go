@@ -1,0 +1,76 @@
+package redact
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestValue(t *testing.T) {
+	tests := []struct{ key, in, want string }{
+		{"authorization", "Bearer abc.def", Mask},
+		{"details.Authorization", "x", Mask},
+		{"api_key", "k-123", Mask},
+		{"X-Api-Key", "k-123", Mask},
+		{"access_token", "t", Mask},
+		{"password", "hunter2", Mask},
+		{"client_secret", "s", Mask},
+		{"cookie", "session=1", Mask},
+		{"key_hash", "3f2b9c1e", "3f2b9c1e"}, // an 8-hex hash prefix identifies, it does not reveal
+		{"message", "Invalid API key (hash: 3f2b9c1e)", "Invalid API key (hash: 3f2b9c1e)"},
+		{"message", "header Authorization: Bearer eyJhbGciOi.x.y sent", "header Authorization: " + Mask + " " + Mask + " sent"},
+		{"message", "got bearer sk-live-123 from client", "got bearer " + Mask + " from client"},
+		{"request_url", "https://h/mcp?api_key=sk123&x=1", "https://h/mcp?api_key=" + Mask + "&x=1"},
+		{"detail", `{'token': 'abc123', 'tool': 'x'}`, `{'token': '` + Mask + `', 'tool': 'x'}`},
+		{"origin", "https://evil.example", "https://evil.example"},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		if got := Value(tt.key, tt.in); got != tt.want {
+			t.Errorf("Value(%q, %q) = %q, want %q", tt.key, tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSanitize(t *testing.T) {
+	tests := []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"plain", 0, "plain"},
+		{"a\r\nSubject: injected", 0, "a Subject: injected"},
+		{"\x1b[31mred\x1b[0m text", 0, "red text"},
+		{"\x1b]0;title\x07after", 0, "after"},
+		{"evil\u202egnp.exe", 0, "evilgnp.exe"}, // RTL override removed
+		{"zero\u200bwidth", 0, "zerowidth"},
+		{"nul\x00byte\x7f", 0, "nulbyte"},
+		{"c1\u0085\u009bcontrol", 0, "c1 control"},
+		{"bad\xffutf8", 0, "bad\uFFFDutf8"},
+		{"  spaces   inside  ", 0, "spaces inside"},
+		{"ééééé", 7, "éé…"},
+		{"abcdef", 5, "ab…"},
+	}
+	for _, tt := range tests {
+		got := Sanitize(tt.in, tt.max)
+		if got != tt.want {
+			t.Errorf("Sanitize(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+		}
+		if !utf8.ValidString(got) || (tt.max > 0 && len(got) > tt.max) {
+			t.Errorf("Sanitize(%q, %d) = %q: invalid UTF-8 or over the limit", tt.in, tt.max, got)
+		}
+	}
+}
+
+func TestASCII(t *testing.T) {
+	in := "[HIGH] Burst — from \u202eorigin\r\n" + strings.Repeat("x", 200)
+	got := ASCII(in, 100)
+	if len(got) > 100 || !strings.HasSuffix(got, "...") || !strings.HasPrefix(got, "[HIGH] Burst ? from origin x") {
+		t.Errorf("ASCII = %q", got)
+	}
+	for _, r := range got {
+		if r < 0x20 || r > 0x7e {
+			t.Fatalf("ASCII left %q in %q", r, got)
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/redact"
+)
+
+// Alert is what the engine emits when a rule fires. It refers to the rule
+// that fired; Document renders the wire form (design section 7).
+type Alert struct {
+	ID   string
+	Rule *Rule
+	// Group holds the group_by fields and their values, in group_by order.
+	// Empty for a rule without group_by.
+	Group []event.Field
+	// Count is the number of events (or distinct values) in the window when
+	// the rule fired; 0 for absent rules.
+	Count int
+	// Time is the group's greatest event time T when it fired (for absent
+	// rules: the last matching event's time plus the absent duration).
+	Time time.Time
+	// FirstSeen is the earliest timestamp counted (absent rules: the time
+	// of the last matching event).
+	FirstSeen time.Time
+	// Samples are up to three matching events counted for the group, the
+	// last of them the one that made it fire. They are copies the engine
+	// no longer touches.
+	Samples []event.Event
+	// Source is the @source of the event that made the rule fire.
+	Source string
+}
+
+// MaxSamples is the number of sample events an alert carries at most.
+const MaxSamples = 3
+
+// alertID is the stable identity of an alert: a hash of the rule, the group
+// and the window start (first_seen), so that a restart or a second replica
+// producing the same alert produces the same id.
+func alertID(ruleID string, group []event.Field, windowStart time.Time) string {
+	h := sha256.New()
+	h.Write([]byte(ruleID))
+	for _, f := range group {
+		h.Write([]byte{0})
+		h.Write([]byte(f.Key))
+		h.Write([]byte{'='})
+		h.Write([]byte(f.Value))
+	}
+	h.Write([]byte{0})
+	h.Write([]byte(event.FormatTime(windowStart)))
+	sum := h.Sum(nil)
+	return hex.EncodeToString(sum[:16])
+}
+
+// Document is the alert document of design section 7, the form written by
+// replay and sent by every notifier. Maps render with sorted keys, so the
+// JSON encoding of a Document is deterministic.
+type Document struct {
+	AlertID     string              `json:"alert_id"`
+	Rule        string              `json:"rule"`
+	Title       string              `json:"title"`
+	Severity    string              `json:"severity"`
+	Group       map[string]string   `json:"group"`
+	Count       int                 `json:"count"`
+	Threshold   int                 `json:"threshold"`
+	Window      string              `json:"window"`
+	Time        string              `json:"time"`
+	FirstSeen   string              `json:"first_seen"`
+	Labels      map[string]string   `json:"labels,omitempty"`
+	Description string              `json:"description,omitempty"`
+	Runbook     string              `json:"runbook,omitempty"`
+	Samples     []map[string]string `json:"samples,omitempty"`
+	Source      string              `json:"source,omitempty"`
+	// Truncated is set by a notifier that had to drop samples to stay
+	// under a size limit.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// Document renders the alert. Sample fields whose names or values look like
+// secrets are redacted; sample values are otherwise kept as logged.
+func (a *Alert) Document() Document {
+	r := a.Rule
+	d := Document{
+		AlertID:     a.ID,
+		Rule:        r.ID,
+		Title:       r.Title,
+		Severity:    r.Severity,
+		Group:       make(map[string]string, len(a.Group)),
+		Count:       a.Count,
+		Threshold:   r.Threshold,
+		Window:      r.Window.String(),
+		Time:        event.FormatTime(a.Time),
+		FirstSeen:   event.FormatTime(a.FirstSeen),
+		Labels:      r.Labels,
+		Description: r.Description,
+		Runbook:     r.Runbook,
+		Source:      a.Source,
+	}
+	if r.Kind == KindAbsent {
+		d.Window = r.Absent.String()
+	}
+	if d.Title == "" {
+		d.Title = r.ID
+	}
+	for _, f := range a.Group {
+		d.Group[f.Key] = redact.Value(f.Key, f.Value)
+	}
+	for i := range a.Samples {
+		s := &a.Samples[i]
+		m := make(map[string]string, len(s.Fields)+1)
+		for _, f := range s.Fields {
+			if _, dup := m[f.Key]; !dup {
+				m[f.Key] = redact.Value(f.Key, f.Value)
+			}
+		}
+		m["@time"] = event.FormatTime(s.Time)
+		d.Samples = append(d.Samples, m)
+	}
+	return d
+}

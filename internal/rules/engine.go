@@ -1,0 +1,472 @@
+package rules
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/secwatch/secwatch/internal/event"
+)
+
+// DefaultMaxKeys is the number of groups a rule keeps when MaxKeys is 0.
+const DefaultMaxKeys = 100_000
+
+// DefaultMaxLateness is the lateness allowance when MaxLateness is 0.
+const DefaultMaxLateness = 10 * time.Minute
+
+// Engine evaluates rules over a stream of events. It is pure: it never reads
+// the clock, logs or does I/O; time advances only through event timestamps
+// and Advance. An Engine is owned by one goroutine; it has no locks.
+type Engine struct {
+	// MaxKeys caps the groups kept per rule; the least recently used group
+	// is evicted (and counted) beyond it. If MaxKeys is 0, DefaultMaxKeys is
+	// used. Set it before the first Observe.
+	MaxKeys int
+	// MaxLateness is how far behind engine time an event may arrive and
+	// still be judged exactly. A group's state is kept until MaxLateness
+	// after its window and cooldown have both expired at engine time, and an
+	// event that would start a group but is older than engine time minus
+	// MaxLateness is tallied late. Input never more than MaxLateness out of
+	// order is evaluated exactly as the design's semantics say. If
+	// MaxLateness is 0, DefaultMaxLateness is used. Set it before the first
+	// Observe.
+	MaxLateness time.Duration
+	// Trace, when set, is called for every rule an event matches, saying
+	// what the engine did with it (for secwatch explain).
+	Trace func(Trace)
+
+	rules []*ruleState
+	now   int64 // engine time: the greatest event time seen (ns)
+	clock int64 // absent rules' time: now, or later if Advance said so
+	seq   uint64
+	key   []byte // reused group-key buffer
+}
+
+// Trace describes what one rule did with one matching event.
+type Trace struct {
+	Rule    *Rule
+	Event   *event.Event
+	Group   []event.Field // nil when the event was ungrouped
+	Count   int           // events (or distinct values) in the window after this event
+	Fired   bool
+	Outcome string // human-readable: "fired", "count 3, fires above 10", …
+}
+
+// RuleStats are one rule's counters since the engine started.
+type RuleStats struct {
+	Rule      string
+	Matched   int64 // events that matched the rule
+	Ungrouped int64 // matched but missing a group_by field
+	Late      int64 // matched but outside the group's current window
+	Evicted   int64 // groups evicted by the MaxKeys cap
+	Dropped   int64 // groups dropped after their window and cooldown expired
+	Alerts    int64
+	Groups    int // groups held now
+}
+
+type ruleState struct {
+	rule   *Rule
+	groups *groupSet
+	stats  RuleStats
+	window int64 // ns
+	cool   int64 // ns
+	absent int64 // ns
+}
+
+// group is one rule's state for one group key.
+type group struct {
+	key        string
+	prev, next *group
+	fields     []event.Field
+
+	seen  bool    // t is set
+	t     int64   // T: greatest timestamp among the group's events (ns)
+	times []int64 // counted timestamps in the window, ascending, from head
+	head  int
+	vals  []string         // distinct rules: the value of each times entry
+	dist  map[string]int32 // distinct rules: value → entries in the window
+
+	fired     bool
+	coolUntil int64
+
+	samples []event.Event // up to MaxSamples, oldest first
+
+	last int64 // absent rules: greatest matching event time
+
+	steps [][]seqEvent // sequence rules: each step's events, ascending
+}
+
+// NewEngine returns an engine for rs. The rules are not copied and must not
+// change while the engine uses them.
+func NewEngine(rs []*Rule) *Engine {
+	e := &Engine{}
+	for _, r := range rs {
+		e.rules = append(e.rules, newRuleState(r))
+	}
+	return e
+}
+
+func newRuleState(r *Rule) *ruleState {
+	return &ruleState{
+		rule:   r,
+		stats:  RuleStats{Rule: r.ID},
+		window: int64(r.Window),
+		cool:   int64(r.Cooldown),
+		absent: int64(r.Absent),
+	}
+}
+
+// Rules returns the rules the engine evaluates.
+func (e *Engine) Rules() []*Rule {
+	out := make([]*Rule, len(e.rules))
+	for i, rs := range e.rules {
+		out[i] = rs.rule
+	}
+	return out
+}
+
+// Now returns the engine time: the greatest event time seen (zero before
+// the first event). Advance does not move it: lateness and the dropping of
+// expired groups follow event time only, so that a live daemon reading old
+// logs judges them as replay does.
+func (e *Engine) Now() time.Time {
+	if e.now == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, e.now).UTC()
+}
+
+// Stats returns every rule's counters, in rule order.
+func (e *Engine) Stats() []RuleStats {
+	out := make([]RuleStats, len(e.rules))
+	for i, rs := range e.rules {
+		out[i] = rs.stats
+		if rs.groups != nil {
+			out[i].Groups = rs.groups.len()
+		}
+	}
+	return out
+}
+
+// Observe feeds one event to every rule and returns the alerts it causes, in
+// rule order. ev is not retained: alerts carry copies of sample events.
+// Events with a zero or out-of-range time are ignored.
+func (e *Engine) Observe(ev *event.Event) []Alert {
+	if !event.InRange(ev.Time) {
+		return nil
+	}
+	ts := ev.Time.UnixNano()
+	var out []Alert
+	if ts > e.clock {
+		// Time moved on: groups whose deadline passed strictly before this
+		// event were silent for the whole duration, whatever it matches.
+		for _, rs := range e.rules {
+			if rs.rule.Kind == KindAbsent {
+				out = e.checkAbsent(rs, ts-1, out)
+			}
+		}
+		e.clock = ts
+	}
+	if ts > e.now {
+		e.now = ts
+	}
+	e.seq++
+	for _, rs := range e.rules {
+		switch rs.rule.Kind {
+		case KindThreshold:
+			out = e.observeThreshold(rs, ev, ts, out)
+		case KindAbsent:
+			out = e.observeAbsent(rs, ev, ts, out)
+		case KindSequence:
+			out = e.observeSequence(rs, ev, ts, out)
+		}
+	}
+	for _, rs := range e.rules {
+		if rs.rule.Kind == KindAbsent {
+			out = e.checkAbsent(rs, e.clock, out)
+		}
+	}
+	return out
+}
+
+// Advance moves the absent rules' clock forward to now (it never moves
+// back) and returns the alerts of absent rules that became due; it also
+// drops expired groups. Live mode calls it with the wall clock; replay never
+// does.
+func (e *Engine) Advance(now time.Time) []Alert {
+	if !event.InRange(now) {
+		return nil
+	}
+	if n := now.UnixNano(); n > e.clock {
+		e.clock = n
+	}
+	var out []Alert
+	for _, rs := range e.rules {
+		switch rs.rule.Kind {
+		case KindAbsent:
+			out = e.checkAbsent(rs, e.clock, out)
+		default:
+			e.sweep(rs, -1)
+		}
+	}
+	return out
+}
+
+// groupFor finds or creates ev's group. It returns nil when ev lacks a
+// group_by field (counted as ungrouped).
+func (e *Engine) groupFor(rs *ruleState, ev *event.Event) *group {
+	r := rs.rule
+	key := e.key[:0]
+	for _, f := range r.GroupBy {
+		v, ok := ev.Get(f)
+		if !ok {
+			rs.stats.Ungrouped++
+			e.trace(rs, ev, nil, 0, false, fmt.Sprintf("ungrouped: no field %q", f))
+			return nil
+		}
+		// Length-prefixed, so that no value can forge another key.
+		key = appendUvarint(key, uint64(len(v)))
+		key = append(key, v...)
+	}
+	e.key = key
+	if rs.groups == nil {
+		rs.groups = newGroupSet(e.maxKeys())
+	}
+	if g := rs.groups.lookup(key); g != nil {
+		if r.Kind != KindAbsent {
+			rs.groups.touch(g)
+		}
+		return g
+	}
+	if ts := ev.Time.UnixNano(); ts <= e.now-e.lateness() {
+		// A group for this key may have been dropped; judging the event
+		// against a fresh group could count what the old one would not.
+		rs.stats.Late++
+		e.trace(rs, ev, nil, 0, false, "late: older than engine time minus max_lateness")
+		return nil
+	}
+	g := &group{key: string(key)}
+	if len(r.GroupBy) > 0 {
+		g.fields = make([]event.Field, len(r.GroupBy))
+		for i, f := range r.GroupBy {
+			v, _ := ev.Get(f)
+			g.fields[i] = event.Field{Key: f, Value: strings.Clone(v)}
+		}
+	}
+	if ev := rs.groups.insert(g); ev != nil {
+		rs.stats.Evicted++
+	}
+	return g
+}
+
+func appendUvarint(b []byte, v uint64) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+func (e *Engine) lateness() int64 {
+	if e.MaxLateness > 0 {
+		return int64(e.MaxLateness)
+	}
+	return int64(DefaultMaxLateness)
+}
+
+// sweep drops up to max groups (max < 0: all) at the front of the rule's
+// list whose window and cooldown expired more than MaxLateness before
+// engine time. Groups are ordered by last use, so the front ones are the
+// likeliest to be expired; the sweep stops at the first live group.
+func (e *Engine) sweep(rs *ruleState, max int) {
+	if rs.groups == nil || rs.rule.Kind == KindAbsent {
+		return
+	}
+	limit := e.now - e.lateness()
+	for n := 0; max < 0 || n < max; n++ {
+		g := rs.groups.front
+		if g == nil || g.t+rs.window > limit || g.coolUntil > limit {
+			return
+		}
+		rs.groups.remove(g)
+		rs.stats.Dropped++
+	}
+}
+
+func (e *Engine) trace(rs *ruleState, ev *event.Event, g *group, count int, fired bool, outcome string) {
+	if e.Trace == nil {
+		return
+	}
+	t := Trace{Rule: rs.rule, Event: ev, Count: count, Fired: fired, Outcome: outcome}
+	if g != nil {
+		t.Group = g.fields
+		if t.Group == nil {
+			t.Group = []event.Field{}
+		}
+	}
+	e.Trace(t)
+}
+
+// observeThreshold implements the normative semantics of threshold and
+// distinct rules (design section 4).
+func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out []Alert) []Alert {
+	r := rs.rule
+	if !r.Match.Eval(ev) {
+		return out
+	}
+	rs.stats.Matched++
+	e.sweep(rs, 2)
+	g := e.groupFor(rs, ev)
+	if g == nil {
+		return out
+	}
+	var val string
+	if r.Distinct != "" {
+		val, _ = ev.Get(r.Distinct)
+	}
+	if !g.seen || ts > g.t {
+		g.seen = true
+		g.t = ts
+	}
+	lo := g.t - rs.window // the window is (lo, T]
+	if ts <= lo {
+		rs.stats.Late++
+		e.trace(rs, ev, g, g.count(r.Distinct != ""), false, "late: before the group's window (T − window)")
+		return out
+	}
+	// While cooling down nothing can fire before coolUntil, so entries that
+	// will have left the window by then need not be kept.
+	keepFrom := lo
+	if g.fired && g.coolUntil > g.t && g.coolUntil-rs.window > keepFrom {
+		keepFrom = g.coolUntil - rs.window
+	}
+	distinct := r.Distinct != ""
+	if ts > keepFrom {
+		g.insert(ts, val, distinct)
+	}
+	g.expire(keepFrom)
+	count := g.count(distinct)
+	if count >= r.Threshold-1 {
+		g.addSample(ev)
+	}
+	if g.fired && g.t < g.coolUntil {
+		e.trace(rs, ev, g, count, false, "cooling down until "+event.FormatTime(time.Unix(0, g.coolUntil)))
+		return out
+	}
+	if count <= r.Threshold {
+		e.trace(rs, ev, g, count, false, fmt.Sprintf("count %d, fires above %d", count, r.Threshold))
+		return out
+	}
+	g.fired = true
+	g.coolUntil = g.t + rs.cool
+	first := time.Unix(0, g.times[g.head]).UTC()
+	a := Alert{
+		ID:        alertID(r.ID, g.fields, first),
+		Rule:      r,
+		Group:     g.fields,
+		Count:     count,
+		Time:      time.Unix(0, g.t).UTC(),
+		FirstSeen: first,
+		Samples:   g.samples,
+		Source:    sourceOf(ev),
+	}
+	g.samples = nil
+	rs.stats.Alerts++
+	e.trace(rs, ev, g, count, true, fmt.Sprintf("fired: count %d > %d", count, r.Threshold))
+	return append(out, a)
+}
+
+func sourceOf(ev *event.Event) string {
+	s, _ := ev.Get("@source")
+	return s
+}
+
+// insert records a counted event, keeping times ascending (late events are
+// inserted in place).
+func (g *group) insert(ts int64, val string, distinct bool) {
+	if distinct {
+		if val == "" { // only non-empty values count
+			return
+		}
+		if _, ok := g.dist[val]; !ok {
+			val = strings.Clone(val)
+			if g.dist == nil {
+				g.dist = make(map[string]int32)
+			}
+		}
+		g.dist[val]++
+	}
+	if g.head > 32 && g.head*2 >= len(g.times) { // compact
+		n := copy(g.times, g.times[g.head:])
+		g.times = g.times[:n]
+		if distinct {
+			copy(g.vals, g.vals[g.head:])
+			clear(g.vals[n:])
+			g.vals = g.vals[:n]
+		}
+		g.head = 0
+	}
+	n := len(g.times)
+	if n == g.head || g.times[n-1] <= ts {
+		g.times = append(g.times, ts)
+		if distinct {
+			g.vals = append(g.vals, val)
+		}
+		return
+	}
+	i := g.head + sort.Search(n-g.head, func(i int) bool { return g.times[g.head+i] > ts })
+	g.times = append(g.times, 0)
+	copy(g.times[i+1:], g.times[i:])
+	g.times[i] = ts
+	if distinct {
+		g.vals = append(g.vals, "")
+		copy(g.vals[i+1:], g.vals[i:])
+		g.vals[i] = val
+	}
+}
+
+// expire removes entries with timestamps <= lo.
+func (g *group) expire(lo int64) {
+	for g.head < len(g.times) && g.times[g.head] <= lo {
+		if g.dist != nil {
+			v := g.vals[g.head]
+			if c := g.dist[v] - 1; c > 0 {
+				g.dist[v] = c
+			} else {
+				delete(g.dist, v)
+			}
+			g.vals[g.head] = ""
+		}
+		g.head++
+	}
+	if g.head == len(g.times) {
+		g.times, g.head = g.times[:0], 0
+		if g.vals != nil {
+			g.vals = g.vals[:0]
+		}
+	}
+}
+
+func (g *group) count(distinct bool) int {
+	if distinct {
+		return len(g.dist)
+	}
+	return len(g.times) - g.head
+}
+
+// addSample keeps a copy of ev among the group's last MaxSamples events.
+// Only groups close to firing keep samples, so that memory stays
+// proportional to the groups that matter.
+func (g *group) addSample(ev *event.Event) {
+	c := ev.Clone()
+	for i := range c.Fields {
+		c.Fields[i].Value = strings.Clone(c.Fields[i].Value)
+	}
+	if len(g.samples) == MaxSamples {
+		copy(g.samples, g.samples[1:])
+		g.samples[MaxSamples-1] = c
+		return
+	}
+	g.samples = append(g.samples, c)
+}
