@@ -328,17 +328,7 @@ func (p *parser) duration(kv keyVal, lo, hi time.Duration) (time.Duration, bool)
 	return d, true
 }
 
-// fmtDuration writes a limit the way users write it: "5m", "24h".
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
-}
+func fmtDuration(d time.Duration) string { return rules.FormatDuration(d) }
 
 var wholeNumber = regexp.MustCompile(`^[0-9]+(_[0-9]+)*$`)
 

@@ -373,7 +373,8 @@ func (w *world) makeProbes() {
 		}
 		n := 25 + w.r.IntN(16)
 		order := w.r.Perm(len(paths) - numMCPPaths)
-		t := w.start + w.r.Int64N(w.end-w.start-int64(n)*90*second)
+		// Short logs may not fit a whole probe: start anywhere then.
+		t := w.start + w.r.Int64N(max(w.end-w.start-int64(n)*90*second, 1))
 		for j := range n {
 			w.add(ev{t: t, client: int32(i), sess: -1, kind: kAuthFailure, sub: ftMissingHeader,
 				path: uint8(numMCPPaths + order[j])})

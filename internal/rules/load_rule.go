@@ -275,8 +275,10 @@ func (p *ruleParser) duration(n *yaml.Node, key string, lo, hi time.Duration) (t
 	return d, true
 }
 
-// fmtDuration writes a limit the way users write it: "5m", "24h".
-func fmtDuration(d time.Duration) string {
+func fmtDuration(d time.Duration) string { return FormatDuration(d) }
+
+// FormatDuration writes a limit the way users write it: "5m", "24h".
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = s[:len(s)-2]

@@ -119,10 +119,22 @@ func joinKey(parent, name string) string {
 // that two-letter typos do not suggest everything). It returns "" when
 // nothing is close.
 func didYouMean(s string, known []string, aliases map[string]string) string {
+	return DidYouMean(s, known, aliases)
+}
+
+// DidYouMean returns ` (did you mean "x"?)` naming the known word closest
+// to s (see didYouMean), or "" when none is close. The config loader uses
+// it too, so that both files suggest alike.
+func DidYouMean(s string, known []string, aliases map[string]string) string {
 	if w := suggestWord(s, known, aliases); w != "" {
 		return " (did you mean " + strconv.Quote(w) + "?)"
 	}
 	return ""
+}
+
+// Suggest returns the known word closest to s (see didYouMean), or "".
+func Suggest(s string, known []string, aliases map[string]string) string {
+	return suggestWord(s, known, aliases)
 }
 
 func suggestWord(s string, known []string, aliases map[string]string) string {
