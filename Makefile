@@ -5,7 +5,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build run replay-demo testdata bench-quick test test-go test-rules vet fmt-check depcheck bench clean
+.PHONY: all build run replay-demo testdata bench-quick test test-go test-integration test-rules vet fmt-check depcheck bench bench-latency clean
 
 all: build
 
@@ -24,10 +24,14 @@ replay-demo: build
 	$(BIN)/secwatch replay --rules rules/json.yaml --format json --output text testdata/logs/security-events.jsonl
 
 ## test: everything CI runs
-test: fmt-check vet depcheck test-go test-rules
+test: fmt-check vet depcheck test-go test-rules test-integration
 
 test-go:
 	$(GO) test -race -count=1 ./...
+
+## test-integration: the real AWS SDK against an in-process emulator (kumo), its own Go module
+test-integration:
+	cd integration && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 test-rules: build
 	$(BIN)/secwatch check rules
@@ -43,16 +47,21 @@ fmt-check:
 depcheck:
 	@./scripts/depcheck.sh
 
-## bench: replay throughput vs an encoding/json decode loop on a 1M-event corpus, and peak RSS
+## bench: replay throughput vs an encoding/json decode loop on a 1M-event corpus, peak RSS and
+## detection; then the live append-to-alert latency at 10,000 lines/s (see bench/README.md)
 bench:
 	./bench/run.sh
+
+## bench-latency: only the live latency benchmark (secwatch run, 10,000 lines/s, p50/p99)
+bench-latency:
+	./bench/run.sh latency
 
 ## testdata: regenerate testdata/logs with the deterministic generator
 testdata:
 	./scripts/gen-testdata.sh
 
 bench-quick:
-	BENCH_EVENTS=100000 BENCH_IPS=5000 BENCH_ROUNDS=1 ./bench/run.sh
+	BENCH_EVENTS=100000 BENCH_IPS=5000 BENCH_ROUNDS=1 ./bench/run.sh replay
 
 clean:
 	rm -rf $(BIN)

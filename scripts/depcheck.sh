@@ -24,6 +24,9 @@ check ./internal/ingest  "^$mod/(internal/(alerting|alarms|ruletest)|cmd)"
 check ./internal/alerting "^$mod/(internal/(alarms|ingest|ruletest)|cmd)"
 check ./internal/alarms  "^$mod/(internal/(alerting|ingest|ruletest)|cmd)"
 check ./internal/ruletest "^$mod/(internal/(alerting|alarms)|cmd)"
+check ./internal/state   "$internal"
+check ./internal/config  "^$mod/(internal/(alerting|alarms|daemon|state|ruletest)|cmd)"
+check ./internal/daemon  "^$mod/(internal/(alarms|ruletest)|cmd)"
 # rules is pure: no goroutines or clocks are checked by review; no logging
 # or I/O packages beyond what it is handed.
 if grep -rn --include='*.go' -E '"(os|net/http|github.com/rs/zerolog)"' internal/rules | grep -v '_test.go' | grep -v 'load' ; then

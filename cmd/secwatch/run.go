@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
 	"github.com/secwatch/secwatch/internal/daemon"
 )
@@ -53,7 +54,16 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			}
 		}
 	}()
+	var notifiers []alerting.Notifier
+	if n, err := snsNotifier(ctx, cfg.Alerts.SNS, cfg.AWS); err != nil {
+		log.Error().Err(err).Msg("secwatch stopped")
+		return exitFailed
+	} else if n != nil {
+		notifiers = append(notifiers, n)
+	}
 	d := &daemon.Daemon{
+		Notifiers:  notifiers,
+		LogsClient: logsClients(ctx, cfg.AWS),
 		Config:     cfg,
 		Log:        log,
 		Stdin:      stdin,

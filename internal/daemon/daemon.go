@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/rs/zerolog"
 
 	"github.com/secwatch/secwatch/internal/alerting"
@@ -63,6 +64,10 @@ type Daemon struct {
 
 	// Notifiers beyond stdout (SNS), built by cmd.
 	Notifiers []alerting.Notifier
+	// LogsClient returns the CloudWatch Logs client for a cloudwatch
+	// source (cmd builds one per region and endpoint); nil: cloudwatch
+	// sources are an error.
+	LogsClient func(sc config.Source) (*cloudwatchlogs.Client, error)
 
 	metrics *metrics
 }
@@ -150,6 +155,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	m.setRules(engine.Stats())
 
+	// Everything that can refuse to start is checked before any goroutine
+	// starts: a Run that returns an error has delivered nothing and left
+	// nothing running on the state directory it unlocks.
+	srcs := make([]ingest.Source, len(cfg.Sources))
+	for i, sc := range cfg.Sources {
+		if srcs[i], err = d.newSource(sc, cursors[sc.Name], m); err != nil {
+			return err
+		}
+	}
+	var httpSrv *httpServer
+	if !d.Once && cfg.HTTP.Listen != "" {
+		httpSrv, err = startHTTP(cfg.HTTP.Listen, m, d.Log.With().Str("component", "http").Logger())
+		if err != nil {
+			return err
+		}
+		defer httpSrv.close()
+	}
+
 	// The dispatcher runs on its own context so that it outlives the
 	// sources at shutdown and then gets the grace period to drain.
 	dispCtx, stopDisp := context.WithCancel(context.Background())
@@ -163,15 +186,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		disp.Wake()
 	}
 
-	var httpSrv *httpServer
-	if !d.Once && cfg.HTTP.Listen != "" {
-		httpSrv, err = startHTTP(cfg.HTTP.Listen, m, d.Log.With().Str("component", "http").Logger())
-		if err != nil {
-			return err
-		}
-		defer httpSrv.close()
-	}
-
 	reload := make(chan struct{}, 1)
 	if !d.Once {
 		stopWatch := watchRules(ctx, cfg.Rules, reload, d.Log.With().Str("component", "reload").Logger())
@@ -182,18 +196,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	srcCtx, stopSources := context.WithCancel(ctx)
 	defer stopSources()
 	var wg sync.WaitGroup
-	for _, sc := range cfg.Sources {
-		src, err := d.newSource(sc, cursors[sc.Name], m)
-		if err != nil {
-			stopSources()
-			wg.Wait()
-			return err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			supervise(srcCtx, src, records, d.Once, m.source(sc.Name), d.Log.With().Str("component", "source").Str("source", sc.Name).Logger())
-		}()
+	for i, sc := range cfg.Sources {
+		// Up from the start, not from whenever its goroutine gets to
+		// run: /healthz must not report a source failing that has
+		// merely not been scheduled yet.
+		m.source(sc.Name).up.Store(true)
+		wg.Go(func() {
+			supervise(srcCtx, srcs[i], records, d.Once, m.source(sc.Name), d.Log.With().Str("component", "source").Str("source", sc.Name).Logger())
+		})
 	}
 	go func() { wg.Wait(); close(records) }()
 	if d.Ready != nil {
@@ -201,12 +211,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	log.Info().Int("rules", len(rs)).Int("sources", len(cfg.Sources)).Bool("once", d.Once).Msg("started")
 
+	// The grace period starts when shutdown does (the signal), not when
+	// the engine has drained: the whole shutdown must fit in it.
+	var shutdownAt atomic.Int64
+	stopWatch := context.AfterFunc(ctx, func() { shutdownAt.Store(time.Now().UnixNano()) })
+	defer stopWatch()
 	loopErr := loop.run(ctx, records, reload, d.Reload)
 	stopSources()
 
 	// Delivery gets whatever is left of the grace period after the final
-	// checkpoint; the grace period starts when shutdown does.
-	grace, cancelGrace := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	// checkpoint.
+	start := time.Now()
+	if t := shutdownAt.Load(); t != 0 {
+		start = time.Unix(0, t)
+	}
+	grace, cancelGrace := context.WithDeadline(context.Background(), start.Add(cfg.ShutdownGrace))
 	defer cancelGrace()
 	stopDisp()
 	if dispDone != nil {
@@ -243,6 +262,24 @@ func (d *Daemon) newSource(sc config.Source, cursors map[string]ingest.Cursor, m
 			MaxLineBytes: sc.MaxLineBytes, PollInterval: sc.PollInterval, Cursors: cs,
 			Once: d.Once, Stats: stats, Bad: bad,
 		}, nil
+	case config.TypeCloudWatch:
+		if d.LogsClient == nil {
+			return nil, fmt.Errorf("source %q: no CloudWatch Logs client", sc.Name)
+		}
+		client, err := d.LogsClient(sc)
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", sc.Name, err)
+		}
+		var cs []ingest.Cursor
+		for _, c := range cursors {
+			cs = append(cs, c)
+		}
+		return &ingest.CloudWatch{
+			Name: sc.Name, Client: client, LogGroups: sc.LogGroups, LogGroupPrefix: sc.LogGroupPrefix,
+			StreamPrefix: sc.StreamPrefix, FilterPattern: sc.FilterPattern, NewParser: newParser,
+			Overlap: sc.Overlap, PollInterval: sc.PollInterval, Cursors: cs, Once: d.Once,
+			Stats: stats, Bad: bad, MaxLineBytes: sc.MaxLineBytes,
+		}, nil
 	case config.TypeStdin:
 		in := d.Stdin
 		if in == nil {
@@ -275,10 +312,14 @@ func badLineLogger(log zerolog.Logger, sm *sourceMetrics) func(ingest.Position, 
 	}
 }
 
-// alive is set by the engine loop on every iteration and tick, for /healthz.
+// heartbeat is beaten by the engine loop when it starts and on every tick,
+// for /healthz.
 type heartbeat struct{ last atomic.Int64 }
 
 func (h *heartbeat) beat(t time.Time) { h.last.Store(t.UnixNano()) }
+
+// started reports whether the loop has beaten at all.
+func (h *heartbeat) started() bool { return h.last.Load() != 0 }
 
 func (h *heartbeat) age(now time.Time) time.Duration {
 	l := h.last.Load()

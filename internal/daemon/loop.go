@@ -196,6 +196,17 @@ func (l *engineLoop) reload(why string) {
 		l.metrics.reloadFailures.Add(1)
 		return
 	}
+	if running := len(l.engine.Rules()); len(rs) == 0 && running > 0 {
+		// No rules at all is far likelier a file caught between its
+		// truncation and its new content (`rulegen > rules.yaml`) than a
+		// wish to detect nothing, and taking it would drop every window:
+		// the rules that come back with the content would start afresh.
+		l.log.Error().Int("running", running).
+			Str("problem", "no rules in the rule files (empty or still being written?); to remove every rule, restart").
+			Msg("rule reload rejected")
+		l.metrics.reloadFailures.Add(1)
+		return
+	}
 	kept, started := l.engine.Replace(rs)
 	l.metrics.reloads.Add(1)
 	l.metrics.setRules(l.engine.Stats())

@@ -76,6 +76,11 @@ func (m *metrics) setRules(rs []rules.RuleStats) {
 // healthy reports whether the engine loop is alive and every source is
 // running, with the reason when not.
 func (m *metrics) healthy(now time.Time, maxAge time.Duration) (bool, string) {
+	if !m.engine.started() {
+		// The listener is up before the engine loop and the sources are:
+		// not yet healthy, but nothing is failing either.
+		return false, "starting"
+	}
 	if age := m.engine.age(now); age > maxAge {
 		return false, fmt.Sprintf("engine loop silent for %s", age.Round(time.Second))
 	}
@@ -166,6 +171,7 @@ func (m *metrics) write(w io.Writer) {
 		{"secwatch_source_invalid_utf8_total", "counter", "lines that are not UTF-8", func(s *sourceMetrics) int64 { return s.stats.InvalidUTF8.Load() }},
 		{"secwatch_source_rotations_total", "counter", "file rotations followed", func(s *sourceMetrics) int64 { return s.stats.Rotations.Load() }},
 		{"secwatch_source_truncations_total", "counter", "file truncations followed", func(s *sourceMetrics) int64 { return s.stats.Truncations.Load() }},
+		{"secwatch_source_throttled_total", "counter", "AWS requests throttled (and retried with backoff)", func(s *sourceMetrics) int64 { return s.stats.Throttled.Load() }},
 		{"secwatch_source_restarts_total", "counter", "source restarts after a failure", func(s *sourceMetrics) int64 { return s.restarts.Load() }},
 		{"secwatch_source_up", "gauge", "1 while the source runs", func(s *sourceMetrics) int64 {
 			if s.up.Load() {

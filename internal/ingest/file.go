@@ -757,7 +757,7 @@ func (t *tailer) finish(ctx context.Context, out chan<- Record, tf *tailFile) er
 // progress sends the cursor of a file if it moved without an event.
 func (t *tailer) progress(ctx context.Context, out chan<- Record, tf *tailFile) error {
 	c := tf.cursor()
-	if tf.sentAny && c == tf.sent {
+	if tf.sentAny && c.equal(tf.sent) {
 		return nil
 	}
 	if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true}) {

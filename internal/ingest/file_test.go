@@ -287,7 +287,7 @@ func TestFileAppendsAcrossPolls(t *testing.T) {
 				off += strings.IndexByte(content[off:], '\n') + 1
 				line := firstLine + i
 				want := Cursor{Key: key, Path: path, Fingerprint: fingerprint(content, off), Offset: int64(off), Line: int64(line)}
-				if rec.Cursor != want {
+				if !rec.Cursor.equal(want) {
 					t.Errorf("line %d: got cursor %+v, want %+v", line, rec.Cursor, want)
 				}
 				if got, want := field(rec, "@line"), fmt.Sprint(line); got != want {

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,10 @@ type Cursor struct {
 	// Line is the number of lines before Offset (the @line of the
 	// record's event), so that @line continues exactly after a restart.
 	Line int64 `json:"line"`
+	// IDs are the CloudWatch event ids the source has processed whose
+	// timestamps are inside its overlap window, so that the re-read of that
+	// window after a restart emits none of them again (CloudWatch only).
+	IDs []string `json:"ids,omitempty"`
 }
 
 // SourceStats are counters a source updates atomically and the daemon
@@ -82,6 +87,7 @@ type SourceStats struct {
 	InvalidUTF8 atomic.Int64 // lines that are not valid UTF-8, skipped
 	Rotations   atomic.Int64 // open files renamed or removed (File)
 	Truncations atomic.Int64 // files that shrank or were rewritten from the start (File)
+	Throttled   atomic.Int64 // requests refused with a throttling error, then retried (CloudWatch)
 	// Lag is the time in nanoseconds between the newest event time of the
 	// last batch of events read and the moment the batch was read.
 	Lag atomic.Int64
@@ -178,4 +184,10 @@ func (l *lagTracker) flush(stats *SourceStats, now time.Time) {
 		stats.Lag.Store(int64(now.Sub(l.newest)))
 		l.newest = time.Time{}
 	}
+}
+
+// equal reports whether c and d are the same cursor.
+func (c Cursor) equal(d Cursor) bool {
+	return c.Key == d.Key && c.Path == d.Path && c.Fingerprint == d.Fingerprint &&
+		c.Offset == d.Offset && c.Line == d.Line && slices.Equal(c.IDs, d.IDs)
 }

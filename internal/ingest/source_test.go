@@ -17,7 +17,7 @@ func TestCursorJSON(t *testing.T) {
 		t.Errorf("got %s, want %s", b, want)
 	}
 	var back Cursor
-	if err := json.Unmarshal(b, &back); err != nil || back != c {
+	if err := json.Unmarshal(b, &back); err != nil || !back.equal(c) {
 		t.Errorf("round trip: got %+v, %v, want %+v", back, err, c)
 	}
 }

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/secwatch/secwatch/internal/alerting"
+	"github.com/secwatch/secwatch/internal/config"
+)
+
+// awsConfig loads the default credential chain (an ECS task role in
+// production) with region from the configuration when it names one. It is
+// built once; every SDK client comes from it.
+func awsConfig(ctx context.Context, region string) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("aws configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// snsNotifier builds the SNS notifier when alerts.sns names a topic.
+func snsNotifier(ctx context.Context, c config.SNS, base config.AWS) (alerting.Notifier, error) {
+	if c.TopicARN == "" {
+		return nil, nil
+	}
+	region := c.Region
+	if region == "" {
+		region = base.Region
+	}
+	cfg, err := awsConfig(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	endpoint := c.Endpoint
+	if endpoint == "" {
+		endpoint = base.Endpoint
+	}
+	client := sns.NewFromConfig(cfg, func(o *sns.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	})
+	return &alerting.SNS{Client: client, TopicARN: c.TopicARN, FIFO: c.FIFO}, nil
+}
+
+// logsClients builds one CloudWatch Logs client per region and endpoint,
+// on first use.
+func logsClients(ctx context.Context, base config.AWS) func(config.Source) (*cloudwatchlogs.Client, error) {
+	clients := map[[2]string]*cloudwatchlogs.Client{}
+	return func(sc config.Source) (*cloudwatchlogs.Client, error) {
+		region, endpoint := sc.Region, sc.Endpoint
+		if region == "" {
+			region = base.Region
+		}
+		if endpoint == "" {
+			endpoint = base.Endpoint
+		}
+		k := [2]string{region, endpoint}
+		if c, ok := clients[k]; ok {
+			return c, nil
+		}
+		cfg, err := awsConfig(ctx, region)
+		if err != nil {
+			return nil, err
+		}
+		c := cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) {
+			if endpoint != "" {
+				o.BaseEndpoint = aws.String(endpoint)
+			}
+		})
+		clients[k] = c
+		return c, nil
+	}
+}
