@@ -222,7 +222,9 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event) *group {
 		v, ok := ev.Get(f)
 		if !ok {
 			rs.stats.Ungrouped++
-			e.trace(rs, ev, nil, 0, false, fmt.Sprintf("ungrouped: no field %q", f))
+			if e.Trace != nil { // formatting allocates: only when tracing
+				e.trace(rs, ev, nil, 0, false, fmt.Sprintf("ungrouped: no field %q", f))
+			}
 			return nil
 		}
 		// Length-prefixed, so that no value can forge another key.
@@ -351,11 +353,15 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 		g.addSample(ev)
 	}
 	if g.fired && g.t < g.coolUntil {
-		e.trace(rs, ev, g, count, false, "cooling down until "+event.FormatTime(time.Unix(0, g.coolUntil)))
+		if e.Trace != nil { // formatting allocates: only when tracing
+			e.trace(rs, ev, g, count, false, "cooling down until "+event.FormatTime(time.Unix(0, g.coolUntil)))
+		}
 		return out
 	}
 	if count <= r.Threshold {
-		e.trace(rs, ev, g, count, false, fmt.Sprintf("count %d, fires above %d", count, r.Threshold))
+		if e.Trace != nil { // formatting allocates: only when tracing
+			e.trace(rs, ev, g, count, false, fmt.Sprintf("count %d, fires above %d", count, r.Threshold))
+		}
 		return out
 	}
 	g.fired = true
@@ -373,7 +379,9 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 	}
 	g.samples = nil
 	rs.stats.Alerts++
-	e.trace(rs, ev, g, count, true, fmt.Sprintf("fired: count %d > %d", count, r.Threshold))
+	if e.Trace != nil { // formatting allocates: only when tracing
+		e.trace(rs, ev, g, count, true, fmt.Sprintf("fired: count %d > %d", count, r.Threshold))
+	}
 	return append(out, a)
 }
 

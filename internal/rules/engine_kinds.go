@@ -30,7 +30,9 @@ func (e *Engine) observeAbsent(rs *ruleState, ev *event.Event, ts int64, out []A
 	}
 	rs.groups.placeByLast(g)
 	due := time.Unix(0, g.last+rs.absent).UTC()
-	e.trace(rs, ev, g, 1, false, "seen; fires if nothing matches until "+event.FormatTime(due))
+	if e.Trace != nil { // formatting allocates: only when tracing
+		e.trace(rs, ev, g, 1, false, "seen; fires if nothing matches until "+event.FormatTime(due))
+	}
 	return out
 }
 
@@ -119,11 +121,15 @@ func (e *Engine) observeSequence(rs *ruleState, ev *event.Event, ts int64, out [
 		g.addSample(ev)
 	}
 	if done < len(r.Steps) {
-		e.trace(rs, ev, g, used, false, fmt.Sprintf("%d of %d steps complete", done, len(r.Steps)))
+		if e.Trace != nil { // formatting allocates: only when tracing
+			e.trace(rs, ev, g, used, false, fmt.Sprintf("%d of %d steps complete", done, len(r.Steps)))
+		}
 		return out
 	}
 	if g.fired && g.t < g.coolUntil {
-		e.trace(rs, ev, g, used, false, "sequence complete; cooling down until "+event.FormatTime(time.Unix(0, g.coolUntil)))
+		if e.Trace != nil { // formatting allocates: only when tracing
+			e.trace(rs, ev, g, used, false, "sequence complete; cooling down until "+event.FormatTime(time.Unix(0, g.coolUntil)))
+		}
 		return out
 	}
 	g.fired = true
