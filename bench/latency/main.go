@@ -120,34 +120,34 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 
 // result is one daemon run.
 type result struct {
-	PollInterval   string  `json:"poll_interval"`
-	Duration       float64 `json:"duration_seconds"`
-	TargetEPS      int     `json:"target_eps"`
-	Lines          int64   `json:"lines_written"`
-	AchievedEPS    float64 `json:"achieved_eps"`
-	WriterMaxBehnd float64 `json:"writer_max_behind_ms"` // the writer's own pacing lag
-	Markers        int     `json:"markers"`
-	Matched        int     `json:"matched"`
-	Repeated       int     `json:"repeated"`
-	OtherAlerts    int     `json:"other_alerts"`
-	P50            float64 `json:"p50_ms"`
-	P90            float64 `json:"p90_ms"`
-	P99            float64 `json:"p99_ms"`
-	Max            float64 `json:"max_ms"`
-	Min            float64 `json:"min_ms"`
-	Mean           float64 `json:"mean_ms"`
-	Observed       int64   `json:"events_observed"`
-	MaxBacklog     int64   `json:"max_backlog_lines"`
-	CaughtUp       float64 `json:"caught_up_after_ms"` // after the last write; -1: not within -drain
-	KeptUp         bool    `json:"kept_up"`
-	DaemonCPU      float64 `json:"daemon_cpu_seconds"`
-	DaemonCPUPct   float64 `json:"daemon_cpu_percent"` // of one core, over the traffic
-	DaemonPeakRSS  float64 `json:"daemon_peak_rss_mib"`
-	LoadStart      string  `json:"load_start"`
-	LoadEnd        string  `json:"load_end"`
-	latencies      []time.Duration
-	missing        []string
-	rows           []markerRow
+	PollInterval    string  `json:"poll_interval"`
+	Duration        float64 `json:"duration_seconds"`
+	TargetEPS       int     `json:"target_eps"`
+	Lines           int64   `json:"lines_written"`
+	AchievedEPS     float64 `json:"achieved_eps"`
+	WriterMaxBehind float64 `json:"writer_max_behind_ms"` // the writer's own pacing lag
+	Markers         int     `json:"markers"`
+	Matched         int     `json:"matched"`
+	Repeated        int     `json:"repeated"`
+	OtherAlerts     int     `json:"other_alerts"`
+	P50             float64 `json:"p50_ms"`
+	P90             float64 `json:"p90_ms"`
+	P99             float64 `json:"p99_ms"`
+	Max             float64 `json:"max_ms"`
+	Min             float64 `json:"min_ms"`
+	Mean            float64 `json:"mean_ms"`
+	Observed        int64   `json:"events_observed"`
+	MaxBacklog      int64   `json:"max_backlog_lines"`
+	CaughtUp        float64 `json:"caught_up_after_ms"` // after the last write; -1: not within -drain
+	KeptUp          bool    `json:"kept_up"`
+	DaemonCPU       float64 `json:"daemon_cpu_seconds"`
+	DaemonCPUPct    float64 `json:"daemon_cpu_percent"` // of one core, over the traffic
+	DaemonPeakRSS   float64 `json:"daemon_peak_rss_mib"`
+	LoadStart       string  `json:"load_start"`
+	LoadEnd         string  `json:"load_end"`
+	latencies       []time.Duration
+	missing         []string
+	rows            []markerRow
 }
 
 // markerRow is one marker for -markers.
@@ -249,7 +249,10 @@ type daemon struct {
 	alerts  chan alertLine
 	stderr  *bytes.Buffer
 	stderrM sync.Mutex
-	done    chan error
+	done    chan error // the result of Wait, put back by whoever takes it
+	// stopped and stopErr belong to the goroutine that calls stop.
+	stopped bool
+	stopErr error
 }
 
 // alertLine is one line of the daemon's stdout and when it was read.
@@ -351,8 +354,9 @@ func measure(ctx context.Context, o options, poll time.Duration, stderr io.Write
 
 	// Match alerts to markers as they are read.
 	sent := map[string]time.Time{} // marker id → write returned
-	matches := make(chan match, 1<<16)
-	other := 0
+	var seenMu sync.Mutex
+	seen := map[string]time.Time{} // marker id → its alert read
+	repeated, other := 0, 0
 	readDone := make(chan struct{})
 	stopReading := make(chan struct{})
 	go func() {
@@ -374,7 +378,13 @@ func measure(ctx context.Context, o options, poll time.Duration, stderr io.Write
 				if warm[id] {
 					continue
 				}
-				matches <- match{id, a.at}
+				seenMu.Lock()
+				if _, dup := seen[id]; dup {
+					repeated++
+				} else {
+					seen[id] = a.at
+				}
+				seenMu.Unlock()
 			}
 		}
 	}()
@@ -436,15 +446,13 @@ func measure(ctx context.Context, o options, poll time.Duration, stderr io.Write
 	r.Duration = stopWrite.Sub(start).Seconds()
 	r.Lines = written.Load()
 	r.AchievedEPS = float64(lines) / r.Duration
-	r.WriterMaxBehnd = ms(behind)
+	r.WriterMaxBehind = ms(behind)
 	r.Markers = markers
 
 	// Wait for the engine to observe every line and every marker's alert.
-	seen := map[string]time.Time{}
 	deadline := stopWrite.Add(o.drain)
 	r.CaughtUp = -1
 	for time.Now().Before(deadline) {
-		drainMatches(matches, seen, &r.Repeated)
 		obs, err := d.observed()
 		if err == nil {
 			r.Observed = obs
@@ -452,7 +460,10 @@ func measure(ctx context.Context, o options, poll time.Duration, stderr io.Write
 				r.CaughtUp = ms(time.Since(stopWrite))
 			}
 		}
-		if r.CaughtUp >= 0 && len(seen) >= markers {
+		seenMu.Lock()
+		all := len(seen) >= markers
+		seenMu.Unlock()
+		if r.CaughtUp >= 0 && all {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -465,7 +476,7 @@ func measure(ctx context.Context, o options, poll time.Duration, stderr io.Write
 	time.Sleep(200 * time.Millisecond)
 	close(stopReading)
 	<-readDone
-	drainMatches(matches, seen, &r.Repeated)
+	r.Repeated = repeated
 	r.OtherAlerts = other
 	r.MaxBacklog = maxBacklog.Load()
 	r.DaemonCPU = cpu1 - cpu0
@@ -501,28 +512,6 @@ func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5ec))
 // jitter is uniform in [every/2, 3·every/2).
 func jitter(r *rand.Rand, every time.Duration) time.Duration {
 	return every/2 + time.Duration(r.Int64N(int64(every)))
-}
-
-// match is a marker alert read from the daemon: the marker's id and when.
-type match struct {
-	id string
-	at time.Time
-}
-
-// drainMatches moves the matches read so far into seen, counting repeats.
-func drainMatches(ch chan match, seen map[string]time.Time, repeated *int) {
-	for {
-		select {
-		case m := <-ch:
-			if _, dup := seen[m.id]; dup {
-				*repeated++
-				continue
-			}
-			seen[m.id] = m.at
-		default:
-			return
-		}
-	}
 }
 
 // markerID is the marker id an alert names: the id in its last sample (the
@@ -736,20 +725,22 @@ func (d *daemon) observed() (int64, error) {
 // stop sends SIGTERM and waits (SIGKILL after 30s). It is safe to call
 // more than once.
 func (d *daemon) stop() error {
-	if d.cmd.ProcessState != nil {
-		return nil
+	if d.stopped {
+		return d.stopErr
 	}
+	d.stopped = true
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-d.done:
 		d.done <- err
-		return err
+		d.stopErr = err
 	case <-time.After(30 * time.Second):
 		d.cmd.Process.Kill()
 		err := <-d.done
 		d.done <- err
-		return fmt.Errorf("did not stop within 30s of SIGTERM; killed")
+		d.stopErr = fmt.Errorf("did not stop within 30s of SIGTERM; killed")
 	}
+	return d.stopErr
 }
 
 func (d *daemon) stderrTail() string {
