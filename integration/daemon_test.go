@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/secwatch/secwatch/internal/testutil"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,23 +26,8 @@ import (
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
-// lockedBuffer collects the daemon's log for the test to read.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is the shared goroutine-safe buffer.
+type lockedBuffer = testutil.Buffer
 
 var addrRe = regexp.MustCompile(`"addr":"([0-9.:]+)"`)
 

@@ -1,9 +1,9 @@
 package alerting
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"github.com/secwatch/secwatch/internal/testutil"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -57,23 +57,8 @@ func hang(ctx context.Context, _ int, _ *rules.Document) error {
 	return ctx.Err()
 }
 
-// syncBuffer is a log sink safe to read while the dispatcher writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the shared goroutine-safe buffer.
+type syncBuffer = testutil.Buffer
 
 // rig is an outbox and a running dispatcher inside a synctest bubble.
 type rig struct {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/secwatch/secwatch/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -36,23 +37,8 @@ import (
 
 const waitFor = 30 * time.Second
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the shared goroutine-safe buffer.
+type syncBuffer = testutil.Buffer
 
 // testbed is one daemon's files: rules, a tailed log and a state
 // directory, all under a temporary directory.
