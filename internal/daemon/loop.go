@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -28,6 +30,13 @@ type engineLoop struct {
 	metrics   *metrics
 	rulePaths []string
 	dirty     bool
+
+	// Periodic checkpoints are written off the engine goroutine.
+	writes sync.WaitGroup // the writer goroutine, while one runs
+	ckMu   sync.Mutex
+	ckNext *checkpoint // the newest snapshot not yet written
+	ckBusy bool
+	retry  atomic.Bool // a write failed: write again at the next tick
 }
 
 // run observes records until the channel closes, then writes the final
@@ -62,10 +71,8 @@ func (l *engineLoop) run(_ context.Context, records <-chan ingest.Record, reload
 			l.metrics.setRules(l.engine.Stats())
 			l.metrics.engine.beat(now)
 		case <-ckTick.C:
-			if l.dirty {
-				if err := l.checkpoint(); err != nil {
-					l.log.Error().Err(err).Msg("checkpoint failed; will retry")
-				}
+			if l.dirty || l.retry.Swap(false) {
+				l.checkpointAsync()
 			}
 		case <-reload:
 			l.reload("rule files changed")
@@ -158,24 +165,80 @@ func (l *engineLoop) put(doc rules.Document) bool {
 	return added
 }
 
-func (l *engineLoop) checkpoint() error {
+// snapshot captures everything a checkpoint holds. It runs on the engine
+// goroutine and shares nothing the engine goes on changing.
+func (l *engineLoop) snapshot() (*checkpoint, error) {
 	flood, err := l.flood.MarshalJSON()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cursors := make(map[string]map[string]ingest.Cursor, len(l.cursors))
 	for s, c := range l.cursors {
 		cursors[s] = maps.Clone(c)
 	}
 	l.seq++
-	ck := &checkpoint{Seq: l.seq, Saved: time.Now().UTC(), Engine: l.engine.Snapshot(), Cursors: cursors, Flood: flood}
+	l.dirty = false
+	return &checkpoint{Seq: l.seq, Saved: time.Now().UTC(), Engine: l.engine.Snapshot(), Cursors: cursors, Flood: flood}, nil
+}
+
+// checkpoint writes a checkpoint now and waits for it (at shutdown, and
+// when the set of files changes), after any write still in flight.
+func (l *engineLoop) checkpoint() error {
+	ck, err := l.snapshot()
+	if err != nil {
+		return err
+	}
+	l.writes.Wait()
+	return l.write(ck)
+}
+
+// checkpointAsync takes the snapshot on the engine goroutine and leaves
+// encoding and the fsynced write to another goroutine, so that the engine
+// keeps observing meanwhile. Writes never overlap and happen in order; a
+// snapshot taken while one is in flight replaces any older one waiting.
+func (l *engineLoop) checkpointAsync() {
+	ck, err := l.snapshot()
+	if err != nil {
+		l.log.Error().Err(err).Msg("checkpoint failed; will retry")
+		l.retry.Store(true)
+		return
+	}
+	l.ckMu.Lock()
+	l.ckNext = ck
+	if l.ckBusy {
+		l.ckMu.Unlock()
+		return
+	}
+	l.ckBusy = true
+	l.writes.Add(1)
+	l.ckMu.Unlock()
+	go func() {
+		defer l.writes.Done()
+		for {
+			l.ckMu.Lock()
+			next := l.ckNext
+			l.ckNext = nil
+			if next == nil {
+				l.ckBusy = false
+				l.ckMu.Unlock()
+				return
+			}
+			l.ckMu.Unlock()
+			if err := l.write(next); err != nil {
+				l.log.Error().Err(err).Msg("checkpoint failed; will retry")
+				l.retry.Store(true)
+			}
+		}
+	}()
+}
+
+func (l *engineLoop) write(ck *checkpoint) error {
 	if err := saveCheckpoint(l.dir, ck); err != nil {
 		l.metrics.checkpointFailures.Add(1)
 		return err
 	}
 	l.metrics.checkpoints.Add(1)
 	l.metrics.lastCheckpoint.Store(time.Now().UnixNano())
-	l.dirty = false
 	return nil
 }
 
