@@ -1,16 +1,12 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/secwatch/secwatch/internal/testutil"
-	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,29 +25,10 @@ import (
 // lockedBuffer is the shared goroutine-safe buffer.
 type lockedBuffer = testutil.Buffer
 
-var addrRe = regexp.MustCompile(`"addr":"([0-9.:]+)"`)
-
 // eventsObserved reads secwatch_engine_events_total from the daemon whose
 // log is in l; -1 while unavailable.
 func eventsObserved(l *lockedBuffer) int64 {
-	m := addrRe.FindStringSubmatch(l.String())
-	if m == nil {
-		return -1
-	}
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + m[1] + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "secwatch_engine_events_total "); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
-		}
-	}
-	return -1
+	return testutil.Metric(l.String(), "secwatch_engine_events_total")
 }
 
 // TestDaemonCloudWatchToSNS runs the daemon itself: a CloudWatch Logs source

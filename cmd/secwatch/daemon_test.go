@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/secwatch/secwatch/internal/testutil"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -68,17 +65,7 @@ func eventually(t *testing.T, what string, cond func() bool, log ...*syncBuffer)
 				l += b.String()
 			}
 			if len(log) > 0 {
-				if m := addrRe.FindStringSubmatch(log[0].String()); m != nil {
-					if resp, err := httpClient.Get("http://" + m[1] + "/metrics"); err == nil {
-						b, _ := io.ReadAll(resp.Body)
-						resp.Body.Close()
-						for _, line := range strings.Split(string(b), "\n") {
-							if strings.HasPrefix(line, "secwatch_") {
-								l += line + "\n"
-							}
-						}
-					}
-				}
+				l += testutil.Metrics(log[0].String())
 			}
 			t.Fatalf("timed out waiting for %s\n%s", what, l)
 		}
@@ -127,31 +114,8 @@ func startDaemon(t *testing.T, cfg string) *proc {
 	return p
 }
 
-var httpClient = &http.Client{Timeout: 5 * time.Second}
-
-var addrRe = regexp.MustCompile(`"addr":"([0-9.:]+)"`)
-
-// metric reads one series from the /metrics of the daemon whose log is
-// stderr (the listener's address is in its log); -1 while unavailable.
-func metric(stderr, series string) int64 {
-	m := addrRe.FindStringSubmatch(stderr)
-	if m == nil {
-		return -1
-	}
-	resp, err := httpClient.Get("http://" + m[1] + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
-		}
-	}
-	return -1
-}
+// metric reads one series from the daemon whose log is stderr.
+func metric(stderr, series string) int64 { return testutil.Metric(stderr, series) }
 
 func (p *proc) waitEvents(t *testing.T, n int64) {
 	t.Helper()

@@ -75,14 +75,7 @@ func groupText(g []event.Field) string {
 	if len(g) == 0 {
 		return "(global)"
 	}
-	s := ""
-	for i, f := range g {
-		if i > 0 {
-			s += " "
-		}
-		s += f.Key + "=" + redact.Sanitize(redact.Value(f.Key, f.Value), 200)
-	}
-	return s
+	return alerting.FieldsText(g)
 }
 
 func sumAlerts(rs []rules.RuleStats) int64 {

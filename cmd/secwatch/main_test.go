@@ -276,3 +276,16 @@ tests:
 		}
 	}
 }
+
+func TestCheckConfig(t *testing.T) {
+	out, errb, code := secwatch(t, "", "check", "--config", "../../examples/secwatch.yaml")
+	if code != exitOK || !strings.Contains(out, "ok: ../../examples/secwatch.yaml\nok: 14 rules\n") {
+		t.Fatalf("check --config example: code %d, stdout %q, stderr %q", code, out, errb)
+	}
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "bad.yaml", "state_dir: s\nsources:\n  - {name: a, type: file, paths: [x.log], statr: end}\n")
+	_, errb, code = secwatch(t, "", "check", "--config", bad, "../../rules")
+	if code != exitFailed || !strings.Contains(errb, bad+":3:") || !strings.Contains(errb, `did you mean "start"`) {
+		t.Fatalf("check --config with a misspelt key: code %d, stderr %q", code, errb)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/secwatch/secwatch/internal/event"
 	"github.com/secwatch/secwatch/internal/redact"
 	"github.com/secwatch/secwatch/internal/rules"
 )
@@ -57,9 +58,13 @@ func Text(a *rules.Alert) string {
 }
 
 // GroupText renders the group as "k=v k2=v2", sanitized, in group_by order.
-func GroupText(a *rules.Alert) string {
-	parts := make([]string, 0, len(a.Group))
-	for _, f := range a.Group {
+func GroupText(a *rules.Alert) string { return FieldsText(a.Group) }
+
+// FieldsText renders fields as "k=v k2=v2": values are redacted when their
+// names are secret, sanitized and cut, since they come from logs.
+func FieldsText(fields []event.Field) string {
+	parts := make([]string, 0, len(fields))
+	for _, f := range fields {
 		parts = append(parts, f.Key+"="+redact.Sanitize(redact.Value(f.Key, f.Value), maxShown))
 	}
 	return strings.Join(parts, " ")

@@ -216,7 +216,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var shutdownAt atomic.Int64
 	stopWatch := context.AfterFunc(ctx, func() { shutdownAt.Store(time.Now().UnixNano()) })
 	defer stopWatch()
-	loopErr := loop.run(ctx, records, reload, d.Reload)
+	loopErr := loop.run(records, reload, d.Reload)
 	stopSources()
 
 	// Delivery gets whatever is left of the grace period after the final

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"errors"
 	"maps"
 	"sync"
@@ -42,7 +41,7 @@ type engineLoop struct {
 // run observes records until the channel closes, then writes the final
 // checkpoint. Only the close of records ends it: the sources' context is
 // what stops them.
-func (l *engineLoop) run(_ context.Context, records <-chan ingest.Record, reload, sighup <-chan struct{}) error {
+func (l *engineLoop) run(records <-chan ingest.Record, reload, sighup <-chan struct{}) error {
 	cfg := l.d.Config
 	tick := time.NewTicker(cfg.Engine.Tick)
 	defer tick.Stop()
