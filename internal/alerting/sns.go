@@ -330,7 +330,12 @@ func sanitizeLines(s string) string {
 }
 
 // permanentSNS reports whether a Publish error will recur however often
-// the request is retried.
+// the request is retried: only when the message itself is refused (a bad
+// parameter, too large). Errors an operator fixes without touching the
+// alert — denied by IAM, a missing topic, a disabled KMS key, bad
+// credentials — are retried until alerts.max_age, so that fixing the
+// deployment delivers every alert raised meanwhile instead of leaving them
+// in dead letters (docs/delivery.md).
 func permanentSNS(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
@@ -341,33 +346,16 @@ func permanentSNS(err error) bool {
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
-		code := api.ErrorCode()
-		switch code {
-		case "Throttling", "Throttled", "ThrottlingException", "ThrottledException", "RequestThrottled",
-			"RequestThrottledException", "TooManyRequestsException", "RequestLimitExceeded",
-			"SlowDown", "KMSThrottling", "KMSThrottlingException", "PriorRequestNotComplete",
-			"InternalError", "InternalFailure", "InternalErrorException", "ServiceUnavailable",
-			"ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
-			"ExpiredToken", "ExpiredTokenException", "RequestExpired", "IDPCommunicationError",
-			"ConcurrentAccess", "EC2ThrottledException", "TransactionInProgressException":
-			return false
+		switch api.ErrorCode() {
 		case "InvalidParameter", "InvalidParameterValue", "ParameterValueInvalid", "InvalidParameterCombination",
-			"MissingParameter", "MissingAction", "InvalidAction", "InvalidQueryParameter", "MalformedQueryString",
-			"ValidationError", "ValidationException", "NotFound", "ResourceNotFound",
-			"AuthorizationError", "AccessDenied", "AccessDeniedException", "InvalidClientTokenId",
-			"UnrecognizedClientException", "SignatureDoesNotMatch", "IncompleteSignature",
-			"MissingAuthenticationToken", "InvalidSecurity", "EndpointDisabled",
-			"PlatformApplicationDisabled", "OptedOut", "InvalidState", "UserError":
-			return true
-		}
-		if strings.HasPrefix(code, "KMS") { // KMSDisabled, KMSNotFound, KMSAccessDenied, ...
+			"MissingParameter", "ValidationError", "ValidationException", "MalformedQueryString",
+			"InvalidQueryParameter":
 			return true
 		}
 	}
 	var status interface{ HTTPStatusCode() int }
 	if errors.As(err, &status) {
-		c := status.HTTPStatusCode()
-		return c >= 400 && c < 500 && c != 408 && c != 429
+		return status.HTTPStatusCode() == 413 // request entity too large
 	}
-	return false // network errors, timeouts, retries exhausted without a response
+	return false // throttling, 5xx, access and configuration errors, network errors
 }
