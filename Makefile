@@ -5,7 +5,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build run replay-demo testdata bench-quick test test-go test-integration test-rules vet fmt-check depcheck bench bench-latency clean
+.PHONY: redis all build run replay-demo testdata bench-quick test test-go test-integration test-rules vet fmt-check depcheck bench bench-latency bench-peers bench-plots bench-soak clean fuzz
 
 all: build
 
@@ -26,7 +26,11 @@ replay-demo: build
 ## test: everything CI runs
 test: fmt-check vet depcheck test-go test-rules test-integration
 
-test-go:
+## redis: make sure redis-server is installed (the Redis backend's tests start their own)
+redis:
+	@./scripts/redis.sh
+
+test-go: redis
 	$(GO) test -race -count=1 ./...
 
 ## test-integration: the real AWS SDK against an in-process emulator (kumo), its own Go module
@@ -56,12 +60,30 @@ bench:
 bench-latency:
 	./bench/run.sh latency
 
+## bench-peers: secwatch, fail2ban and crowdsec (Debian packages, installed if missing) on the
+## bench corpus: throughput against the decode loop, peak RSS, attacker IPs found
+bench-peers:
+	./bench/peers/run.sh
+
+## bench-plots: scale curves (events, rules, distinct keys) rendered as PNG plots in docs/
+bench-plots:
+	./bench/curves/run.sh
+
+## bench-soak: secwatch run at 50,000 lines/s for 10 minutes; RSS every 10 s, latency p99
+bench-soak:
+	./bench/run.sh soak
+
 ## testdata: regenerate testdata/logs with the deterministic generator
 testdata:
 	./scripts/gen-testdata.sh
 
 bench-quick:
 	BENCH_EVENTS=100000 BENCH_IPS=5000 BENCH_ROUNDS=1 ./bench/run.sh replay
+
+## fuzz: every fuzz target (parsers, line reader, rule and config loaders, filter patterns) for
+## FUZZTIME each (default 20s); `make test` replays their seed corpora and checked-in crashers
+fuzz:
+	FUZZTIME=$(or $(FUZZTIME),20s) ./scripts/fuzz.sh
 
 clean:
 	rm -rf $(BIN)

@@ -16,18 +16,23 @@
 # interval and whether the daemon kept up. Exits non-zero when a marker
 # gets no alert or two; never because of timing.
 #
+# soak (make bench-soak): secwatch run on a file source while bench/latency
+# appends 50,000 lines per second for 10 minutes; the daemon's RSS is sampled
+# every 10 s and the append-to-alert latency reported (p50, p99, max).
+#
 # Environment: BENCH_ROUNDS (default 3), BENCH_EVENTS (1000000),
 # BENCH_IPS (50000), SECWATCH_BENCH_CACHE (default ~/.cache/secwatch-bench);
 # BENCH_LATENCY_POLLS (10ms,50ms,250ms), BENCH_LATENCY_SECONDS (30),
-# BENCH_LATENCY_EPS (10000).
+# BENCH_LATENCY_EPS (10000); BENCH_SOAK_SECONDS (600), BENCH_SOAK_EPS (50000),
+# BENCH_SOAK_POLL (50ms), BENCH_SOAK_IPS (50000).
 set -eu
 cd "$(dirname "$0")/.."
 
 what=${1:-all}
 case $what in
-all | replay | latency) ;;
+all | replay | latency | soak) ;;
 *)
-	echo "usage: bench/run.sh [all|replay|latency]" >&2
+	echo "usage: bench/run.sh [all|replay|latency|soak]" >&2
 	exit 2
 	;;
 esac
@@ -59,6 +64,14 @@ echo "load average at start: $(loadavg)"
 echo
 
 status=0
+if [ "$what" = soak ]; then
+	echo "== live soak (secwatch run) =="
+	bin/bench-latency -secwatch bin/secwatch -rules bench/rules10.yaml \
+		-duration "${BENCH_SOAK_SECONDS:-600}s" -eps "${BENCH_SOAK_EPS:-50000}" \
+		-poll "${BENCH_SOAK_POLL:-50ms}" -ips "${BENCH_SOAK_IPS:-50000}" -rss-every 10s -drain 60s || status=1
+	echo "load average after soak: $(loadavg)"
+	exit $status
+fi
 if [ "$what" != latency ]; then
 	mkdir -p "$cache"
 	# The corpus is cached under a name that changes with the generator's

@@ -148,11 +148,67 @@ func run(args []string, out io.Writer) error {
 			}
 		}
 	}
+	printTargets(out, progs, exact)
 	if !exact {
 		return errors.New("detection is not exact (see above)")
 	}
 	fmt.Fprintln(out, "\ndetection exact: every attacker alerted once, no near miss, no false positive")
 	return nil
+}
+
+// The issue's targets for the 10-rule replay.
+const (
+	targetRatio  = 2.0 // lines per second against the decode loop
+	targetRSSMiB = 32.0
+)
+
+// printTargets prints the three targets with PASS or FAIL. The throughput
+// ratio of a round divides the decode loop's time by the 10-rule replay's
+// in that same round (they run moments apart); the verdict takes the
+// median over rounds, on wall time (throughput) and, shown beside it, on
+// CPU time. Peak RSS is the largest over the rounds.
+func printTargets(out io.Writer, progs []*program, exact bool) {
+	var dec, r10 *program
+	for _, p := range progs {
+		switch p.name {
+		case decodeLoop:
+			dec = p
+		case "secwatch replay, 10 rules":
+			r10 = p
+		}
+	}
+	if dec == nil || r10 == nil {
+		return
+	}
+	var wall, cpu []float64
+	var rss int64
+	for i := range r10.runs {
+		if i < len(dec.runs) {
+			wall = append(wall, dec.runs[i].WallSeconds/r10.runs[i].WallSeconds)
+			cpu = append(cpu, dec.runs[i].CPUSeconds/r10.runs[i].CPUSeconds)
+		}
+		rss = max(rss, r10.runs[i].MaxRSSKiB)
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "PASS"
+		}
+		return "FAIL"
+	}
+	w, c, m := median(wall), median(cpu), float64(rss)/1024
+	fmt.Fprintln(out, "\ntargets (10 rules, issue 8):")
+	fmt.Fprintf(out, "  %s  replay throughput >= %.1f× the decode loop: %.2f× on wall time, %.2f× on CPU time (median of per-round ratios %s)\n",
+		verdict(w >= targetRatio), targetRatio, w, c, fmtRatios(wall))
+	fmt.Fprintf(out, "  %s  peak RSS <= %.0f MiB: %.1f MiB (largest of %d rounds)\n", verdict(m <= targetRSSMiB), targetRSSMiB, m, len(r10.runs))
+	fmt.Fprintf(out, "  %s  exact detections (every attacker IP, no near miss, no false positive, no repeat)\n", verdict(exact))
+}
+
+func fmtRatios(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(parts, " ")
 }
 
 // measure runs p once under bench/measure, keeping its output in o.work.

@@ -80,6 +80,8 @@ type options struct {
 	seed        uint64
 	markersOut  string
 	checkpoint  string
+	rssEvery    time.Duration
+	corpusOut   string
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -98,6 +100,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.jsonOut, "json", false, "print the results as JSON instead of a table")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the background traffic")
 	fs.StringVar(&o.checkpoint, "checkpoint-interval", "", "the daemon's checkpoint_interval (default: secwatch's, 10s)")
+	fs.StringVar(&o.corpusOut, "corpus-out", "", "write -duration × -eps background lines stamped as if written live to `file` and exit (to replay the live traffic offline)")
+	fs.IntVar(&clientIPCount, "ips", clientIPCount, "distinct client IPs of the background traffic (at 50,000 lines/s and 50,000 IPs every client crosses the 10-failures-in-5-minutes rule within minutes: an alert storm)")
+	fs.DurationVar(&o.rssEvery, "rss-every", 10*time.Second, "how often to sample the daemon's resident memory (VmRSS) while writing")
 	fs.StringVar(&o.markersOut, "markers", "", "write every marker's latency to `file` (TSV: poll, id, seconds since the daemon started, latency ms; -1 when unmatched)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -120,31 +125,32 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 
 // result is one daemon run.
 type result struct {
-	PollInterval    string  `json:"poll_interval"`
-	Duration        float64 `json:"duration_seconds"`
-	TargetEPS       int     `json:"target_eps"`
-	Lines           int64   `json:"lines_written"`
-	AchievedEPS     float64 `json:"achieved_eps"`
-	WriterMaxBehind float64 `json:"writer_max_behind_ms"` // the writer's own pacing lag
-	Markers         int     `json:"markers"`
-	Matched         int     `json:"matched"`
-	Repeated        int     `json:"repeated"`
-	OtherAlerts     int     `json:"other_alerts"`
-	P50             float64 `json:"p50_ms"`
-	P90             float64 `json:"p90_ms"`
-	P99             float64 `json:"p99_ms"`
-	Max             float64 `json:"max_ms"`
-	Min             float64 `json:"min_ms"`
-	Mean            float64 `json:"mean_ms"`
-	Observed        int64   `json:"events_observed"`
-	MaxBacklog      int64   `json:"max_backlog_lines"`
-	CaughtUp        float64 `json:"caught_up_after_ms"` // after the last write; -1: not within -drain
-	KeptUp          bool    `json:"kept_up"`
-	DaemonCPU       float64 `json:"daemon_cpu_seconds"`
-	DaemonCPUPct    float64 `json:"daemon_cpu_percent"` // of one core, over the traffic
-	DaemonPeakRSS   float64 `json:"daemon_peak_rss_mib"`
-	LoadStart       string  `json:"load_start"`
-	LoadEnd         string  `json:"load_end"`
+	PollInterval    string    `json:"poll_interval"`
+	Duration        float64   `json:"duration_seconds"`
+	TargetEPS       int       `json:"target_eps"`
+	Lines           int64     `json:"lines_written"`
+	AchievedEPS     float64   `json:"achieved_eps"`
+	WriterMaxBehind float64   `json:"writer_max_behind_ms"` // the writer's own pacing lag
+	Markers         int       `json:"markers"`
+	Matched         int       `json:"matched"`
+	Repeated        int       `json:"repeated"`
+	OtherAlerts     int       `json:"other_alerts"`
+	P50             float64   `json:"p50_ms"`
+	P90             float64   `json:"p90_ms"`
+	P99             float64   `json:"p99_ms"`
+	Max             float64   `json:"max_ms"`
+	Min             float64   `json:"min_ms"`
+	Mean            float64   `json:"mean_ms"`
+	Observed        int64     `json:"events_observed"`
+	MaxBacklog      int64     `json:"max_backlog_lines"`
+	CaughtUp        float64   `json:"caught_up_after_ms"` // after the last write; -1: not within -drain
+	KeptUp          bool      `json:"kept_up"`
+	DaemonCPU       float64   `json:"daemon_cpu_seconds"`
+	DaemonCPUPct    float64   `json:"daemon_cpu_percent"` // of one core, over the traffic
+	DaemonPeakRSS   float64   `json:"daemon_peak_rss_mib"`
+	RSSSamples      []float64 `json:"daemon_rss_samples_mib"` // VmRSS every -rss-every while writing
+	LoadStart       string    `json:"load_start"`
+	LoadEnd         string    `json:"load_end"`
 	latencies       []time.Duration
 	missing         []string
 	rows            []markerRow
@@ -161,6 +167,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseOptions(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.corpusOut != "" {
+		return writeCorpus(o)
 	}
 	var results []*result
 	failed := false
@@ -229,6 +238,15 @@ func printTable(w io.Writer, o options, rs []*result) {
 			r.MaxBacklog, r.CaughtUp, r.KeptUp, r.DaemonCPUPct, r.DaemonPeakRSS, r.LoadStart, r.LoadEnd)
 	}
 	tw.Flush()
+	for _, r := range rs {
+		if len(r.RSSSamples) > 0 {
+			parts := make([]string, len(r.RSSSamples))
+			for i, v := range r.RSSSamples {
+				parts[i] = strconv.FormatFloat(v, 'f', 1, 64)
+			}
+			fmt.Fprintf(w, "poll %s: daemon RSS MiB every %s while writing: %s\n", r.PollInterval, o.rssEvery, strings.Join(parts, " "))
+		}
+	}
 	fmt.Fprintln(w, "latency: from the return of the marker's write(2) to reading its alert from secwatch's stdout pipe;")
 	fmt.Fprintln(w, "max backlog: lines written but not yet observed by the engine, sampled every 100ms from /metrics;")
 	fmt.Fprintln(w, "daemon CPU %: of one core, from the first traffic line until caught up; peak RSS: VmHWM of the daemon")
@@ -331,15 +349,24 @@ func measure(ctx context.Context, o options, poll time.Duration, stderr io.Write
 	var maxBacklog atomic.Int64
 	stopSampling := make(chan struct{})
 	sampled := make(chan struct{})
+	var rssMu sync.Mutex
+	var rssSamples []float64
 	go func() {
 		defer close(sampled)
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
+		nextRSS := time.Now().Add(o.rssEvery)
 		for {
 			select {
 			case <-stopSampling:
 				return
 			case <-t.C:
+			}
+			if now := time.Now(); o.rssEvery > 0 && !now.Before(nextRSS) {
+				nextRSS = nextRSS.Add(o.rssEvery)
+				rssMu.Lock()
+				rssSamples = append(rssSamples, procRSS(d.cmd.Process.Pid))
+				rssMu.Unlock()
 			}
 			w := written.Load()
 			obs, err := d.observed()
@@ -482,6 +509,9 @@ func measure(ctx context.Context, o options, poll time.Duration, stderr io.Write
 	r.DaemonCPU = cpu1 - cpu0
 	r.DaemonCPUPct = 100 * r.DaemonCPU / elapsed
 	r.DaemonPeakRSS = procPeakRSS(d.cmd.Process.Pid)
+	rssMu.Lock()
+	r.RSSSamples = append([]float64(nil), rssSamples...)
+	rssMu.Unlock()
 	r.LoadEnd = loadAverage()
 
 	for id, t := range sent {
@@ -777,13 +807,18 @@ func procCPU(pid int) (float64, error) {
 }
 
 // procPeakRSS is a process's VmHWM in MiB (Linux), 0 when unknown.
-func procPeakRSS(pid int) float64 {
+func procPeakRSS(pid int) float64 { return procStatusMiB(pid, "VmHWM:") }
+
+// procRSS is a process's VmRSS in MiB (Linux), 0 when unknown.
+func procRSS(pid int) float64 { return procStatusMiB(pid, "VmRSS:") }
+
+func procStatusMiB(pid int, key string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(l, key); ok {
 			kib, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			return kib / 1024
 		}
@@ -801,4 +836,30 @@ func loadAverage() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// writeCorpus writes the background traffic of a run to a file, with the
+// times a live run would stamp (evenly spaced at -eps from a fixed start).
+func writeCorpus(o options) error {
+	f, err := os.Create(o.corpusOut)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	tr := newTraffic(newRand(o.seed))
+	start := time.Date(2026, 1, 28, 19, 0, 0, 0, time.UTC)
+	n := int64(o.duration.Seconds() * float64(o.eps))
+	var b []byte
+	for i := int64(0); i < n; i++ {
+		b = tr.line(b[:0], start.Add(time.Duration(i)*time.Second/time.Duration(o.eps))) // ends in a newline
+		if _, err := w.Write(b); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -30,6 +30,8 @@ func commands() []command {
 		{"check", "validate rule files; exit 1 on any problem", cmdCheck},
 		{"test", "run rule tests (*_test.yaml); exit 1 on any failure", cmdTest},
 		{"explain", "show, per event, which rules matched and why they fired or not", cmdExplain},
+		{"alarms", "plan, apply or audit the CloudWatch alarms derived from the rules", cmdAlarms},
+		{"probe", "check a service's TLS, plaintext, auth, CORS and OAuth metadata; exit 1 on any failure", cmdProbe},
 		{"version", "print the version", cmdVersion},
 	}
 }

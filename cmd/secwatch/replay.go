@@ -155,6 +155,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	engine := p.engine()
+	p.useFastPath(engine)
 	var alerts int64
 	var writeErr error
 	emit := func(as []rules.Alert) {

@@ -25,6 +25,8 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			"since the last checkpoint, delivers, saves state and exits (for scheduled tasks).", stderr)
 	cfgPath := fs.String("config", "secwatch.yaml", "configuration `file` (see docs/config.md)")
 	once := fs.Bool("once", false, "process what is available, deliver, save state and exit")
+	timeout := fs.Duration("timeout", 15*time.Minute, "with --once: stop after this `duration` even if a source is still\n"+
+		"retrying (AWS unreachable), save state and exit 1; the next run resumes. 0 = no limit")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -72,7 +74,27 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		Once:       *once,
 		Reload:     reload,
 	}
-	if err := d.Run(ctx); err != nil {
+	if err := setHeartbeat(ctx, cfg, d); err != nil {
+		log.Error().Err(err).Msg("secwatch stopped")
+		return exitFailed
+	}
+	runCtx := ctx
+	if *once && *timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	err = d.Run(runCtx)
+	if *once && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+		// A scheduled run that never finished reading (a source kept
+		// failing) must not look like a success, nor hold the state lock
+		// until the next run: what it read is checkpointed, the rest is
+		// read next time.
+		log.Error().Dur("timeout", *timeout).Err(err).
+			Msg("run --once stopped at its timeout before every source finished; state saved, the next run resumes")
+		return exitFailed
+	}
+	if err != nil {
 		if errors.Is(err, daemon.ErrUndelivered) {
 			log.Warn().Err(err).Msg("run finished with alerts pending")
 		} else {

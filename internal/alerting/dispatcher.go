@@ -52,7 +52,7 @@ type Metrics struct {
 // Drain must not run at the same time; Wake may be called from any
 // goroutine at any time.
 type Dispatcher struct {
-	Outbox    *Outbox
+	Outbox    Queue
 	Notifiers []Notifier     // names must match the Outbox's notifiers
 	Log       zerolog.Logger // the zero Logger logs nothing
 
@@ -156,6 +156,26 @@ func (d *Dispatcher) check() error {
 	}
 	return nil
 }
+
+// Queue is the store a Dispatcher delivers from: the directory *Outbox,
+// or a store that several replicas share (internal/shared), where an
+// entry belongs to the replica that queued or adopted it. Its methods
+// behave as the Outbox's do; a Queue must be safe for concurrent use.
+type Queue interface {
+	Put(doc rules.Document, now time.Time) (bool, error)
+	Ack(id, notifier string, now time.Time) error
+	Fail(id string, err error, next time.Time) error
+	Reject(id, notifier string, err error) error
+	DeadLetter(id, reason string) error
+	Lookup(id string) (Entry, bool)
+	Pending() []Entry
+	Len() int
+	DeadLetters() int
+	Notifiers() []string
+	Close() error
+}
+
+var _ Queue = (*Outbox)(nil)
 
 type job struct {
 	id  string

@@ -515,13 +515,19 @@ func (o *Outbox) Pending() []Entry {
 	for _, e := range o.entries {
 		out = append(out, e.clone())
 	}
-	slices.SortFunc(out, func(a, b Entry) int {
+	SortEntries(out)
+	return out
+}
+
+// SortEntries sorts entries in delivery order: oldest first, ties by alert
+// id, so every outbox implementation hands them out alike.
+func SortEntries(es []Entry) {
+	slices.SortFunc(es, func(a, b Entry) int {
 		if c := a.Queued.Compare(b.Queued); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Doc.AlertID, b.Doc.AlertID)
 	})
-	return out
 }
 
 // Len returns the number of pending alerts.

@@ -31,6 +31,9 @@ type Config struct {
 	// StateDir holds cursors, windows and the outbox. Default
 	// "/var/lib/secwatch".
 	StateDir string
+	// State selects the state backend: the directory (default) or Redis
+	// shared by replicas (state.go).
+	State State
 	// Rules are rule files and directories, as for rules.Load. Default
 	// ["rules"].
 	Rules              []string
@@ -42,6 +45,8 @@ type Config struct {
 	CheckpointInterval time.Duration // default 10s
 	Log                Log
 	AWS                AWS
+	Alarms             Alarms  // secwatch alarms and the heartbeat (alarms.go)
+	Probes             []Probe // external probes (probes.go)
 }
 
 // Engine configures the rule engine (rules.Engine).
@@ -197,6 +202,11 @@ func (c *Config) resolve(dir string) {
 	for i := range c.Sources {
 		for j, p := range c.Sources[i].Paths {
 			c.Sources[i].Paths[j] = abs(p)
+		}
+	}
+	for i := range c.Probes {
+		if c.Probes[i].CABundle != "" {
+			c.Probes[i].CABundle = abs(c.Probes[i].CABundle)
 		}
 	}
 }

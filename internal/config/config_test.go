@@ -309,7 +309,7 @@ func TestErrors(t *testing.T) {
 		{"cap negative", stdin + "alerts: {per_rule_hourly_cap: -5}\n", nil,
 			`secwatch.yaml:2:31: alerts.per_rule_hourly_cap: must be a whole number from 0 to 1000000, got "-5"`},
 		{"probes", stdin + "probes:\n  - url: https://x\n", nil,
-			`secwatch.yaml:3:3: probes: not supported yet (leave it out or empty)`},
+			`secwatch.yaml:3:5: probes[0].name: required`},
 		{"empty value is the default", stdin + "http: {listen: }\nengine:\n", nil, ""},
 		{"unset variable", stdin + "state_dir: ${STATE}/x\n", nil,
 			`secwatch.yaml:2:12: state_dir: environment variable "STATE" is not set (write "${STATE:-default}" for a default)`},
@@ -390,7 +390,7 @@ func TestMistakes(t *testing.T) {
 		`28:11: http.listen: must be host:port like "127.0.0.1:9464", or "" to disable, got "localhost"`,
 		`29:17: shutdown_grace: must be a duration like "5m", got "2d" (write days as hours: "48h")`,
 		`31:10: log.level: must be one of debug, info, warn, error, got "verbose"`,
-		`33:3: probes: not supported yet (leave it out or empty)`,
+		`33:5: probes[0].name: required`,
 	}
 	for i := range want {
 		want[i] = file + ":" + want[i]

@@ -56,7 +56,7 @@ func defaults(file string) *Config {
 }
 
 var (
-	topKeys    = []string{"state_dir", "rules", "engine", "sources", "alerts", "http", "shutdown_grace", "checkpoint_interval", "log", "aws", "probes"}
+	topKeys    = []string{"state_dir", "state", "rules", "engine", "sources", "alerts", "http", "shutdown_grace", "checkpoint_interval", "log", "aws", "probes", "alarms"}
 	engineKeys = []string{"max_keys", "max_lateness", "tick"}
 	alertsKeys = []string{"stdout", "sns", "max_age", "initial_backoff", "max_backoff", "attempt_timeout", "per_rule_hourly_cap"}
 	stdoutKeys = []string{"enabled", "format"}
@@ -77,12 +77,14 @@ func (p *parser) config(root *yaml.Node) *Config {
 		p.errorf(root, "", "a config file must be a map of settings, got %s", p.describe(root))
 		return c
 	}
-	var sources, alerts, sns *keyVal
+	var sources, alerts, sns, alarms *keyVal
 	if root != nil {
 		for _, kv := range p.mapping(root, "", topKeys) {
 			switch kv.name {
 			case "state_dir":
 				p.stateDir(kv, &c.StateDir)
+			case "state":
+				p.state(kv, &c.State)
 			case "rules":
 				c.Rules = p.list(kv, checkPath)
 				if kv.val.Kind == yaml.SequenceNode && len(kv.val.Content) == 0 {
@@ -105,17 +107,18 @@ func (p *parser) config(root *yaml.Node) *Config {
 				p.log(kv, &c.Log)
 			case "aws":
 				p.aws(kv, &c.AWS)
+			case "alarms":
+				alarms = &kv
+				p.alarms(kv, &c.Alarms)
 			case "probes":
-				if kv.val.Kind != yaml.SequenceNode || len(kv.val.Content) > 0 {
-					p.errorf(kv.val, kv.path, "not supported yet (leave it out or empty)")
-				}
+				c.Probes = p.probes(kv)
 			}
 		}
 	}
-	if sources == nil {
-		p.required(root, "sources", "required: at least one source")
-	} else {
+	if sources != nil {
 		c.Sources = p.sources(*sources)
+	} else if len(c.Probes) == 0 {
+		p.required(root, "sources", "required: at least one source")
 	}
 	for i := range c.Sources {
 		if s := &c.Sources[i]; s.Type == TypeCloudWatch {
@@ -125,6 +128,9 @@ func (p *parser) config(root *yaml.Node) *Config {
 	}
 	if sns != nil {
 		p.snsDefaults(*sns, &c.Alerts.SNS, c.AWS)
+	}
+	if alarms != nil {
+		p.alarmsDefaults(*alarms, c)
 	}
 	if !c.Alerts.Stdout.Enabled && sns == nil {
 		at := p.valueOf(p.valueOf(alerts.val, "stdout"), "enabled")

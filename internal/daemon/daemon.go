@@ -24,7 +24,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +35,6 @@ import (
 	"github.com/secwatch/secwatch/internal/config"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rules"
-	"github.com/secwatch/secwatch/internal/state"
 )
 
 // recordBuffer is the capacity of the channel between sources and the
@@ -68,6 +66,9 @@ type Daemon struct {
 	// source (cmd builds one per region and endpoint); nil: cloudwatch
 	// sources are an error.
 	LogsClient func(sc config.Source) (*cloudwatchlogs.Client, error)
+	// CloudWatch publishes the heartbeat when the config's alarms map asks
+	// for it (heartbeat.go); nil: no heartbeat.
+	CloudWatch metricsAPI
 
 	metrics *metrics
 }
@@ -82,11 +83,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cfg := d.Config
 	log := d.Log.With().Str("component", "daemon").Logger()
 
-	dir, err := state.Open(cfg.StateDir)
+	store, err := d.openBackend(log)
 	if err != nil {
 		return err
 	}
-	defer dir.Close()
+	defer store.close()
 
 	rs, err := rules.Load(cfg.Rules...)
 	if err != nil {
@@ -100,7 +101,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.metrics = m
 	flood := &alerting.Flood{Cap: cfg.Alerts.PerRuleHourlyCap, Metrics: &m.delivery}
 
-	ck, problems := loadCheckpoint(dir)
+	ck, problems := store.loadCheckpoint()
 	for _, p := range problems {
 		log.Error().Err(p).Msg("checkpoint unusable; resuming from an older one or from scratch")
 	}
@@ -129,15 +130,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for i, n := range notifiers {
 		names[i] = n.Name()
 	}
-	outbox, err := alerting.OpenOutbox(filepath.Join(dir.Path(), "outbox"), names)
+	outbox, loadErrors, err := store.openOutbox(names)
 	if err != nil {
 		return err
 	}
 	defer outbox.Close()
-	for _, e := range outbox.LoadErrors() {
+	for _, e := range loadErrors {
 		log.Error().Err(e).Msg("outbox entry unusable; moved aside")
 	}
-	m.outbox = outbox
+	m.outbox, m.backend = outbox, store
 	disp := &alerting.Dispatcher{
 		Outbox:         outbox,
 		Notifiers:      notifiers,
@@ -150,7 +151,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	loop := &engineLoop{
-		d: d, log: log, dir: dir, engine: engine, flood: flood, outbox: outbox, disp: disp,
+		d: d, log: log, store: store, engine: engine, flood: flood, outbox: outbox, disp: disp,
 		cursors: cursors, seq: seq, metrics: m, rulePaths: cfg.Rules,
 	}
 	m.setRules(engine.Stats())
@@ -163,6 +164,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if srcs[i], err = d.newSource(sc, cursors[sc.Name], m); err != nil {
 			return err
 		}
+	}
+	probeSrcs, err := d.probeSources(m)
+	if err != nil {
+		return err
 	}
 	var httpSrv *httpServer
 	if !d.Once && cfg.HTTP.Listen != "" {
@@ -182,6 +187,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		dispDone = make(chan error, 1)
 		go func() { dispDone <- disp.Run(dispCtx) }()
 	}
+	store.start(disp.Wake, func() { loop.retry.Store(true) })
 	if len(outbox.Pending()) > 0 {
 		disp.Wake()
 	}
@@ -205,7 +211,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			supervise(srcCtx, srcs[i], records, d.Once, m.source(sc.Name), d.Log.With().Str("component", "source").Str("source", sc.Name).Logger())
 		})
 	}
+	d.startProbes(srcCtx, &wg, probeSrcs, records, m)
 	go func() { wg.Wait(); close(records) }()
+	defer d.startHeartbeat(ctx, m)()
 	if d.Ready != nil {
 		close(d.Ready)
 	}

@@ -12,17 +12,16 @@ import (
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rules"
-	"github.com/secwatch/secwatch/internal/state"
 )
 
 // engineLoop is the state the engine goroutine owns.
 type engineLoop struct {
 	d         *Daemon
 	log       zerolog.Logger
-	dir       *state.Dir
+	store     backend
 	engine    *rules.Engine
 	flood     *alerting.Flood
-	outbox    *alerting.Outbox
+	outbox    alerting.Queue
 	disp      *alerting.Dispatcher
 	cursors   map[string]map[string]ingest.Cursor
 	seq       uint64
@@ -36,6 +35,8 @@ type engineLoop struct {
 	ckNext *checkpoint // the newest snapshot not yet written
 	ckBusy bool
 	retry  atomic.Bool // a write failed: write again at the next tick
+
+	hard hardening // eviction alerts, far-future events (evictions.go)
 }
 
 // run observes records until the channel closes, then writes the final
@@ -87,7 +88,7 @@ func (l *engineLoop) run(records <-chan ingest.Record, reload, sighup <-chan str
 // forgets a file that was rotated away or deleted and read to its end.
 func (l *engineLoop) observe(rec *ingest.Record) {
 	l.dirty = true
-	if !rec.Progress && !rec.Done {
+	if !rec.Progress && !rec.Done && l.inHorizon(rec) {
 		// The engine first: a checkpoint below must never hold a cursor
 		// past an event the engine has not counted.
 		l.metrics.events.Add(1)
@@ -143,6 +144,7 @@ func (l *engineLoop) flush(now time.Time) {
 	for _, doc := range l.flood.Flush(now) {
 		woke = l.put(doc) || woke
 	}
+	woke = l.evictionAlerts(now) || woke
 	if woke {
 		l.disp.Wake()
 	}
@@ -232,7 +234,7 @@ func (l *engineLoop) checkpointAsync() {
 }
 
 func (l *engineLoop) write(ck *checkpoint) error {
-	if err := saveCheckpoint(l.dir, ck); err != nil {
+	if err := l.store.saveCheckpoint(ck); err != nil {
 		l.metrics.checkpointFailures.Add(1)
 		return err
 	}

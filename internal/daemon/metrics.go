@@ -35,7 +35,10 @@ type metrics struct {
 	reloadFailures     atomic.Int64
 
 	delivery alerting.Metrics
-	outbox   *alerting.Outbox
+	outbox   alerting.Queue
+	backend  backend // its own metrics (redis)
+	// cwHeartbeat is set while the CloudWatch heartbeat publisher runs.
+	cwHeartbeat atomic.Pointer[cloudWatchHeartbeat]
 
 	mu      sync.Mutex
 	sources map[string]*sourceMetrics
@@ -143,6 +146,17 @@ func (m *metrics) write(w io.Writer) {
 		fmt.Fprintf(w, "secwatch_outbox_depth %d\n", m.outbox.Len())
 		p("secwatch_dead_letters", "gauge", "alerts in the dead-letter directory")
 		fmt.Fprintf(w, "secwatch_dead_letters %d\n", m.outbox.DeadLetters())
+	}
+	if m.backend != nil {
+		m.backend.writeMetrics(w)
+	}
+	if h := m.cwHeartbeat.Load(); h != nil {
+		p("secwatch_heartbeats_published_total", "counter", "heartbeat metrics published to CloudWatch")
+		fmt.Fprintf(w, "secwatch_heartbeats_published_total %d\n", h.published.Load())
+		p("secwatch_heartbeat_failures_total", "counter", "heartbeat publications CloudWatch refused or never answered")
+		fmt.Fprintf(w, "secwatch_heartbeat_failures_total %d\n", h.failed.Load())
+		p("secwatch_heartbeats_skipped_total", "counter", "heartbeats withheld because the engine loop had not beaten recently")
+		fmt.Fprintf(w, "secwatch_heartbeats_skipped_total %d\n", h.skipped.Load())
 	}
 
 	m.mu.Lock()

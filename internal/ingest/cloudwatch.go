@@ -150,7 +150,13 @@ const (
 	cwBackoffMin    = time.Second
 	cwBackoffMax    = time.Minute
 	cwGroupsRefresh = time.Minute
+	// cwRequestTimeout bounds one FilterLogEvents request.
+	cwRequestTimeout = time.Minute
 )
+
+// errRequestTimeout marks a request cut by cwRequestTimeout: retried,
+// although the SDK classifies a cancelled request as final.
+var errRequestTimeout = fmt.Errorf("no answer within %s", cwRequestTimeout)
 
 // Run polls the log groups until ctx is done; see CloudWatch.
 func (c *CloudWatch) Run(ctx context.Context, out chan<- Record) error {
@@ -393,7 +399,14 @@ func (r *cwReader) pollGroup(ctx context.Context, out chan<- Record, g *cwGroup)
 	for {
 		var resp *cloudwatchlogs.FilterLogEventsOutput
 		err := r.request(ctx, g.name, func() (err error) {
-			resp, err = r.c.Client.FilterLogEvents(ctx, in, noSDKRetries)
+			// A black-holed connection must not stall the source: cut the
+			// request and retry it like any transient error.
+			rctx, cancel := context.WithTimeout(ctx, cwRequestTimeout)
+			defer cancel()
+			resp, err = r.c.Client.FilterLogEvents(rctx, in, noSDKRetries)
+			if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+				err = fmt.Errorf("%w: %w", errRequestTimeout, err)
+			}
 			return err
 		})
 		if err != nil {
@@ -496,7 +509,7 @@ func (r *cwReader) parse(p Parser, ev *event.Event) error {
 			return nil
 		}
 	}
-	return p.Parse(r.buf, ev)
+	return safeParse(p, r.buf, ev)
 }
 
 // invalidUTF8At returns the offset of the first invalid byte of s.
@@ -558,7 +571,7 @@ func (r *cwReader) request(ctx context.Context, pos string, do func() error) err
 		} else {
 			r.report(pos, err)
 		}
-		if !throttled && retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) != aws.TrueTernary {
+		if !throttled && !errors.Is(err, errRequestTimeout) && retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) != aws.TrueTernary {
 			return err
 		}
 		// Full jitter over the upper half keeps retries of several

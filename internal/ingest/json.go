@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/secwatch/secwatch/internal/event"
 )
@@ -19,7 +20,14 @@ const (
 type jsonParser struct {
 	timeField string
 	clock
-	f flattener
+	f      flattener
+	borrow bool // Options.Borrow: values point into the caller's line buffer
+
+	// The last line parsed and how many fields it gave, for Expand.
+	last     string
+	lastLead int
+	full     flattener   // Expand's, reused
+	fullEv   event.Event // Expand's scratch
 }
 
 func newJSONParser(timeField string) *jsonParser {
@@ -27,10 +35,22 @@ func newJSONParser(timeField string) *jsonParser {
 }
 
 func (p *jsonParser) Parse(line []byte, ev *event.Event) error {
-	s, lead, err := lineString(line)
-	if err != nil {
-		return err
+	var s string
+	var lead int
+	if p.borrow {
+		i, j := trimBounds(line)
+		if i == j {
+			return ErrEmptyLine
+		}
+		// Valid until the caller reads the next line (Options.Borrow).
+		s, lead = unsafe.String(&line[i], j-i), i
+	} else {
+		var err error
+		if s, lead, err = lineString(line); err != nil {
+			return err
+		}
 	}
+	p.last, p.lastLead = s, lead
 	if err := p.f.flatten(s, lead, ev); err != nil {
 		return err
 	}
@@ -39,6 +59,35 @@ func (p *jsonParser) Parse(line []byte, ev *event.Event) error {
 		return err
 	}
 	return p.clock.settle(ev, t, found)
+}
+
+// Expand completes an event made by the last call to Parse under
+// Options.Fields with every other field of its line, as Parse without
+// Fields would have made it; fields the caller set after Parse (such as
+// @source) keep their values. Under Options.Borrow it must be called before
+// the next line is read. Without Fields it does nothing.
+func (p *jsonParser) Expand(ev *event.Event) error {
+	if p.f.want == nil || p.last == "" {
+		return nil
+	}
+	full := &p.fullEv
+	full.Reset()
+	if err := p.full.flatten(p.last, p.lastLead, full); err != nil {
+		return err
+	}
+	for _, fl := range ev.Fields {
+		full.Set(fl.Key, fl.Value)
+	}
+	// Into ev's own array, which grows once and is then reused.
+	ev.Fields = append(ev.Fields[:0], full.Fields...)
+	clear(full.Fields)
+	return nil
+}
+
+// Expander is implemented by parsers that can extract only some fields
+// (Options.Fields) and complete an event later.
+type Expander interface {
+	Expand(ev *event.Event) error
 }
 
 // flattener turns one JSON object into event fields without encoding/json:
@@ -63,6 +112,67 @@ type flattener struct {
 	intern  map[string]string // dotted keys already built, so repeated shapes do not allocate
 	seen    map[string]struct{}
 	useSeen bool // large objects check duplicates in seen instead of scanning Fields
+
+	// want, when not nil, lists the only keys (dotted) to add; the rest of
+	// the line is still validated and counted (Options.Fields).
+	want  []string
+	byLen [][]string // want by key length, for keys shorter than len(byLen)
+}
+
+// setProjection makes the flattener add only fields (and the time field:
+// timeField, or all of event.TimeFields, and event_type, which replay
+// counts). A nil fields means every field.
+func (f *flattener) setProjection(fields []string, timeField string) {
+	if fields == nil {
+		f.want = nil
+		return
+	}
+	want := append([]string{"event_type"}, fields...)
+	if timeField != "" {
+		want = append(want, timeField)
+	} else {
+		want = append(want, event.TimeFields...)
+	}
+	f.want = f.want[:0]
+	for _, w := range want {
+		dup := false
+		for _, x := range f.want {
+			dup = dup || x == w
+		}
+		if !dup {
+			f.want = append(f.want, w)
+		}
+	}
+	f.byLen = nil
+	for _, w := range f.want {
+		if len(w) >= 256 {
+			continue // looked up by the slow path
+		}
+		for len(f.byLen) <= len(w) {
+			f.byLen = append(f.byLen, nil)
+		}
+		f.byLen[len(w)] = append(f.byLen[len(w)], w)
+	}
+}
+
+// wanted returns the key prefix+key as one of want's strings, or false.
+// It builds nothing: no string, no map lookup.
+func (f *flattener) wanted(key string) (string, bool) {
+	p := f.prefix
+	n := len(p) + len(key)
+	cands := f.want
+	if n < 256 {
+		if n >= len(f.byLen) {
+			return "", false
+		}
+		cands = f.byLen[n]
+	}
+	for _, w := range cands {
+		if len(w) == n && (len(key) == 0 || w[len(p)] == key[0]) && w[len(p):] == key && w[:len(p)] == string(p) {
+			return w, true
+		}
+	}
+	return "", false
 }
 
 const (
@@ -135,6 +245,19 @@ func (f *flattener) object(i, depth int) (int, error) {
 		if i >= len(s) {
 			return 0, f.fail(i, "unexpected end of line")
 		}
+		if f.want != nil && s[i] != '{' {
+			w, ok := f.wanted(key)
+			if !ok {
+				if i, err = f.skipValue(i, depth); err != nil {
+					return 0, err
+				}
+				goto next
+			}
+			if i, err = f.leaf(w, i, depth); err != nil {
+				return 0, err
+			}
+			goto next
+		}
 		switch c := s[i]; {
 		case c == '"':
 			var v string
@@ -178,6 +301,7 @@ func (f *flattener) object(i, depth int) (int, error) {
 			}
 			f.add(key, s[start:i])
 		}
+	next:
 		i = skipWS(s, i)
 		if i >= len(s) {
 			return 0, f.fail(i, "unexpected end of line")
@@ -193,11 +317,59 @@ func (f *flattener) object(i, depth int) (int, error) {
 	}
 }
 
+// leaf reads the value at s[i] (not an object) for the wanted key w, which
+// is already the full dotted key, and adds it as the full parse would.
+func (f *flattener) leaf(w string, i, depth int) (int, error) {
+	s := f.s
+	var err error
+	switch c := s[i]; {
+	case c == '"':
+		var v string
+		if v, i, err = f.str(i); err != nil {
+			return 0, err
+		}
+		f.addKey(w, v)
+	case c == '[':
+		start := i
+		if i, err = f.skipArray(i, depth+1); err != nil {
+			return 0, err
+		}
+		f.addKey(w, s[start:i])
+	case c == 'n':
+		if !strings.HasPrefix(s[i:], "null") {
+			return 0, f.fail(i, "invalid literal")
+		}
+		i += 4
+	case c == 't' || c == 'f':
+		lit := "true"
+		if c == 'f' {
+			lit = "false"
+		}
+		if !strings.HasPrefix(s[i:], lit) {
+			return 0, f.fail(i, "invalid literal")
+		}
+		f.addKey(w, lit)
+		i += len(lit)
+	default:
+		start := i
+		if i, err = f.number(i); err != nil {
+			return 0, err
+		}
+		f.addKey(w, s[start:i])
+	}
+	return i, nil
+}
+
 // add adds a leaf, composing its dotted key inside nested objects.
 func (f *flattener) add(key, value string) {
 	if len(f.prefix) > 0 {
 		key = f.dotted(key)
 	}
+	f.addKey(key, value)
+}
+
+// addKey adds a leaf under its full key unless the key was seen before.
+func (f *flattener) addKey(key, value string) {
 	ev := f.ev
 	if f.useSeen {
 		if _, dup := f.seen[key]; dup {

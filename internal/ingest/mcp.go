@@ -306,7 +306,7 @@ func securityDetail(d string, ev *event.Event) {
 		ev.Add("tool_name", d[len(txtUnknownTool):])
 	case strings.HasPrefix(d, txtToolLimit):
 		addCountMax(ev, d[len(txtToolLimit):])
-	case strings.HasPrefix(d, txtInjection) && strings.HasSuffix(d, "'"):
+	case strings.HasPrefix(d, txtInjection) && strings.HasSuffix(d, "'") && len(d) > len(txtInjection):
 		// The tool is one the server knows (the attempt was caught in its
 		// arguments); the field name is the client's, so split at the
 		// first separator.

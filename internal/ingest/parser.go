@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/redact"
 )
 
 // Parser turns one line (without its line terminator) into ev.
@@ -46,6 +47,16 @@ type Options struct {
 	// Pattern is the RE2 pattern of the regex format; its named groups
 	// become fields. Required for regex, rejected by the other formats.
 	Pattern string
+	// Borrow lets the json parser return values that point into the line
+	// buffer instead of copying each line: they stay valid only until the
+	// caller reads the next line (for a consumer that copies whatever it
+	// keeps, as the rule engine does in replay). Other formats ignore it.
+	Borrow bool
+	// Fields, when not nil, makes the json parser extract only these
+	// fields (plus the time field); it still validates the whole line.
+	// Expand (on the parser) adds the others to the event later, for the
+	// rare event that is kept as an alert sample. Other formats ignore it.
+	Fields []string
 }
 
 // Formats lists the valid format names, in the order they are documented.
@@ -70,7 +81,10 @@ func NewParser(format string, opt Options) (Parser, error) {
 		if opt.Pattern != "" {
 			return nil, errors.New("pattern: only valid with format regex")
 		}
-		return newJSONParser(opt.TimeField), nil
+		p := newJSONParser(opt.TimeField)
+		p.borrow = opt.Borrow
+		p.f.setProjection(opt.Fields, opt.TimeField)
+		return p, nil
 	case "logfmt":
 		if opt.Pattern != "" {
 			return nil, errors.New("pattern: only valid with format regex")
@@ -138,7 +152,8 @@ func fieldTime(ev *event.Event, name string) (t time.Time, found bool, err error
 	}
 	t, ok := event.ParseTime(v)
 	if !ok {
-		return time.Time{}, true, fmt.Errorf("invalid time %q in field %q", clip(v, 40), name)
+		// The message is logged: a credential in the field stays masked.
+		return time.Time{}, true, fmt.Errorf("invalid time %q in field %q", clip(redact.Text(v), 40), name)
 	}
 	return t, true, nil
 }

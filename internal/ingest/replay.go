@@ -112,6 +112,7 @@ type cursor struct {
 	source string
 	st     *Stats
 	bad    func(Position, string)
+	future horizon
 }
 
 // advance parses the input's next good line into c.ev; false at the end.
@@ -138,7 +139,7 @@ func (c *cursor) advance() (bool, error) {
 		}
 		st.Lines++
 		c.ev.Reset()
-		if err := c.p.Parse(line, &c.ev); err != nil {
+		if err := c.future.after(safeParse(c.p, line, &c.ev), &c.ev); err != nil {
 			if errors.Is(err, ErrEmptyLine) {
 				st.Blank++
 				continue

@@ -133,7 +133,7 @@ func (lp *lineParser) parse(line []byte, pos Position) (event.Event, bool) {
 	lp.stats.Lines.Add(1)
 	ev := &lp.ev
 	ev.Reset()
-	if err := lp.p.Parse(line, ev); err != nil {
+	if err := safeParse(lp.p, line, ev); err != nil {
 		if !errors.Is(err, ErrEmptyLine) {
 			lp.stats.Malformed.Add(1)
 			lp.bad(pos, err.Error())

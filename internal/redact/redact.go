@@ -24,6 +24,11 @@ var secretNames = []string{
 }
 
 var (
+	// The credential of an Authorization header, whatever its scheme
+	// ("Token x", "Digest x", "AWS4-HMAC-SHA256 x").
+	authHeader = regexp.MustCompile(`(?i)((?:proxy-)?authorization["']?\s*[:=]\s*["']?[A-Za-z][A-Za-z0-9_-]*(?:\s+|%20|\+))[^\s"',;}&]+`)
+	// Every pair of a Cookie or Set-Cookie header, not only the first.
+	cookieHeader = regexp.MustCompile(`(?i)((?:set-)?cookie["']?\s*[:=]\s*["']?)[^\s"',;}&]+(?:;\s*[^\s"',;}&]+)*`)
 	// Bearer/Basic credentials anywhere in a value.
 	authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+|%20|\+)[A-Za-z0-9\-._~+/]+=*`)
 	// key=value and "key": "value" pairs with secret-looking keys inside
@@ -44,7 +49,10 @@ func SecretName(key string) bool {
 			return true
 		}
 	}
-	return false
+	// Named like a key: "key", "access_key", "signing-key", "privateKey"
+	// (but not "key_hash", "key_id" or "monkey").
+	return k == "key" || strings.HasSuffix(k, "_key") || strings.HasSuffix(k, "-key") ||
+		strings.HasSuffix(key, "Key") && len(key) > 3 && unicode.IsLower(rune(key[len(key)-4]))
 }
 
 // Value returns v, or Mask when the field name is secret, with credentials
@@ -65,6 +73,8 @@ func Text(s string) string {
 	if !mayHoldSecret(s) {
 		return s
 	}
+	s = authHeader.ReplaceAllString(s, "${1}"+Mask)
+	s = cookieHeader.ReplaceAllString(s, "${1}"+Mask)
 	s = authScheme.ReplaceAllString(s, "${1} "+Mask)
 	return secretPair.ReplaceAllString(s, "${1}"+Mask)
 }

@@ -3,7 +3,6 @@ package rules
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
@@ -35,12 +34,22 @@ type Engine struct {
 	// Trace, when set, is called for every rule an event matches, saying
 	// what the engine did with it (for secwatch explain).
 	Trace func(Trace)
+	// Expand, when set, is called with an event before the engine keeps a
+	// copy of it as an alert sample, at most once per observed event. A
+	// pipeline whose parser extracted only the fields rules read
+	// (FieldsRead) completes the event there, so that samples carry every
+	// field; rule decisions never depend on it.
+	Expand func(ev *event.Event)
 
-	rules []*ruleState
-	now   int64 // engine time: the greatest event time seen (ns)
-	clock int64 // absent rules' time: now, or later if Advance said so
-	seq   uint64
-	key   []byte // reused group-key buffer
+	rules    []*ruleState
+	expanded uint64 // seq of the last event passed to Expand
+	idx      *ruleIndex
+	noIndex  bool          // tests: evaluate every rule
+	rings    []*sampleRing // sample buffers of dropped groups, for reuse
+	now      int64         // engine time: the greatest event time seen (ns)
+	clock    int64         // absent rules' time: now, or later if Advance said so
+	seq      uint64
+	key      []byte // reused group-key buffer
 }
 
 // Trace describes what one rule did with one matching event.
@@ -76,21 +85,21 @@ type ruleState struct {
 
 // group is one rule's state for one group key.
 type group struct {
-	key        string
+	key        string // length-prefixed group_by values; fields' values are substrings of it
 	prev, next *group
 	fields     []event.Field
+	field1     [1]event.Field // backs fields for a single group_by field
 
 	seen  bool    // t is set
+	fired bool    // (the two flags share a word: 50,000 groups a rule are common)
 	t     int64   // T: greatest timestamp among the group's events (ns)
 	times []int64 // counted timestamps in the window, ascending, from head
 	head  int
-	vals  []string         // distinct rules: the value of each times entry
-	dist  map[string]int32 // distinct rules: value → entries in the window
+	dist  *distinctSet // distinct rules: the value of each times entry
 
-	fired     bool
 	coolUntil int64
 
-	samples []event.Event // up to MaxSamples, oldest first
+	samples *sampleRing // up to MaxSamples, made when the group first keeps one
 
 	last int64 // absent rules: greatest matching event time
 
@@ -158,9 +167,37 @@ func (e *Engine) Observe(ev *event.Event) []Alert {
 	}
 	ts := ev.Time.UnixNano()
 	var out []Alert
+	x := e.index()
+	if x == nil {
+		return e.observeAll(ev, ts)
+	}
 	if ts > e.clock {
 		// Time moved on: groups whose deadline passed strictly before this
 		// event were silent for the whole duration, whatever it matches.
+		for _, i := range x.absent {
+			out = e.checkAbsent(e.rules[i], ts-1, out)
+		}
+		e.clock = ts
+	}
+	if ts > e.now {
+		e.now = ts
+	}
+	e.seq++
+	x.selectRules(ev)
+	for _, i := range x.visit() {
+		out = e.observeRule(e.rules[i], ev, ts, out)
+	}
+	x.clear()
+	for _, i := range x.absent {
+		out = e.checkAbsent(e.rules[i], e.clock, out)
+	}
+	return out
+}
+
+// observeAll is Observe without the rule index: every rule evaluated.
+func (e *Engine) observeAll(ev *event.Event, ts int64) []Alert {
+	var out []Alert
+	if ts > e.clock {
 		for _, rs := range e.rules {
 			if rs.rule.Kind == KindAbsent {
 				out = e.checkAbsent(rs, ts-1, out)
@@ -173,19 +210,24 @@ func (e *Engine) Observe(ev *event.Event) []Alert {
 	}
 	e.seq++
 	for _, rs := range e.rules {
-		switch rs.rule.Kind {
-		case KindThreshold:
-			out = e.observeThreshold(rs, ev, ts, out)
-		case KindAbsent:
-			out = e.observeAbsent(rs, ev, ts, out)
-		case KindSequence:
-			out = e.observeSequence(rs, ev, ts, out)
-		}
+		out = e.observeRule(rs, ev, ts, out)
 	}
 	for _, rs := range e.rules {
 		if rs.rule.Kind == KindAbsent {
 			out = e.checkAbsent(rs, e.clock, out)
 		}
+	}
+	return out
+}
+
+func (e *Engine) observeRule(rs *ruleState, ev *event.Event, ts int64, out []Alert) []Alert {
+	switch rs.rule.Kind {
+	case KindThreshold:
+		return e.observeThreshold(rs, ev, ts, out)
+	case KindAbsent:
+		return e.observeAbsent(rs, ev, ts, out)
+	case KindSequence:
+		return e.observeSequence(rs, ev, ts, out)
 	}
 	return out
 }
@@ -248,16 +290,26 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event) *group {
 		e.trace(rs, ev, nil, 0, false, "late: older than engine time minus max_lateness")
 		return nil
 	}
+	// One allocation holds the key and every group_by value: the values
+	// are substrings of the key.
 	g := &group{key: string(key)}
-	if len(r.GroupBy) > 0 {
-		g.fields = make([]event.Field, len(r.GroupBy))
+	if n := len(r.GroupBy); n > 0 {
+		if n == 1 {
+			g.fields = g.field1[:]
+		} else {
+			g.fields = make([]event.Field, n)
+		}
+		off := 0
 		for i, f := range r.GroupBy {
-			v, _ := ev.Get(f)
-			g.fields[i] = event.Field{Key: f, Value: strings.Clone(v)}
+			l, w := readUvarint(g.key[off:])
+			off += w
+			g.fields[i] = event.Field{Key: f, Value: g.key[off : off+int(l)]}
+			off += int(l)
 		}
 	}
-	if ev := rs.groups.insert(g); ev != nil {
+	if old := rs.groups.insert(g); old != nil {
 		rs.stats.Evicted++
+		e.release(old)
 	}
 	return g
 }
@@ -268,6 +320,18 @@ func appendUvarint(b []byte, v uint64) []byte {
 		v >>= 7
 	}
 	return append(b, byte(v))
+}
+
+func readUvarint(s string) (v uint64, n int) {
+	for shift := 0; n < len(s); shift += 7 {
+		c := s[n]
+		n++
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			break
+		}
+	}
+	return v, n
 }
 
 func (e *Engine) lateness() int64 {
@@ -293,6 +357,7 @@ func (e *Engine) sweep(rs *ruleState, max int) {
 		}
 		rs.groups.remove(g)
 		rs.stats.Dropped++
+		e.release(g)
 	}
 }
 
@@ -350,7 +415,7 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 	g.expire(keepFrom)
 	count := g.count(distinct)
 	if count >= r.Threshold-1 {
-		g.addSample(ev)
+		e.keepSample(g, ev)
 	}
 	if g.fired && g.t < g.coolUntil {
 		if e.Trace != nil { // formatting allocates: only when tracing
@@ -374,10 +439,9 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 		Count:     count,
 		Time:      time.Unix(0, g.t).UTC(),
 		FirstSeen: first,
-		Samples:   g.samples,
+		Samples:   g.takeSamples(),
 		Source:    sourceOf(ev),
 	}
-	g.samples = nil
 	rs.stats.Alerts++
 	if e.Trace != nil { // formatting allocates: only when tracing
 		e.trace(rs, ev, g, count, true, fmt.Sprintf("fired: count %d > %d", count, r.Threshold))
@@ -393,25 +457,25 @@ func sourceOf(ev *event.Event) string {
 // insert records a counted event, keeping times ascending (late events are
 // inserted in place).
 func (g *group) insert(ts int64, val string, distinct bool) {
+	var id int32
 	if distinct {
 		if val == "" { // only non-empty values count
 			return
 		}
-		if _, ok := g.dist[val]; !ok {
-			val = strings.Clone(val)
-			if g.dist == nil {
-				g.dist = make(map[string]int32)
-			}
+		if g.dist == nil {
+			g.dist = &distinctSet{}
 		}
-		g.dist[val]++
+		id = g.dist.add(val)
 	}
-	if g.head > 32 && g.head*2 >= len(g.times) { // compact
+	// Compact (move the live entries to the front) when at least half the
+	// slice is dead and either it is long or appending would grow it: a
+	// window that keeps sliding then reuses its array instead of growing.
+	if g.head > 0 && g.head*2 >= len(g.times) && (g.head > 32 || len(g.times) == cap(g.times)) {
 		n := copy(g.times, g.times[g.head:])
 		g.times = g.times[:n]
 		if distinct {
-			copy(g.vals, g.vals[g.head:])
-			clear(g.vals[n:])
-			g.vals = g.vals[:n]
+			copy(g.dist.ids, g.dist.ids[g.head:])
+			g.dist.ids = g.dist.ids[:n]
 		}
 		g.head = 0
 	}
@@ -419,7 +483,7 @@ func (g *group) insert(ts int64, val string, distinct bool) {
 	if n == g.head || g.times[n-1] <= ts {
 		g.times = append(g.times, ts)
 		if distinct {
-			g.vals = append(g.vals, val)
+			g.dist.ids = append(g.dist.ids, id)
 		}
 		return
 	}
@@ -428,9 +492,10 @@ func (g *group) insert(ts int64, val string, distinct bool) {
 	copy(g.times[i+1:], g.times[i:])
 	g.times[i] = ts
 	if distinct {
-		g.vals = append(g.vals, "")
-		copy(g.vals[i+1:], g.vals[i:])
-		g.vals[i] = val
+		ids := append(g.dist.ids, 0)
+		copy(ids[i+1:], ids[i:])
+		ids[i] = id
+		g.dist.ids = ids
 	}
 }
 
@@ -438,43 +503,24 @@ func (g *group) insert(ts int64, val string, distinct bool) {
 func (g *group) expire(lo int64) {
 	for g.head < len(g.times) && g.times[g.head] <= lo {
 		if g.dist != nil {
-			v := g.vals[g.head]
-			if c := g.dist[v] - 1; c > 0 {
-				g.dist[v] = c
-			} else {
-				delete(g.dist, v)
-			}
-			g.vals[g.head] = ""
+			g.dist.remove(g.dist.ids[g.head])
 		}
 		g.head++
 	}
 	if g.head == len(g.times) {
 		g.times, g.head = g.times[:0], 0
-		if g.vals != nil {
-			g.vals = g.vals[:0]
+		if g.dist != nil {
+			g.dist.ids = g.dist.ids[:0]
 		}
 	}
 }
 
 func (g *group) count(distinct bool) int {
 	if distinct {
-		return len(g.dist)
+		if g.dist == nil {
+			return 0
+		}
+		return g.dist.len()
 	}
 	return len(g.times) - g.head
-}
-
-// addSample keeps a copy of ev among the group's last MaxSamples events.
-// Only groups close to firing keep samples, so that memory stays
-// proportional to the groups that matter.
-func (g *group) addSample(ev *event.Event) {
-	c := ev.Clone()
-	for i := range c.Fields {
-		c.Fields[i].Value = strings.Clone(c.Fields[i].Value)
-	}
-	if len(g.samples) == MaxSamples {
-		copy(g.samples, g.samples[1:])
-		g.samples[MaxSamples-1] = c
-		return
-	}
-	g.samples = append(g.samples, c)
 }

@@ -25,8 +25,8 @@ func (e *Engine) observeAbsent(rs *ruleState, ev *event.Event, ts int64, out []A
 		g.seen = true
 		g.last = ts
 		g.t = ts
-		g.samples = g.samples[:0]
-		g.addSample(ev)
+		g.resetSamples()
+		e.keepSample(g, ev)
 	}
 	rs.groups.placeByLast(g)
 	due := time.Unix(0, g.last+rs.absent).UTC()
@@ -47,9 +47,10 @@ func (e *Engine) checkAbsent(rs *ruleState, now int64, out []Alert) []Alert {
 	for g := rs.groups.front; g != nil && g.last+rs.absent <= now; g = rs.groups.front {
 		rs.groups.remove(g)
 		last := time.Unix(0, g.last).UTC()
+		samples := g.sampleEvents()
 		src := ""
-		if len(g.samples) > 0 {
-			src = sourceOf(&g.samples[0])
+		if len(samples) > 0 {
+			src = sourceOf(&samples[0])
 		}
 		out = append(out, Alert{
 			ID:        alertID(r.ID, g.fields, last),
@@ -57,9 +58,10 @@ func (e *Engine) checkAbsent(rs *ruleState, now int64, out []Alert) []Alert {
 			Group:     g.fields,
 			Time:      time.Unix(0, g.last+rs.absent).UTC(),
 			FirstSeen: last,
-			Samples:   g.samples,
+			Samples:   samples,
 			Source:    src,
 		})
+		e.release(g)
 		rs.stats.Alerts++
 	}
 	return out
@@ -118,7 +120,7 @@ func (e *Engine) observeSequence(rs *ruleState, ev *event.Event, ts int64, out [
 	}
 	done, used, first, end := chain(r.Steps, g.steps)
 	if done >= 1 {
-		g.addSample(ev)
+		e.keepSample(g, ev)
 	}
 	if done < len(r.Steps) {
 		if e.Trace != nil { // formatting allocates: only when tracing
@@ -142,10 +144,9 @@ func (e *Engine) observeSequence(rs *ruleState, ev *event.Event, ts int64, out [
 		Count:     used,
 		Time:      time.Unix(0, g.t).UTC(),
 		FirstSeen: firstT,
-		Samples:   g.samples,
+		Samples:   g.takeSamples(),
 		Source:    sourceOf(ev),
 	}
-	g.samples = nil
 	for i := range g.steps { // consume what the alert used and everything before it
 		s := g.steps[i]
 		k := sort.Search(len(s), func(j int) bool { return s[j].after(end) })

@@ -244,6 +244,7 @@ func ruleHash(r *Rule) string {
 	if a := r.Alarm; a != nil {
 		w("alarm", "yes")
 		w("alarm_filter_pattern", a.FilterPattern)
+		w("alarm_format", a.Format)
 		w("alarm_log_group", a.LogGroup)
 		w("alarm_namespace", a.Namespace)
 		w("alarm_metric_name", a.MetricName)

@@ -17,7 +17,10 @@ var ruleKeys = []string{
 	"sequence", "alarm",
 }
 
-var alarmKeys = []string{"filter_pattern", "log_group", "namespace", "metric_name"}
+var alarmKeys = []string{"filter_pattern", "format", "log_group", "namespace", "metric_name"}
+
+// AlarmFormats are the valid values of alarm.format.
+var AlarmFormats = []string{"json", "text"}
 
 var stepKeys = []string{"match", "threshold"}
 
@@ -371,6 +374,15 @@ func (p *ruleParser) alarm(n *yaml.Node) *Alarm {
 			dst = &a.Namespace
 		case "metric_name":
 			dst = &a.MetricName
+		case "format":
+			if v, ok := p.str(kv.val, key); ok {
+				if !slices.Contains(AlarmFormats, v) {
+					p.errorf(kv.val, key, "must be one of %s, got %q", strings.Join(AlarmFormats, ", "), v)
+				} else {
+					a.Format = v
+				}
+			}
+			continue
 		default:
 			p.unknownKey(kv.key, "alarm", "field", alarmKeys, keyAliases)
 			continue

@@ -78,6 +78,11 @@ type Step struct {
 type Alarm struct {
 	// FilterPattern overrides the pattern compiled from Match.
 	FilterPattern string
+	// Format is the shape of the log group's events, which decides how
+	// Match is compiled to a filter pattern: "json" (JSON objects, matched
+	// with JSON property patterns; the default when empty) or "text" (plain
+	// text lines, whose whole text is the field "message").
+	Format string
 	// LogGroup is the log group the metric filter is put on.
 	LogGroup string
 	// Namespace and MetricName of the published metric.

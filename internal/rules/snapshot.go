@@ -76,9 +76,7 @@ func (g *group) snapshot() GroupSnapshot {
 		CoolUntil: g.coolUntil,
 		Last:      g.last,
 	}
-	if g.dist != nil {
-		gs.Vals = append([]string(nil), g.vals[g.head:]...)
-	}
+	gs.Vals = g.distinctVals()
 	for _, st := range g.steps {
 		var evs [][2]int64
 		for _, se := range st {
@@ -86,7 +84,7 @@ func (g *group) snapshot() GroupSnapshot {
 		}
 		gs.Steps = append(gs.Steps, evs)
 	}
-	for _, smp := range g.samples {
+	for _, smp := range g.sampleEvents() {
 		gs.Samples = append(gs.Samples, SampleSnapshot{Time: smp.Time.UnixNano(), Fields: append([]event.Field(nil), smp.Fields...)})
 	}
 	return gs
@@ -158,11 +156,7 @@ func restoreGroup(gs GroupSnapshot, r *Rule) *group {
 	}
 	g.key = string(key)
 	if r.Distinct != "" {
-		g.vals = gs.Vals
-		g.dist = make(map[string]int32, len(gs.Vals))
-		for _, v := range gs.Vals {
-			g.dist[v]++
-		}
+		g.restoreDistinct(gs.Vals)
 	}
 	if r.Kind == KindSequence {
 		g.steps = make([][]seqEvent, len(r.Steps))
@@ -175,7 +169,7 @@ func restoreGroup(gs GroupSnapshot, r *Rule) *group {
 		}
 	}
 	for _, smp := range gs.Samples {
-		g.samples = append(g.samples, event.Event{Time: time.Unix(0, smp.Time).UTC(), Fields: smp.Fields})
+		g.addSample(&event.Event{Time: time.Unix(0, smp.Time).UTC(), Fields: smp.Fields})
 	}
 	return g
 }

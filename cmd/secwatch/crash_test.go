@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCrashConsistency kills `secwatch run` with SIGKILL at random points,
+// at least 200 times, while a recorded attack log is appended to the file it
+// tails, and restarts it each time; then one `run --once` finishes the
+// input. Every alert that `secwatch replay` finds in the whole log must
+// have been delivered (stdout notifier, appended to one file across all
+// runs), and any alert delivered more than once must be the same document
+// with the same alert_id — at-least-once delivery, duplicates
+// recognisable. The seed is fixed (SECWATCH_CRASH_SEED overrides it) and
+// printed with the figures.
+func TestCrashConsistency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs hundreds of subprocesses")
+	}
+	cycles := 200
+	if s := os.Getenv("SECWATCH_CRASH_CYCLES"); s != "" {
+		cycles, _ = strconv.Atoi(s)
+	}
+	seed := uint64(20261125)
+	if s := os.Getenv("SECWATCH_CRASH_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	rng := rand.New(rand.NewPCG(seed, seed^0x5ec))
+	bin := secwatchBinary(t)
+
+	src, err := os.ReadFile("../../testdata/logs/mcp-stderr.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rulesPath, err := filepath.Abs("../../rules/mcp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(src), "\n")
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "live.log")
+	writeFile(t, dir, "live.log", "")
+	cfg := writeFile(t, dir, "secwatch.yaml", fmt.Sprintf(`state_dir: state
+rules: [%q]
+engine: {tick: 100ms}
+checkpoint_interval: 1s
+shutdown_grace: 5s
+sources:
+  - {name: mcp, type: file, format: mcp, paths: [live.log], start: beginning, poll_interval: 10ms}
+alerts: {stdout: {enabled: true, format: json}, initial_backoff: 10ms, max_backoff: 1s}
+http: {listen: ""}
+log: {level: warn, format: json}
+`, rulesPath))
+	alertsPath := filepath.Join(dir, "alerts.jsonl")
+	out, err := os.OpenFile(alertsPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+
+	appendLines := func(ls []string) {
+		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(strings.Join(ls, "")); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+
+	// Each cycle appends a random share of the log (none, a few lines, or
+	// a burst), starts the daemon and kills it after a random delay: most
+	// kills land while it starts, reads the backlog, fires and delivers
+	// alerts or writes checkpoints; some while it idles.
+	next, killedRunning := 0, 0
+	var stderr bytes.Buffer
+	start := time.Now()
+	for c := range cycles {
+		if next < len(lines) {
+			n := 0
+			switch r := rng.IntN(10); {
+			case r < 2:
+				n = 0
+			case r < 8:
+				n = 1 + rng.IntN(12)
+			default:
+				n = 20 + rng.IntN(80)
+			}
+			n = min(n, len(lines)-next)
+			appendLines(lines[next : next+n])
+			next += n
+		}
+		// Periodic checkpoints come every second: one run in ten lives
+		// long enough to write some.
+		delay := time.Duration(rng.IntN(40)) * time.Millisecond
+		switch r := rng.IntN(10); {
+		case r < 3:
+			delay = 40*time.Millisecond + time.Duration(rng.IntN(160))*time.Millisecond
+		case r == 3:
+			delay = time.Second + time.Duration(rng.IntN(500))*time.Millisecond
+		}
+		stderr.Reset()
+		cmd := exec.Command(bin, "run", "--config", cfg)
+		cmd.Stdout, cmd.Stderr = out, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			t.Fatalf("cycle %d: daemon exited before the kill: %v\n%s", c, err, stderr.String())
+		case <-time.After(delay):
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatalf("cycle %d: kill: %v", c, err)
+		}
+		err := <-done
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			killedRunning++
+		} else {
+			t.Fatalf("cycle %d: daemon ended with %v, not by the kill\n%s", c, err, stderr.String())
+		}
+		if strings.Contains(stderr.String(), "panic") {
+			t.Fatalf("cycle %d: panic\n%s", c, stderr.String())
+		}
+	}
+	if next < len(lines) {
+		appendLines(lines[next:])
+	}
+	// One scheduled-task run reads what is left and delivers what waits in
+	// the outbox.
+	stderr.Reset()
+	cmd := exec.Command(bin, "run", "--once", "--config", cfg)
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("final run --once: %v\n%s", err, stderr.String())
+	}
+	elapsed := time.Since(start)
+
+	want, errb, code := secwatch(t, "", "replay", "--rules", rulesPath, "--format", "mcp", "--source", "mcp", logPath)
+	if code != exitOK {
+		t.Fatalf("replay: %s", errb)
+	}
+	expected := map[string]crashDoc{}
+	for _, d := range parseCrashDocs(t, want) {
+		expected[d.ID] = d
+	}
+	if len(expected) == 0 {
+		t.Fatal("replay found no alerts in the recorded log")
+	}
+	got, err := os.ReadFile(alertsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delivered := parseCrashDocs(t, string(got))
+	seen := map[string]int{}
+	bySubject := map[string]string{} // rule, group, time → id
+	for _, d := range delivered {
+		seen[d.ID]++
+		w, ok := expected[d.ID]
+		if !ok {
+			t.Errorf("delivered an alert replay does not have: %+v", d)
+			continue
+		}
+		if fmt.Sprint(d) != fmt.Sprint(w) {
+			t.Errorf("alert %s differs from replay's:\ngot  %+v\nwant %+v", d.ID, d, w)
+		}
+		subject := d.Rule + " " + fmt.Sprint(d.Group) + " " + d.Time
+		if id, ok := bySubject[subject]; ok && id != d.ID {
+			t.Errorf("the same alert (%s) delivered with two ids: %s and %s", subject, id, d.ID)
+		}
+		bySubject[subject] = d.ID
+	}
+	missing := 0
+	for id, w := range expected {
+		if seen[id] == 0 {
+			missing++
+			t.Errorf("alert never delivered: %+v", w)
+		}
+	}
+	dups := len(delivered) - len(seen)
+	t.Logf("crash test: seed %d, %d SIGKILL/restart cycles (%d killed while running) in %v; "+
+		"alerts expected %d, delivered %d (%d distinct), missing %d, duplicates %d (all with the same alert_id)",
+		seed, cycles, killedRunning, elapsed.Round(time.Millisecond), len(expected), len(delivered), len(seen), missing, dups)
+	if killedRunning < 200 && cycles >= 200 {
+		t.Errorf("only %d cycles ended by SIGKILL, want at least 200", killedRunning)
+	}
+}
+
+// crashDoc is the part of an alert document the crash test compares.
+type crashDoc struct {
+	ID        string            `json:"alert_id"`
+	Rule      string            `json:"rule"`
+	Group     map[string]string `json:"group"`
+	Count     int               `json:"count"`
+	Time      string            `json:"time"`
+	FirstSeen string            `json:"first_seen"`
+	Source    string            `json:"source"`
+}
+
+// parseCrashDocs parses JSON lines; a torn line (a write cut by the kill)
+// fails the test.
+func parseCrashDocs(t *testing.T, s string) []crashDoc {
+	t.Helper()
+	var docs []crashDoc
+	for i, line := range strings.Split(s, "\n") {
+		if line == "" {
+			continue
+		}
+		var d crashDoc
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatalf("line %d is not an alert document: %q: %v", i+1, line, err)
+		}
+		docs = append(docs, d)
+	}
+	return docs
+}

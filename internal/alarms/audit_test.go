@@ -1,0 +1,97 @@
+package alarms
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+)
+
+func dimsOf(kv ...string) []cwtypes.Dimension {
+	var out []cwtypes.Dimension
+	for i := 0; i < len(kv); i += 2 {
+		out = append(out, cwtypes.Dimension{Name: aws.String(kv[i]), Value: aws.String(kv[i+1])})
+	}
+	return out
+}
+
+// TestAudit covers each finding on a fake that pages two at a time: the
+// alarm that passes is listed after more than one page of alarms, and the
+// dimension set it watches after more than one page of metrics.
+func TestAudit(t *testing.T) {
+	f := newFakeAWS()
+	topic, denied := "arn:aws:sns:eu-west-1:123456789012:alerts", "arn:aws:sns:eu-west-1:123456789012:locked"
+	f.topics[topic] = true
+	f.topics[denied] = false
+	for i := range 3 {
+		f.metrics = append(f.metrics, cwtypes.Metric{Namespace: aws.String("app"), MetricName: aws.String("Errors"), Dimensions: dimsOf("Environment", "prod", "Origin", fmt.Sprint(i))})
+	}
+	f.metrics = append(f.metrics, cwtypes.Metric{Namespace: aws.String("app"), MetricName: aws.String("Errors"), Dimensions: dimsOf("Environment", "prod")})
+	alarm := func(name, metric string, missing string, actions []string, enabled bool, dims ...string) {
+		f.alarms[name] = cwtypes.MetricAlarm{
+			AlarmName: aws.String(name), Namespace: aws.String("app"), MetricName: aws.String(metric),
+			Dimensions: dimsOf(dims...), TreatMissingData: aws.String(missing),
+			AlarmActions: actions, ActionsEnabled: aws.Bool(enabled),
+		}
+	}
+	alarm("a-wrong-dims", "Errors", notBreaching, []string{topic}, true, "Environment", "staging")
+	alarm("b-no-actions", "Errors", "missing", nil, true, "Environment", "prod")
+	alarm("c-disabled", "Errors", "missing", []string{topic}, false, "Environment", "prod")
+	alarm("d-gone-topic", "Errors", "missing", []string{topic + "-gone"}, true, "Environment", "prod")
+	alarm("e-denied-topic", "Errors", "missing", []string{denied}, true, "Environment", "prod")
+	alarm("f-heartbeat", "Heartbeat", breaching, []string{topic}, true)
+	alarm("g-good", "Errors", notBreaching, []string{topic}, true, "Environment", "prod")
+
+	rep, err := (&Auditor{CloudWatch: f, Logs: f, SNS: f}).Audit(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, fd := range rep.Findings {
+		got = append(got, fd.Alarm+" "+fd.Problem)
+	}
+	want := []string{
+		"a-wrong-dims never-fires", "a-wrong-dims silent-ok", "b-no-actions no-actions", "c-disabled actions-disabled",
+		"d-gone-topic missing-topic", "f-heartbeat alarms-on-nothing",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if rep.Checked != 7 || strings.Join(rep.Passed, ",") != "e-denied-topic,g-good" {
+		t.Errorf("checked %d, passed %v", rep.Checked, rep.Passed)
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "topic "+denied+" could not be checked") {
+		t.Errorf("warnings: %q", rep.Warnings)
+	}
+	var b bytes.Buffer
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"ALARM         PROBLEM            DETAIL\n",
+		"a-wrong-dims  never-fires        watches app/Errors {Environment=staging}, which no metric is published with (published with {Environment, Origin} in 3 series; {Environment} in 1 series)\n",
+		"7 alarms checked, 5 with problems, 6 findings\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestAuditWithoutOptionalClients: without the Logs and SNS clients the
+// checks they enable are skipped, and the report says so.
+func TestAuditWithoutOptionalClients(t *testing.T) {
+	f := newFakeAWS()
+	f.alarms["x"] = cwtypes.MetricAlarm{AlarmName: aws.String("x"), Namespace: aws.String("n"), MetricName: aws.String("m"),
+		AlarmActions: []string{"arn:aws:sns:eu-west-1:123456789012:gone"}, ActionsEnabled: aws.Bool(true)}
+	rep, err := (&Auditor{CloudWatch: f}).Audit(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Problem != NeverFires || len(rep.Warnings) != 2 {
+		t.Errorf("findings %+v, warnings %q", rep.Findings, rep.Warnings)
+	}
+}

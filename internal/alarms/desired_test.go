@@ -1,0 +1,211 @@
+package alarms
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secwatch/secwatch/internal/rules"
+)
+
+func parseRules(t *testing.T, text string) []*rules.Rule {
+	t.Helper()
+	rs, err := rules.Parse("rules.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+var testSettings = Settings{TopicARN: "arn:aws:sns:eu-west-1:123456789012:alerts", LogGroup: "/mcp-tagging/prod"}
+
+func TestDesiredRuleAlarms(t *testing.T) {
+	rs := parseRules(t, `rules:
+  - id: burst
+    title: Auth failures
+    match: {event_type: authentication_failure}
+    group_by: [client_ip]
+    window: 90s
+    threshold: 10
+    alarm: {}
+  - id: short
+    match: {event_type: x}
+    window: 20s
+    threshold: 0
+    alarm: {filter_pattern: '"x"', log_group: /other, namespace: custom, metric_name: Xs}
+  - id: quiet
+    match: {event_type: probe}
+    absent: 150s
+    alarm: {filter_pattern: '"probe"'}
+  - id: no-alarm
+    match: {event_type: y}
+    window: 1m
+    threshold: 1
+`)
+	got, errs := Desired(rs, testSettings)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if len(got) != 3 {
+		t.Fatalf("got %d resources, want 3", len(got))
+	}
+	byName := map[string]Resource{}
+	for _, r := range got {
+		byName[r.Alarm.Name] = r
+	}
+	for _, tc := range []struct {
+		name, group, pattern, metric, missing, comparison string
+		period                                            int32
+		threshold                                         float64
+		notes                                             []string
+	}{
+		{"secwatch-burst", "/mcp-tagging/prod", `{ $.event_type = "authentication_failure" }`, "secwatch/burst", notBreaching, greaterThan, 120, 10,
+			[]string{"window 1m30s is alarmed over a period of 2m", "aggregate alarm: the rule counts per client_ip"}},
+		{"secwatch-short", "/other", `"x"`, "custom/Xs", notBreaching, greaterThan, 60, 0,
+			[]string{"window 20s is alarmed over a period of 1m"}},
+		{"secwatch-quiet", "/mcp-tagging/prod", `"probe"`, "secwatch/quiet", breaching, lessThan, 120, 1,
+			[]string{"absent 2m30s is alarmed over a period of 2m"}},
+	} {
+		r, ok := byName[tc.name]
+		if !ok {
+			t.Errorf("%s: missing", tc.name)
+			continue
+		}
+		f, a := r.Filter, r.Alarm
+		if f.LogGroup != tc.group || f.Pattern != tc.pattern || metricID(f.Namespace, f.MetricName) != tc.metric || f.Value != "1" || f.Name != tc.name {
+			t.Errorf("%s: filter %+v", tc.name, f)
+		}
+		if metricID(a.Namespace, a.MetricName) != tc.metric || a.Period != tc.period || a.Threshold != tc.threshold ||
+			a.TreatMissingData != tc.missing || a.Comparison != tc.comparison || a.Statistic != "Sum" || a.EvaluationPeriods != 1 {
+			t.Errorf("%s: alarm %+v", tc.name, a)
+		}
+		if len(a.Actions) != 1 || a.Actions[0] != testSettings.TopicARN || !a.ActionsEnabled {
+			t.Errorf("%s: actions %v", tc.name, a.Actions)
+		}
+		if a.Tags[TagManaged] != "true" || a.Tags[TagRule] != strings.TrimPrefix(tc.name, NamePrefix) || len(a.Tags[TagHash]) != 16 {
+			t.Errorf("%s: tags %v", tc.name, a.Tags)
+		}
+		if len(r.Notes) != len(tc.notes) {
+			t.Errorf("%s: notes %q, want %d", tc.name, r.Notes, len(tc.notes))
+			continue
+		}
+		for i, n := range tc.notes {
+			if !strings.HasPrefix(r.Notes[i], n) {
+				t.Errorf("%s: note %d: got %q, want it to start with %q", tc.name, i, r.Notes[i], n)
+			}
+		}
+	}
+}
+
+func TestDesiredErrorsNameTheRule(t *testing.T) {
+	rs := parseRules(t, `rules:
+  - id: distinct-keys
+    match: {event_type: authentication_failure}
+    window: 5m
+    threshold: 5
+    distinct: key_hash
+    alarm: {}
+  - id: worked
+    window: 5m
+    sequence:
+      - {match: {event_type: authentication_failure}, threshold: 5}
+      - {match: {event_type: authentication_success}}
+    alarm: {}
+  - id: heartbeat
+    match: {event_type: x}
+    window: 1m
+    threshold: 1
+    alarm: {filter_pattern: '"x"'}
+  - id: good
+    match: {event_type: x}
+    window: 1m
+    threshold: 1
+    alarm: {filter_pattern: '"x"'}
+`)
+	s := testSettings
+	s.Heartbeat = &Heartbeat{Namespace: "secwatch", MetricName: "Heartbeat", Period: time.Minute, MissingAfter: 5 * time.Minute}
+	got, errs := Desired(rs, s)
+	var msgs []string
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{
+		`rules.yaml:2:5: rule "distinct-keys": alarm: distinct rules cannot be alarmed`,
+		`rules.yaml:8:5: rule "worked": alarm: sequence rules cannot be alarmed`,
+		`alarm name secwatch-heartbeat is already used`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("errors lack %q:\n%s", want, all)
+		}
+	}
+	if len(errs) != 3 {
+		t.Errorf("got %d errors, want 3:\n%s", len(errs), all)
+	}
+	if len(got) != 2 || got[0].Alarm.Name != "secwatch-good" || got[1].Alarm.Name != HeartbeatName {
+		t.Errorf("kept %v, want secwatch-good and the heartbeat", got)
+	}
+}
+
+func TestDesiredNeedsLogGroup(t *testing.T) {
+	rs := parseRules(t, "rules:\n  - id: a\n    match: {x: y}\n    window: 1m\n    threshold: 1\n    alarm: {filter_pattern: '\"y\"'}\n")
+	_, errs := Desired(rs, Settings{})
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `rule "a": alarm: log_group: required`) {
+		t.Errorf("got %v, want a log_group error naming rule a", errs)
+	}
+}
+
+func TestDesiredHashFollowsTheDefinition(t *testing.T) {
+	text := "rules:\n  - id: a\n    title: T\n    match: {x: y}\n    window: 1m\n    threshold: 1\n    alarm: {filter_pattern: '\"y\"'}\n"
+	hashOf := func(text string, s Settings) string {
+		got, errs := Desired(parseRules(t, text), s)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return got[0].Alarm.Tags[TagHash]
+	}
+	base := hashOf(text, testSettings)
+	if hashOf(text, testSettings) != base {
+		t.Error("the hash is not stable")
+	}
+	if hashOf(strings.Replace(text, "threshold: 1", "threshold: 2", 1), testSettings) == base {
+		t.Error("a new threshold keeps the hash")
+	}
+	if hashOf(strings.Replace(text, "'\"y\"'", "'\"z\"'", 1), testSettings) == base {
+		t.Error("a new pattern keeps the hash")
+	}
+	if hashOf(strings.Replace(text, "    match", "    cooldown: 1h\n    match", 1), testSettings) != base {
+		t.Error("a cooldown, which the alarm does not use, changes the hash")
+	}
+	s := testSettings
+	s.TopicARN = "arn:aws:sns:eu-west-1:123456789012:other"
+	if hashOf(text, s) == base {
+		t.Error("a new topic keeps the hash")
+	}
+}
+
+func TestDesiredBuiltins(t *testing.T) {
+	s := Settings{
+		TopicARN:  testSettings.TopicARN,
+		Heartbeat: &Heartbeat{Namespace: "ops", MetricName: "Heartbeat", Period: 2 * time.Minute, MissingAfter: 10 * time.Minute},
+		Lag:       &Lag{Namespace: "ops", MetricName: "IngestionLagSeconds", Period: 2 * time.Minute, Threshold: 90 * time.Second},
+		Owner:     "prod",
+	}
+	got, errs := Desired(nil, s)
+	if len(errs) > 0 || len(got) != 2 {
+		t.Fatalf("got %v, %v", got, errs)
+	}
+	hb, lag := got[0].Alarm, got[1].Alarm
+	if hb.Name != HeartbeatName || hb.Namespace != "ops" || hb.Period != 120 || hb.EvaluationPeriods != 5 || hb.Threshold != 1 ||
+		hb.Comparison != lessThan || hb.TreatMissingData != breaching || hb.Statistic != "Sum" || got[0].Filter != nil {
+		t.Errorf("heartbeat: %+v", hb)
+	}
+	if lag.Name != LagName || lag.Statistic != "Maximum" || lag.Threshold != 90 || lag.Comparison != greaterThan || lag.TreatMissingData != notBreaching || lag.Period != 120 {
+		t.Errorf("lag: %+v", lag)
+	}
+	for _, a := range []Alarm{hb, lag} {
+		if a.Tags[TagManaged] != "prod" || a.Tags[TagRule] != "" || len(a.Actions) != 1 {
+			t.Errorf("%s: tags %v, actions %v", a.Name, a.Tags, a.Actions)
+		}
+	}
+}

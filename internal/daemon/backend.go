@@ -1,0 +1,204 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/secwatch/secwatch/internal/alerting"
+	"github.com/secwatch/secwatch/internal/config"
+	"github.com/secwatch/secwatch/internal/shared"
+	"github.com/secwatch/secwatch/internal/state"
+)
+
+// backend is where the daemon keeps its state (config state.backend): the
+// state directory, or Redis shared by active-active replicas
+// (docs/scaling.md). Its methods are called by Run, except saveCheckpoint,
+// which the checkpoint writer calls (never two at once).
+type backend interface {
+	loadCheckpoint() (*checkpoint, []error)
+	saveCheckpoint(ck *checkpoint) error
+	// openOutbox opens the outbox; the errors are problems got past.
+	openOutbox(notifiers []string) (alerting.Queue, []error, error)
+	// start begins background work: wake is called when another
+	// replica's alerts were adopted, lost when Redis lost this replica's
+	// state (write a checkpoint again soon).
+	start(wake, lost func())
+	writeMetrics(w io.Writer)
+	close()
+}
+
+// openBackend opens the configured backend.
+func (d *Daemon) openBackend(log zerolog.Logger) (backend, error) {
+	cfg := d.Config
+	if cfg.State.Backend != config.BackendRedis {
+		dir, err := state.Open(cfg.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		return &dirBackend{dir: dir}, nil
+	}
+	rc := cfg.State.Redis
+	var password string
+	if rc.PasswordEnv != "" {
+		var ok bool
+		if password, ok = os.LookupEnv(rc.PasswordEnv); !ok {
+			return nil, fmt.Errorf("state.redis.password_env: environment variable %q is not set", rc.PasswordEnv)
+		}
+	}
+	s, err := shared.Open(shared.Options{
+		Addr: rc.Addr, Password: password, DB: rc.DB, TLS: rc.TLS,
+		KeyPrefix: rc.KeyPrefix, Lease: rc.Lease, Scope: inputScope(cfg.Sources), Log: d.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info().Str("redis", rc.Addr).Int("db", rc.DB).Bool("tls", rc.TLS).Str("replica", s.Replica()).Msg("shared state in redis")
+	return &redisBackend{s: s, log: d.Log.With().Str("component", "redis").Logger()}, nil
+}
+
+// inputScope names the input of the configured sources: replicas share
+// checkpoints only within one scope. File and stdin sources are local to a
+// host, so their scope includes the host name; CloudWatch log groups are
+// the same input from anywhere.
+func inputScope(sources []config.Source) string {
+	h := sha256.New()
+	for _, sc := range sources {
+		if sc.Type != config.TypeCloudWatch {
+			host, _ := os.Hostname()
+			fmt.Fprintf(h, "host %q\n", host)
+			break
+		}
+	}
+	for _, sc := range sources {
+		fmt.Fprintf(h, "%q %q %q %q %q %q %q %q\n", sc.Name, sc.Type, sc.Format, sc.Paths, sc.LogGroups, sc.LogGroupPrefix, sc.StreamPrefix, sc.FilterPattern)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// dirBackend is the state directory.
+type dirBackend struct{ dir *state.Dir }
+
+func (b *dirBackend) loadCheckpoint() (*checkpoint, []error) { return loadCheckpoint(b.dir) }
+func (b *dirBackend) saveCheckpoint(ck *checkpoint) error    { return saveCheckpoint(b.dir, ck) }
+func (b *dirBackend) start(wake, lost func())                {}
+func (b *dirBackend) writeMetrics(io.Writer)                 {}
+func (b *dirBackend) close()                                 { b.dir.Close() }
+
+func (b *dirBackend) openOutbox(notifiers []string) (alerting.Queue, []error, error) {
+	o, err := alerting.OpenOutbox(filepath.Join(b.dir.Path(), "outbox"), notifiers)
+	if err != nil {
+		return nil, nil, err
+	}
+	return o, o.LoadErrors(), nil
+}
+
+// redisBackend is state shared through Redis.
+type redisBackend struct {
+	s      *shared.Store
+	outbox *shared.Outbox
+	log    zerolog.Logger
+}
+
+// errUnsynced refuses a checkpoint while the outbox holds changes Redis
+// has not got: a replacement resuming from that checkpoint would not fire
+// again the alerts only this process knows about.
+var errUnsynced = errors.New("outbox changes not yet written to redis")
+
+// loadCheckpoint returns the newest checkpoint any replica stored. Every
+// replica reads the same input with the same rules, so the newest is the
+// furthest along. Redis is asked a few times over a few seconds at start;
+// if it stays unreachable the daemon starts without a checkpoint.
+func (b *redisBackend) loadCheckpoint() (*checkpoint, []error) {
+	var all map[string][]byte
+	var err error
+	for try := range 3 {
+		if try > 0 {
+			time.Sleep(time.Second)
+		}
+		if all, err = b.s.Checkpoints(context.Background()); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, []error{err}
+	}
+	var best *checkpoint
+	var problems []error
+	for replica, raw := range all {
+		var ck checkpoint
+		if err := json.Unmarshal(raw, &ck); err != nil || ck.Version != checkpointVersion {
+			if err == nil {
+				err = fmt.Errorf("version %d, want %d", ck.Version, checkpointVersion)
+			}
+			problems = append(problems, fmt.Errorf("checkpoint of replica %s in redis: %w", replica, err))
+			continue
+		}
+		if best == nil || ck.Saved.After(best.Saved) {
+			best = &ck
+		}
+	}
+	return best, problems
+}
+
+func (b *redisBackend) saveCheckpoint(ck *checkpoint) error {
+	if b.outbox != nil && b.outbox.Unsynced() > 0 {
+		return errUnsynced
+	}
+	ck.Version = checkpointVersion
+	raw, err := json.Marshal(ck)
+	if err != nil {
+		return fmt.Errorf("encode checkpoint: %w", err)
+	}
+	return b.s.SaveCheckpoint(context.Background(), raw)
+}
+
+func (b *redisBackend) openOutbox(notifiers []string) (alerting.Queue, []error, error) {
+	o, err := shared.OpenOutbox(context.Background(), b.s, notifiers)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.outbox = o
+	return o, nil, nil
+}
+
+func (b *redisBackend) start(wake, lost func()) {
+	b.outbox.Start(b.log, shared.Hooks{
+		Adopted: func() {
+			b.log.Info().Int64("adopted_total", b.outbox.Adopted()).Msg("adopted pending alerts of a stopped replica")
+			wake()
+		},
+		Lost: func() {
+			b.log.Warn().Msg("redis lost this replica's state (restarted without persistence?); writing it again")
+			lost()
+		},
+	})
+}
+
+func (b *redisBackend) writeMetrics(w io.Writer) {
+	p := func(name, typ, help string, v int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", name, help, name, typ, name, v)
+	}
+	up := int64(0)
+	if b.s.Up() {
+		up = 1
+	}
+	p("secwatch_redis_up", "gauge", "1 when the last redis call succeeded", up)
+	p("secwatch_redis_errors_total", "counter", "redis calls that failed", b.s.Errors())
+	if b.outbox != nil {
+		p("secwatch_outbox_adopted_total", "counter", "pending alerts adopted from replicas whose lease expired", b.outbox.Adopted())
+		p("secwatch_outbox_unclaimed_total", "counter", "alerts queued while redis was unreachable (delivered without cross-replica de-duplication)", b.outbox.Unclaimed())
+		p("secwatch_outbox_unsynced", "gauge", "outbox changes redis has not got yet", int64(b.outbox.Unsynced()))
+	}
+}
+
+func (b *redisBackend) close() { b.s.Close() }

@@ -1,0 +1,157 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/rules"
+)
+
+// Two guards against hostile log content that the engine cannot apply
+// itself, because they need the wall clock (the engine never reads it):
+//
+//   - Key evictions raise their own alert. A rule keeps at most max_keys
+//     groups; an attacker who sprays client addresses makes it evict the
+//     least recently used ones, and with them the partial count of a slow
+//     attack. The eviction counter shows in /metrics, but nobody is paged
+//     by a counter, so the engine loop also emits a synthetic alert, rule
+//     EvictionRule, at most once per rule and clock hour.
+//   - Events stamped more than ingest.MaxFuture ahead of the wall clock are
+//     rejected before the engine sees them (replay rejects them too, in
+//     ingest.Replay). One forged far-future event would otherwise move
+//     engine time to that instant and make every real event after it
+//     "late": the rules would be blind until the clock caught up.
+
+// EvictionRule is the rule id of the alert raised when a rule evicts groups.
+const EvictionRule = "secwatch-key-evictions"
+
+// hardening is the engine loop's state for both guards. The zero value is
+// ready; it is owned by the engine goroutine.
+type hardening struct {
+	started   bool
+	evictBase map[string]int64     // per rule: Evicted when last alerted (or at start)
+	evictHour map[string]time.Time // per rule: the hour of the last eviction alert
+
+	futureLimit   time.Time // events before this are not too far ahead
+	futureLogged  time.Time
+	futureSkipped int64 // rejected since the last one logged
+}
+
+// start records the eviction counters the engine starts with (restored
+// from a checkpoint), so that evictions before this run are not alerted
+// again. It runs before the first event is observed.
+func (h *hardening) start(e *rules.Engine) {
+	if h.started {
+		return
+	}
+	h.started = true
+	h.evictBase = map[string]int64{}
+	h.evictHour = map[string]time.Time{}
+	for _, st := range e.Stats() {
+		h.evictBase[st.Rule] = st.Evicted
+	}
+}
+
+// inHorizon reports whether rec's event may go to the engine: false for an
+// event stamped more than ingest.MaxFuture ahead of the clock, which is
+// counted as a malformed line of its source and logged with its position
+// (at most once a second, with the number skipped since).
+func (l *engineLoop) inHorizon(rec *ingest.Record) bool {
+	h := &l.hard
+	h.start(l.engine)
+	t := rec.Event.Time
+	if t.Before(h.futureLimit) {
+		return true
+	}
+	now := time.Now()
+	h.futureLimit = now.Add(ingest.MaxFuture)
+	if t.Before(h.futureLimit) {
+		return true
+	}
+	sm := l.metrics.source(rec.Source)
+	sm.stats.Malformed.Add(1)
+	sm.rejected.Add(1)
+	if now.Sub(h.futureLogged) < time.Second {
+		h.futureSkipped++
+		return false
+	}
+	h.futureLogged = now
+	l.log.Warn().Str("source", rec.Source).Str("position", eventPosition(&rec.Event)).
+		Str("reason", fmt.Sprintf("time %s is more than %s ahead of the clock", event.FormatTime(t), ingest.MaxFuture)).
+		Int64("more_since_last", h.futureSkipped).Msg("line rejected")
+	h.futureSkipped = 0
+	return false
+}
+
+// eventPosition renders where an event was read: file:line, or the
+// CloudWatch group/stream:event id.
+func eventPosition(ev *event.Event) string {
+	if f, ok := ev.Get("@file"); ok {
+		line, _ := ev.Get("@line")
+		return f + ":" + line
+	}
+	g, _ := ev.Get("@log_group")
+	s, _ := ev.Get("@log_stream")
+	id, _ := ev.Get("@event_id")
+	return g + "/" + s + ":" + id
+}
+
+// evictionAlerts puts an EvictionRule alert for every rule that evicted
+// groups since its last one, at most one per rule and clock hour; it
+// reports whether the dispatcher has new work. The alert id is a hash of
+// the rule and the hour, so a restart within the hour does not send it
+// again (the outbox drops the repeat).
+func (l *engineLoop) evictionAlerts(now time.Time) bool {
+	h := &l.hard
+	h.start(l.engine)
+	hour := now.UTC().Truncate(time.Hour)
+	woke := false
+	for _, st := range l.engine.Stats() {
+		n := st.Evicted - h.evictBase[st.Rule]
+		if n <= 0 || h.evictHour[st.Rule].Equal(hour) {
+			continue
+		}
+		h.evictBase[st.Rule] = st.Evicted
+		h.evictHour[st.Rule] = hour
+		woke = l.put(evictionDoc(st, n, l.maxKeys(), hour, now)) || woke
+	}
+	return woke
+}
+
+func (l *engineLoop) maxKeys() int {
+	if l.engine.MaxKeys > 0 {
+		return l.engine.MaxKeys
+	}
+	return rules.DefaultMaxKeys
+}
+
+// evictionDoc is the alert document for n evictions by one rule.
+func evictionDoc(st rules.RuleStats, n int64, maxKeys int, hour, now time.Time) rules.Document {
+	sum := sha256.Sum256([]byte(EvictionRule + "\x00" + st.Rule + "\x00" + event.FormatTime(hour)))
+	return rules.Document{
+		AlertID:  hex.EncodeToString(sum[:16]),
+		Rule:     EvictionRule,
+		Title:    "Rule " + st.Rule + " is evicting groups (key spray, or max_keys too low)",
+		Severity: "high",
+		Group:    map[string]string{"rule": st.Rule},
+		Count:    int(n),
+		Window:   time.Hour.String(),
+		Time:     event.FormatTime(now.UTC()),
+		// The hour the alert stands for; evictions counted may go back
+		// further, to the previous eviction alert of the rule.
+		FirstSeen: event.FormatTime(hour),
+		Labels:    map[string]string{"secwatch": "self", "max_keys": strconv.Itoa(maxKeys)},
+		Description: fmt.Sprintf("Rule %s held its cap of %d groups (engine.max_keys) and evicted the least recently used "+
+			"groups %d times since its previous eviction alert; %d evictions in total. Evicted groups lose their "+
+			"partial counts, so an attacker who sprays many distinct keys (client addresses) can hide a slower "+
+			"attack from this rule. Check secwatch_rule_evicted_total and the sources for a spray; raise "+
+			"engine.max_keys if the traffic is legitimate. At most one such alert per rule and hour.",
+			st.Rule, maxKeys, n, st.Evicted),
+		Source: "secwatch",
+	}
+}

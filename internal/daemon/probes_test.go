@@ -1,0 +1,102 @@
+package daemon
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/secwatch/secwatch/internal/config"
+	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/probe"
+)
+
+// TestProbeSourceInterval runs a probe source in a synctest bubble: one
+// round at once, the next every interval, each round one event per check
+// stamped with the time it ran; in once mode one round and Run returns.
+// The target's URL is invalid, so the checks fail without any I/O.
+func TestProbeSourceInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		src := &probeSource{
+			name: ProbeSourceName("p"), target: probe.Target{Name: "p", URL: "http://not-https.example"},
+			interval: 5 * time.Minute, stats: new(ingest.SourceStats), last: map[string]probe.Status{}, log: zerolog.Nop(),
+		}
+		out := make(chan ingest.Record, 100)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- src.Run(ctx, out) }()
+		synctest.Wait()
+		if got, want := len(out), len(probe.Checks); got != want {
+			t.Fatalf("first round: %d records, want %d", got, want)
+		}
+		time.Sleep(5*time.Minute - time.Nanosecond)
+		synctest.Wait()
+		if got, want := len(out), len(probe.Checks); got != want {
+			t.Fatalf("before the interval: %d records, want %d", got, want)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if got, want := len(out), 2*len(probe.Checks); got != want {
+			t.Fatalf("after the interval: %d records, want %d", got, want)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		close(out)
+		i := 0
+		for rec := range out {
+			want := start
+			if i >= len(probe.Checks) {
+				want = start.Add(5 * time.Minute)
+			}
+			if !rec.Event.Time.Equal(want) {
+				t.Errorf("record %d: time %v, want %v", i, rec.Event.Time, want)
+			}
+			if v, _ := rec.Event.Get("@source"); v != "probe:p" || rec.Source != "probe:p" {
+				t.Errorf("record %d: @source %q, Source %q, want probe:p", i, v, rec.Source)
+			}
+			if v, _ := rec.Event.Get("ok"); v != "false" {
+				t.Errorf("record %d: ok = %q, want false (invalid target)", i, v)
+			}
+			i++
+		}
+		if got := src.stats.Events.Load(); got != int64(2*len(probe.Checks)) {
+			t.Errorf("stats.Events = %d, want %d", got, 2*len(probe.Checks))
+		}
+
+		// Once: one round, then Run returns by itself.
+		src.once = true
+		out = make(chan ingest.Record, 100)
+		if err := src.Run(context.Background(), out); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(out), len(probe.Checks); got != want {
+			t.Errorf("once: %d records, want %d", got, want)
+		}
+	})
+}
+
+func TestProbeTarget(t *testing.T) {
+	pc := config.Probe{Name: "p", URL: "https://x.example/mcp", APIKeyEnv: "K", DisallowedOriginPost: "warn", CABundle: "/nonexistent/ca.pem"}
+	env := func(k string) (string, bool) {
+		if k == "K" {
+			return "the-key", true
+		}
+		return "", false
+	}
+	if _, err := ProbeTarget(pc, env); err == nil {
+		t.Error("missing CA bundle: no error")
+	}
+	pc.CABundle = ""
+	tg, err := ProbeTarget(pc, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.APIKey != "the-key" || tg.OriginPost != probe.Warn {
+		t.Errorf("got key set %v, origin post %v", tg.APIKey == "the-key", tg.OriginPost)
+	}
+}

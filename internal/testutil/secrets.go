@@ -1,0 +1,78 @@
+package testutil
+
+import (
+	"math/rand/v2"
+	"strings"
+)
+
+// Secret-bearing fields for redaction property tests: the shapes in which
+// credentials reach logs (design section 8: Authorization headers, Bearer
+// tokens anywhere, fields named like keys, tokens, passwords, secrets and
+// cookies), each with a fresh random secret that can be searched for in
+// whatever secwatch outputs.
+
+// SecretField is one field of a log event that carries Secret.
+type SecretField struct {
+	Key, Value string
+	Secret     string
+}
+
+// secretKeys are field names whose values are secrets.
+var secretKeys = []string{
+	"authorization", "Authorization", "proxy-authorization", "x-api-key", "X-API-Key", "api_key", "apiKey", "API-KEY",
+	"apikey", "access_token", "refresh_token", "id_token", "token", "session_token", "password", "Password", "passwd",
+	"db_password", "secret", "client_secret", "aws_secret_access_key", "cookie", "Cookie", "set-cookie",
+	"credential", "credentials", "private_key", "privateKey", "access_key", "accessKey", "signing_key", "key",
+}
+
+// nestings are dotted prefixes (nested JSON objects flatten to them).
+var nestings = []string{"", "", "headers.", "request.headers.", "details.", "ctx.auth."}
+
+// freeText are free-text values that embed a secret at {S}.
+var freeText = []string{
+	"Authorization: Bearer {S}", "authorization=Bearer {S}", "Authorization: Basic {S}", "Authorization: Token {S}",
+	"Authorization: Digest {S}", "header authorization: bearer {S} sent", "got bearer {S} from client", "Bearer {S}",
+	"GET /mcp?api_key={S}&x=1 HTTP/1.1", "/login?user=bob&password={S}", "password={S}", "Password: {S}",
+	"Cookie: session={S}; theme=dark", "Cookie: theme=dark; session={S}", "set-cookie: sid={S}; Path=/; HttpOnly",
+	`{"token": "{S}"}`, `{'password': '{S}', 'user': 'x'}`, "X-Api-Key: {S}", "x-api-key={S}", "client_secret={S}&grant_type=x",
+	"access_token={S}", "secret: {S}", "refresh_token={S};", `{"headers": {"Authorization": "Bearer {S}"}}`,
+	"api-key: {S}", "apiKey={S}", "token={S}",
+}
+
+// freeKeys are names of fields that are not secret themselves.
+var freeKeys = []string{"message", "detail", "request_url", "user_agent", "path", "query", "msg", "error"}
+
+const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+
+// NewSecret returns a random credential-looking string (token characters,
+// sometimes base64 padding), 16 to 48 characters.
+func NewSecret(r *rand.Rand) string {
+	n := 16 + r.IntN(33)
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = secretAlphabet[r.IntN(len(secretAlphabet))]
+	}
+	// Start with a letter so that no shape turns it into something else.
+	b[0] = "QWERTYUIOPASDFGHJKLZXCVBNM"[r.IntN(26)]
+	s := string(b)
+	if r.IntN(4) == 0 {
+		s += "=="
+	}
+	return s
+}
+
+// NewSecretField returns a random field carrying a new secret: either a
+// secret-named field (maybe nested, maybe a "Bearer" value) or a free-text
+// field with the secret embedded in one of the usual shapes.
+func NewSecretField(r *rand.Rand) SecretField {
+	s := NewSecret(r)
+	if r.IntN(2) == 0 {
+		v := s
+		if r.IntN(3) == 0 {
+			v = "Bearer " + s
+		}
+		return SecretField{Key: nestings[r.IntN(len(nestings))] + secretKeys[r.IntN(len(secretKeys))], Value: v, Secret: s}
+	}
+	v := strings.ReplaceAll(freeText[r.IntN(len(freeText))], "{S}", s)
+	return SecretField{Key: nestings[r.IntN(len(nestings))] + freeKeys[r.IntN(len(freeKeys))], Value: v, Secret: s}
+}
