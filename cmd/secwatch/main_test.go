@@ -1,13 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/secwatch/secwatch/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -16,7 +17,8 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // the exit code.
 func secwatch(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errb bytes.Buffer
+	// Goroutine-safe: a daemon run in-process logs from several goroutines.
+	var out, errb testutil.Buffer
 	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
 	return out.String(), errb.String(), code
 }
