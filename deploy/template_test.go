@@ -531,7 +531,9 @@ func TestTaskDefinition(t *testing.T) {
 		t.Error("TopicKey rotation is off")
 	}
 
-	// Command: run, with --once on a schedule, with one of the image's configs.
+	// Command: run, with --once --timeout on a schedule (a run that cannot
+	// finish must not hold the state lock into the next one), with one of
+	// the image's configs.
 	cmd := asMap(c["Command"])["Fn::If"].([]any)
 	if cmd[0] != "IsScheduled" {
 		t.Fatalf("Command: got %s", render(c["Command"]))
@@ -539,7 +541,9 @@ func TestTaskDefinition(t *testing.T) {
 	configs := map[string]bool{}
 	for i, wantOnce := range map[int]bool{1: true, 2: false} {
 		args := cmd[i].([]any)
-		if args[0] != "run" || args[1] != "--config" || (len(args) == 4 && args[3] == "--once") != wantOnce {
+		once := len(args) == 6 && args[3] == "--once" && args[4] == "--timeout" &&
+			render(args[5]) == render(map[string]any{"Ref": "OnceTimeout"})
+		if args[0] != "run" || args[1] != "--config" || once != wantOnce || (!wantOnce && len(args) != 3) {
 			t.Errorf("Command (scheduled=%v): got %s", wantOnce, render(args))
 		}
 		for _, p := range branches(args[2]) {
