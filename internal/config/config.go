@@ -53,7 +53,11 @@ type Config struct {
 type Engine struct {
 	MaxKeys     int           // groups kept per rule; default 100 000
 	MaxLateness time.Duration // default 10m
-	Tick        time.Duration // wall-clock Advance interval for absent rules; default 1s
+	// MaxFuture: events stamped further ahead of the wall clock are
+	// rejected as malformed (a forged far-future time would otherwise make
+	// every real event late). Default ingest.MaxFuture (24h).
+	MaxFuture time.Duration
+	Tick      time.Duration // wall-clock Advance interval for absent rules; default 1s
 }
 
 // Source types.

@@ -35,7 +35,7 @@ func TestDefaults(t *testing.T) {
 		File:     "secwatch.yaml",
 		StateDir: "/var/lib/secwatch",
 		Rules:    []string{"rules"},
-		Engine:   Engine{MaxKeys: 100_000, MaxLateness: 10 * time.Minute, Tick: time.Second},
+		Engine:   Engine{MaxKeys: 100_000, MaxLateness: 10 * time.Minute, MaxFuture: 24 * time.Hour, Tick: time.Second},
 		Sources:  []Source{{Name: "in", Type: "stdin", Format: "json", MaxLineBytes: 1 << 20}},
 		Alerts: Alerts{
 			Stdout:         Stdout{Enabled: true, Format: "auto"},
@@ -80,7 +80,7 @@ func TestEveryKey(t *testing.T) {
 	src := `
 state_dir: /srv/secwatch
 rules: [rules/, extra.yaml]
-engine: {max_keys: 5_000, max_lateness: 1m, tick: 500ms}
+engine: {max_keys: 5_000, max_lateness: 1m, max_future: 48h, tick: 500ms}
 sources:
   - name: app_1
     type: file
@@ -123,7 +123,7 @@ probes: []
 		File:     "secwatch.yaml",
 		StateDir: "/srv/secwatch",
 		Rules:    []string{"rules/", "extra.yaml"},
-		Engine:   Engine{MaxKeys: 5000, MaxLateness: time.Minute, Tick: 500 * time.Millisecond},
+		Engine:   Engine{MaxKeys: 5000, MaxLateness: time.Minute, MaxFuture: 48 * time.Hour, Tick: 500 * time.Millisecond},
 		Sources: []Source{{
 			Name: "app_1", Type: "file", Format: "regex", TimeField: "ts", Pattern: `^(?P<ts>\S+) (?P<msg>.*)$`,
 			MaxLineBytes: 512 << 10, PollInterval: time.Second, Paths: []string{"/var/log/app/*.log"}, Start: "beginning",

@@ -24,6 +24,7 @@ const (
 	DefaultShutdownGrace      = 20 * time.Second
 	DefaultCheckpointInterval = 10 * time.Second
 	DefaultTick               = time.Second
+	DefaultMaxFuture          = ingest.MaxFuture
 	DefaultFilePoll           = 250 * time.Millisecond
 	DefaultCloudWatchPoll     = 5 * time.Second
 	DefaultOverlap            = 2 * time.Minute
@@ -39,6 +40,7 @@ func defaults(file string) *Config {
 		Engine: Engine{
 			MaxKeys:     rules.DefaultMaxKeys,
 			MaxLateness: rules.DefaultMaxLateness,
+			MaxFuture:   DefaultMaxFuture,
 			Tick:        DefaultTick,
 		},
 		Alerts: Alerts{
@@ -57,7 +59,7 @@ func defaults(file string) *Config {
 
 var (
 	topKeys    = []string{"state_dir", "state", "rules", "engine", "sources", "alerts", "http", "shutdown_grace", "checkpoint_interval", "log", "aws", "probes", "alarms"}
-	engineKeys = []string{"max_keys", "max_lateness", "tick"}
+	engineKeys = []string{"max_keys", "max_lateness", "max_future", "tick"}
 	alertsKeys = []string{"stdout", "sns", "max_age", "initial_backoff", "max_backoff", "attempt_timeout", "per_rule_hourly_cap"}
 	stdoutKeys = []string{"enabled", "format"}
 	snsKeys    = []string{"topic_arn", "region", "endpoint", "fifo"}
@@ -198,6 +200,8 @@ func (p *parser) engine(kv keyVal, e *Engine) {
 			e.MaxKeys, _ = p.integer(kv, 1, 10_000_000)
 		case "max_lateness":
 			e.MaxLateness, _ = p.duration(kv, time.Second, 24*time.Hour)
+		case "max_future":
+			e.MaxFuture, _ = p.duration(kv, time.Minute, 10*365*24*time.Hour)
 		case "tick":
 			e.Tick, _ = p.duration(kv, 100*time.Millisecond, time.Minute)
 		}

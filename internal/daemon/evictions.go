@@ -69,7 +69,11 @@ func (l *engineLoop) inHorizon(rec *ingest.Record) bool {
 		return true
 	}
 	now := time.Now()
-	h.futureLimit = now.Add(ingest.MaxFuture)
+	maxFuture := l.d.Config.Engine.MaxFuture
+	if maxFuture <= 0 {
+		maxFuture = ingest.MaxFuture
+	}
+	h.futureLimit = now.Add(maxFuture)
 	if t.Before(h.futureLimit) {
 		return true
 	}
@@ -82,7 +86,7 @@ func (l *engineLoop) inHorizon(rec *ingest.Record) bool {
 	}
 	h.futureLogged = now
 	l.log.Warn().Str("source", rec.Source).Str("position", eventPosition(&rec.Event)).
-		Str("reason", fmt.Sprintf("time %s is more than %s ahead of the clock", event.FormatTime(t), ingest.MaxFuture)).
+		Str("reason", fmt.Sprintf("time %s is more than %s ahead of the clock", event.FormatTime(t), maxFuture)).
 		Int64("more_since_last", h.futureSkipped).Msg("line rejected")
 	h.futureSkipped = 0
 	return false

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 const sprayRule = `rules:
@@ -78,6 +79,26 @@ func TestFutureEventRejected(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no \"line rejected\" log at app.log:1 for the forged time\n%s", in.log)
+	}
+	in.stopClean()
+}
+
+// TestMaxFutureConfigured: engine.max_future moves the limit; generated
+// traffic running ahead of the clock (the demo) is then counted, not
+// rejected.
+func TestMaxFutureConfigured(t *testing.T) {
+	tb := newTestbed(t, sprayRule)
+	tb.clock = time.Now().Add(30 * 24 * time.Hour)
+	cfg := tb.config(options{})
+	cfg.Engine.MaxFuture = 365 * 24 * time.Hour
+	in := start(t, cfg, nil)
+	tb.feed(tb.lines("authentication_failure", "203.0.113.8", 11))
+	in.waitEvents(11)
+	if d := in.waitAlerts(1)[0]; d.Rule != "burst" || d.Count != 11 {
+		t.Fatalf("got alert %+v, want burst with count 11", d)
+	}
+	if n := len(in.logEntries("line rejected")); n != 0 {
+		t.Errorf("%d lines rejected 30 days ahead with max_future 1 year", n)
 	}
 	in.stopClean()
 }
