@@ -39,6 +39,12 @@ func watchRules(ctx context.Context, paths []string, reload chan<- struct{}, log
 		} else {
 			files[abs] = true
 			dirs[filepath.Dir(abs)] = true
+			// A rule file that is a symbolic link is edited where it
+			// points: watch the target's directory too.
+			if target, err := filepath.EvalSymlinks(abs); err == nil && target != abs {
+				files[target] = true
+				dirs[filepath.Dir(target)] = true
+			}
 		}
 	}
 	for d := range dirs {
@@ -51,7 +57,16 @@ func watchRules(ctx context.Context, paths []string, reload chan<- struct{}, log
 			return true
 		}
 		base := filepath.Base(name)
-		return dirs[filepath.Dir(name)] && !strings.HasPrefix(base, ".") &&
+		if !dirs[filepath.Dir(name)] {
+			return false
+		}
+		// A mounted Kubernetes ConfigMap or Secret swaps every file at
+		// once by renaming its "..data" link; the visible files are links
+		// through it and see no event of their own.
+		if base == "..data" {
+			return true
+		}
+		return !strings.HasPrefix(base, ".") &&
 			(strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml"))
 	}
 	done := make(chan struct{})
