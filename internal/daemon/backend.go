@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -135,16 +134,13 @@ func (b *redisBackend) loadCheckpoint() (*checkpoint, []error) {
 	var best *checkpoint
 	var problems []error
 	for replica, raw := range all {
-		var ck checkpoint
-		if err := json.Unmarshal(raw, &ck); err != nil || ck.Version != checkpointVersion {
-			if err == nil {
-				err = fmt.Errorf("version %d, want %d", ck.Version, checkpointVersion)
-			}
+		ck, err := decodeCheckpoint(raw)
+		if err != nil {
 			problems = append(problems, fmt.Errorf("checkpoint of replica %s in redis: %w", replica, err))
 			continue
 		}
 		if best == nil || ck.Saved.After(best.Saved) {
-			best = &ck
+			best = ck
 		}
 	}
 	return best, problems
@@ -154,10 +150,9 @@ func (b *redisBackend) saveCheckpoint(ck *checkpoint) error {
 	if b.outbox != nil && b.outbox.Unsynced() > 0 {
 		return errUnsynced
 	}
-	ck.Version = checkpointVersion
-	raw, err := json.Marshal(ck)
+	raw, err := encodeCheckpoint(ck)
 	if err != nil {
-		return fmt.Errorf("encode checkpoint: %w", err)
+		return err
 	}
 	return b.s.SaveCheckpoint(context.Background(), raw)
 }

@@ -676,8 +676,8 @@ func checkpointSeq(t *testing.T, path string) uint64 {
 		t.Fatal(err)
 	}
 	_, payload, _ := bytes.Cut(b, []byte("\n"))
-	var ck checkpoint
-	if err := json.Unmarshal(payload, &ck); err != nil {
+	ck, err := decodeCheckpoint(payload)
+	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return ck.Seq

@@ -34,6 +34,7 @@ type engineLoop struct {
 	ckMu   sync.Mutex
 	ckNext *checkpoint // the newest snapshot not yet written
 	ckBusy bool
+	ckBuf  []byte      // a written checkpoint's engine buffer, for the next one
 	retry  atomic.Bool // a write failed: write again at the next tick
 
 	hard hardening // eviction alerts, far-future events (evictions.go)
@@ -179,7 +180,29 @@ func (l *engineLoop) snapshot() (*checkpoint, error) {
 	}
 	l.seq++
 	l.dirty = false
-	return &checkpoint{Seq: l.seq, Saved: time.Now().UTC(), Engine: l.engine.Snapshot(), Cursors: cursors, Flood: flood}, nil
+	// The engine's state in its compact binary encoding, into the buffer
+	// of an earlier checkpoint: no deep copy, and no new garbage of the
+	// state's size every interval.
+	l.ckMu.Lock()
+	buf := l.ckBuf
+	l.ckBuf = nil
+	l.ckMu.Unlock()
+	eng := l.engine.AppendSnapshot(buf[:0])
+	return &checkpoint{Seq: l.seq, Saved: time.Now().UTC(), engine: eng, Cursors: cursors, Flood: flood}, nil
+}
+
+// recycle keeps the engine buffer of a checkpoint that was written (or
+// replaced before it was) for the next snapshot. ck must not be used after.
+func (l *engineLoop) recycle(ck *checkpoint) {
+	if ck == nil || ck.engine == nil {
+		return
+	}
+	l.ckMu.Lock()
+	if cap(ck.engine) > cap(l.ckBuf) {
+		l.ckBuf = ck.engine
+	}
+	l.ckMu.Unlock()
+	ck.engine = nil
 }
 
 // checkpoint writes a checkpoint now and waits for it (at shutdown, and
@@ -190,7 +213,9 @@ func (l *engineLoop) checkpoint() error {
 		return err
 	}
 	l.writes.Wait()
-	return l.write(ck)
+	err = l.write(ck)
+	l.recycle(ck)
+	return err
 }
 
 // checkpointAsync takes the snapshot on the engine goroutine and leaves
@@ -205,9 +230,11 @@ func (l *engineLoop) checkpointAsync() {
 		return
 	}
 	l.ckMu.Lock()
+	old := l.ckNext
 	l.ckNext = ck
 	if l.ckBusy {
 		l.ckMu.Unlock()
+		l.recycle(old)
 		return
 	}
 	l.ckBusy = true
@@ -229,6 +256,7 @@ func (l *engineLoop) checkpointAsync() {
 				l.log.Error().Err(err).Msg("checkpoint failed; will retry")
 				l.retry.Store(true)
 			}
+			l.recycle(next)
 		}
 	}()
 }

@@ -12,7 +12,9 @@ const SnapshotVersion = 1
 // Snapshot is an engine's complete state: windows, cooldowns, absent
 // deadlines, sequence progress and counters. The daemon saves it with the
 // source cursors of the last event the engine observed, so that a restart
-// resumes exactly where the saved state left off. It encodes to JSON.
+// resumes exactly where the saved state left off. It encodes to JSON (the
+// checkpoints of earlier versions) and to the compact binary encoding of
+// snapshot_binary.go, which the daemon now writes (AppendSnapshot).
 type Snapshot struct {
 	Version int            `json:"version"`
 	Now     int64          `json:"now"`

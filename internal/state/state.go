@@ -9,6 +9,10 @@
 //	secwatch-state v1 <sha256 hex of payload> <payload length>\n
 //	<payload>
 //
+// WriteStream writes the same frame around a payload it never holds whole:
+// the checksum is computed while writing and the length field is
+// zero-padded to a fixed width so the header can be rewritten in place.
+//
 // Read verifies the frame. A file that fails verification is never fatal:
 // it is renamed to <name>.corrupt-<n> (kept for inspection) and reported as
 // a *CorruptError, so that a restart does not crash-loop on it.
@@ -232,7 +236,11 @@ func (d *Dir) writeAtomic(name, final string, payload []byte) (err error) {
 	if err := d.step("write"); err != nil {
 		return err
 	}
-	if _, err := f.Write(append(frame(payload), payload...)); err != nil {
+	// Two writes: appending the payload to the frame would copy it.
+	if _, err := f.Write(frame(payload)); err != nil {
+		return err
+	}
+	if _, err := f.Write(payload); err != nil {
 		return err
 	}
 	if err := d.step("sync"); err != nil {
