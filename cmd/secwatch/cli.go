@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -88,13 +89,21 @@ func newFlags(name, args, about string, stderr io.Writer) *flag.FlagSet {
 // parseFlags parses args; it returns (code, false) when the command should
 // exit now (help or a usage error).
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
+	// What Parse prints (the error and the usage) is held back: --help
+	// goes to stdout once, a usage error to stderr.
+	stderr := fs.Output()
+	var held bytes.Buffer
+	fs.SetOutput(&held)
 	err := fs.Parse(args)
+	fs.SetOutput(stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stdout)
 		fs.Usage()
+		fs.SetOutput(stderr)
 		return exitOK, false
 	}
 	if err != nil {
+		stderr.Write(held.Bytes())
 		return exitUsage, false
 	}
 	return 0, true

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,6 +47,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"test", "--help"}, exitOK, "Usage: secwatch test"},
 		{[]string{"explain", "--help"}, exitOK, "Usage: secwatch explain"},
 		{[]string{"version", "--help"}, exitOK, "Usage: secwatch version"},
+		{[]string{"run", "--help"}, exitOK, "Usage: secwatch run"},
+		{[]string{"probe", "--help"}, exitOK, "Usage: secwatch probe"},
 		{[]string{"replay", "--no-such-flag"}, exitUsage, "flag provided but not defined"},
 		{[]string{"replay", "--rules", "../../rules"}, exitUsage, "no input files"},
 		{[]string{"replay", "--format", "xml", "--rules", "../../rules", "x.log"}, exitUsage, `unknown format "xml"`},
@@ -59,6 +62,10 @@ func TestUsage(t *testing.T) {
 			}
 			if !strings.Contains(out+errb, tt.want) {
 				t.Errorf("output does not contain %q:\nstdout: %s\nstderr: %s", tt.want, out, errb)
+			}
+			// --help is printed once, on stdout.
+			if slices.Contains(tt.args, "--help") && (errb != "" || strings.Count(out, "Usage:") != 1) {
+				t.Errorf("--help: stdout %q, stderr %q; want the usage once, on stdout", out, errb)
 			}
 		})
 	}
