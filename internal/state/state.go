@@ -218,7 +218,22 @@ func (d *Dir) Write(name string, payload []byte) error {
 	return nil
 }
 
-func (d *Dir) writeAtomic(name, final string, payload []byte) (err error) {
+func (d *Dir) writeAtomic(name, final string, payload []byte) error {
+	return d.replace(name, final, func(f *os.File) error {
+		// Two writes: appending the payload to the frame would copy it.
+		if _, err := f.Write(frame(payload)); err != nil {
+			return err
+		}
+		_, err := f.Write(payload)
+		return err
+	})
+}
+
+// replace is the atomic part of every write: a temporary file filled by
+// write, fsynced, renamed over final, and the directory fsynced. On an
+// error the old content is intact and the temporary file is gone. The
+// fault-injection steps (d.step) name each stage.
+func (d *Dir) replace(name, final string, write func(f *os.File) error) (err error) {
 	if err := d.step("create"); err != nil {
 		return err
 	}
@@ -236,11 +251,7 @@ func (d *Dir) writeAtomic(name, final string, payload []byte) (err error) {
 	if err := d.step("write"); err != nil {
 		return err
 	}
-	// Two writes: appending the payload to the frame would copy it.
-	if _, err := f.Write(frame(payload)); err != nil {
-		return err
-	}
-	if _, err := f.Write(payload); err != nil {
+	if err := write(f); err != nil {
 		return err
 	}
 	if err := d.step("sync"); err != nil {

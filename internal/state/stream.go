@@ -57,60 +57,25 @@ func (d *Dir) WriteStream(name string, fill func(w io.Writer) error) error {
 	return nil
 }
 
-func (d *Dir) writeStream(name, final string, fill func(w io.Writer) error) (err error) {
-	if err := d.step("create"); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(d.path, tempPrefix(name)+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+func (d *Dir) writeStream(name, final string, fill func(w io.Writer) error) error {
+	return d.replace(name, final, func(f *os.File) error {
+		placeholder := streamHeader(make([]byte, sha256.Size), 0)
+		if _, err := f.Write(placeholder); err != nil {
+			return err
 		}
-	}()
-	if err := d.step("write"); err != nil {
+		bw := bufio.NewWriterSize(f, 256<<10)
+		hw := &hashWriter{w: bw, h: sha256.New()}
+		if err := fill(hw); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		hdr := streamHeader(hw.h.Sum(nil), hw.n)
+		if len(hdr) != len(placeholder) {
+			return errors.New("state file header changed width") // cannot happen: n < 10^20
+		}
+		_, err := f.WriteAt(hdr, 0)
 		return err
-	}
-	placeholder := streamHeader(make([]byte, sha256.Size), 0)
-	if _, err := f.Write(placeholder); err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(f, 256<<10)
-	hw := &hashWriter{w: bw, h: sha256.New()}
-	if err := fill(hw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	hdr := streamHeader(hw.h.Sum(nil), hw.n)
-	if len(hdr) != len(placeholder) {
-		return errors.New("state file header changed width") // cannot happen: n < 10^20
-	}
-	if _, err := f.WriteAt(hdr, 0); err != nil {
-		return err
-	}
-	if err := d.step("sync"); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := d.step("rename"); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return err
-	}
-	if err := d.step("syncdir"); err != nil {
-		return err
-	}
-	return syncDir(d.path)
+	})
 }
