@@ -32,6 +32,13 @@ func cmdCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 			}
 		}
 	}
+	if failed && len(paths) == 0 {
+		// The rules to check are the ones the broken configuration
+		// names; checking the default directory instead would say "ok"
+		// about files the daemon may never load.
+		fmt.Fprintln(stderr, "rules not checked: fix the configuration, or name the rule files")
+		return exitFailed
+	}
 	if len(paths) == 0 {
 		paths = []string{"rules"}
 	}

@@ -297,4 +297,10 @@ func TestCheckConfig(t *testing.T) {
 	if code != exitFailed || !strings.Contains(errb, bad+":3:") || !strings.Contains(errb, `did you mean "start"`) {
 		t.Fatalf("check --config with a misspelt key: code %d, stderr %q", code, errb)
 	}
+	// Without rule paths, a broken configuration leaves nothing to say
+	// "ok" about: the rules it would name are unknown.
+	out, errb, code = secwatch(t, "", "check", "--config", bad)
+	if code != exitFailed || strings.Contains(out, "rules") || !strings.Contains(errb, "rules not checked") {
+		t.Fatalf("check --config bad: code %d, stdout %q, stderr %q", code, out, errb)
+	}
 }
