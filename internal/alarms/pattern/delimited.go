@@ -19,37 +19,14 @@ type dslot struct {
 }
 
 // dnode is a condition tree over named fields.
-type dnode interface {
-	evalFields(fields map[string]string) bool
-}
-
-type dand []dnode
-type dor []dnode
-
-func (n dand) evalFields(f map[string]string) bool {
-	for _, c := range n {
-		if !c.evalFields(f) {
-			return false
-		}
-	}
-	return true
-}
-
-func (n dor) evalFields(f map[string]string) bool {
-	for _, c := range n {
-		if c.evalFields(f) {
-			return true
-		}
-	}
-	return false
-}
+type dnode = condition[map[string]string]
 
 type dcond struct {
 	name string
 	c    cond
 }
 
-func (d *dcond) evalFields(f map[string]string) bool {
+func (d *dcond) eval(f map[string]string) bool {
 	v, ok := f[d.name]
 	return ok && d.c.evalText(v)
 }
@@ -118,7 +95,7 @@ func (d *delimited) match(m string) bool {
 		}
 	}
 	for _, s := range d.slots {
-		if s.expr != nil && !s.expr.evalFields(named) {
+		if s.expr != nil && !s.expr.eval(named) {
 			return false
 		}
 	}
@@ -201,42 +178,10 @@ type nameRef struct {
 // opAny marks a bare field name: no condition.
 const opAny condOp = -1
 
+// dor parses a slot's conditions joined by && and ||, recording the
+// field names they use.
 func (p *jsonParser) dor(names *[]nameRef) (dnode, error) {
-	var kids dor
-	for {
-		n, err := p.dand(names)
-		if err != nil {
-			return nil, err
-		}
-		kids = append(kids, n)
-		if !p.peek("||") {
-			break
-		}
-		p.i += 2
-	}
-	if len(kids) == 1 {
-		return kids[0], nil
-	}
-	return kids, nil
-}
-
-func (p *jsonParser) dand(names *[]nameRef) (dnode, error) {
-	var kids dand
-	for {
-		n, err := p.dcond(names)
-		if err != nil {
-			return nil, err
-		}
-		kids = append(kids, n)
-		if !p.peek("&&") {
-			break
-		}
-		p.i += 2
-	}
-	if len(kids) == 1 {
-		return kids[0], nil
-	}
-	return kids, nil
+	return parseOr(p, func() (dnode, error) { return p.dcond(names) })
 }
 
 func (p *jsonParser) dcond(names *[]nameRef) (dnode, error) {

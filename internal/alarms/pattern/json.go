@@ -10,30 +10,7 @@ import (
 )
 
 // node is one part of a JSON property expression.
-type node interface {
-	eval(root map[string]any) bool
-}
-
-type andNode []node
-type orNode []node
-
-func (n andNode) eval(root map[string]any) bool {
-	for _, c := range n {
-		if !c.eval(root) {
-			return false
-		}
-	}
-	return true
-}
-
-func (n orNode) eval(root map[string]any) bool {
-	for _, c := range n {
-		if c.eval(root) {
-			return true
-		}
-	}
-	return false
-}
+type node = condition[map[string]any]
 
 // step is one selector step: a property name, or an array index when
 // index >= 0.
@@ -289,43 +266,8 @@ func (p *jsonParser) peek(tok string) bool {
 	return strings.HasPrefix(p.s[p.i:], tok)
 }
 
-func (p *jsonParser) or() (node, error) {
-	var kids orNode
-	for {
-		n, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		kids = append(kids, n)
-		if !p.peek("||") {
-			break
-		}
-		p.i += 2
-	}
-	if len(kids) == 1 {
-		return kids[0], nil
-	}
-	return kids, nil
-}
-
-func (p *jsonParser) and() (node, error) {
-	var kids andNode
-	for {
-		n, err := p.primary()
-		if err != nil {
-			return nil, err
-		}
-		kids = append(kids, n)
-		if !p.peek("&&") {
-			break
-		}
-		p.i += 2
-	}
-	if len(kids) == 1 {
-		return kids[0], nil
-	}
-	return kids, nil
-}
+// or parses a JSON property expression's conditions joined by && and ||.
+func (p *jsonParser) or() (node, error) { return parseOr(p, p.primary) }
 
 func (p *jsonParser) primary() (node, error) {
 	p.space()
