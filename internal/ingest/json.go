@@ -253,19 +253,12 @@ func (f *flattener) object(i, depth int) (int, error) {
 				}
 				goto next
 			}
-			if i, err = f.leaf(w, i, depth); err != nil {
+			if i, err = f.leaf(w, false, i, depth); err != nil {
 				return 0, err
 			}
 			goto next
 		}
-		switch c := s[i]; {
-		case c == '"':
-			var v string
-			if v, i, err = f.str(i); err != nil {
-				return 0, err
-			}
-			f.add(key, v)
-		case c == '{':
+		if s[i] == '{' {
 			mark := len(f.prefix)
 			f.prefix = append(append(f.prefix, key...), '.')
 			i, err = f.object(i, depth+1)
@@ -273,33 +266,8 @@ func (f *flattener) object(i, depth int) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-		case c == '[':
-			start := i
-			if i, err = f.skipArray(i, depth+1); err != nil {
-				return 0, err
-			}
-			f.add(key, s[start:i])
-		case c == 'n':
-			if !strings.HasPrefix(s[i:], "null") {
-				return 0, f.fail(i, "invalid literal")
-			}
-			i += 4 // null: the field is absent
-		case c == 't' || c == 'f':
-			lit := "true"
-			if c == 'f' {
-				lit = "false"
-			}
-			if !strings.HasPrefix(s[i:], lit) {
-				return 0, f.fail(i, "invalid literal")
-			}
-			f.add(key, lit)
-			i += len(lit)
-		default:
-			start := i
-			if i, err = f.number(i); err != nil {
-				return 0, err
-			}
-			f.add(key, s[start:i])
+		} else if i, err = f.leaf(key, true, i, depth); err != nil {
+			return 0, err
 		}
 	next:
 		i = skipWS(s, i)
@@ -317,9 +285,11 @@ func (f *flattener) object(i, depth int) (int, error) {
 	}
 }
 
-// leaf reads the value at s[i] (not an object) for the wanted key w, which
-// is already the full dotted key, and adds it as the full parse would.
-func (f *flattener) leaf(w string, i, depth int) (int, error) {
+// leaf reads the value at s[i] (not an object) and adds it under key: a
+// key of the current object when dot (the object's prefix is put before
+// it), else already the full dotted key (a wanted field). null adds
+// nothing; an array is kept as its JSON text.
+func (f *flattener) leaf(key string, dot bool, i, depth int) (int, error) {
 	s := f.s
 	var err error
 	switch c := s[i]; {
@@ -328,13 +298,13 @@ func (f *flattener) leaf(w string, i, depth int) (int, error) {
 		if v, i, err = f.str(i); err != nil {
 			return 0, err
 		}
-		f.addKey(w, v)
+		f.put(key, dot, v)
 	case c == '[':
 		start := i
 		if i, err = f.skipArray(i, depth+1); err != nil {
 			return 0, err
 		}
-		f.addKey(w, s[start:i])
+		f.put(key, dot, s[start:i])
 	case c == 'n':
 		if !strings.HasPrefix(s[i:], "null") {
 			return 0, f.fail(i, "invalid literal")
@@ -348,14 +318,14 @@ func (f *flattener) leaf(w string, i, depth int) (int, error) {
 		if !strings.HasPrefix(s[i:], lit) {
 			return 0, f.fail(i, "invalid literal")
 		}
-		f.addKey(w, lit)
+		f.put(key, dot, lit)
 		i += len(lit)
 	default:
 		start := i
 		if i, err = f.number(i); err != nil {
 			return 0, err
 		}
-		f.addKey(w, s[start:i])
+		f.put(key, dot, s[start:i])
 	}
 	return i, nil
 }
@@ -366,6 +336,15 @@ func (f *flattener) add(key, value string) {
 		key = f.dotted(key)
 	}
 	f.addKey(key, value)
+}
+
+// put adds a leaf: under the current object's prefix when dot.
+func (f *flattener) put(key string, dot bool, value string) {
+	if dot {
+		f.add(key, value)
+	} else {
+		f.addKey(key, value)
+	}
 }
 
 // addKey adds a leaf under its full key unless the key was seen before.
