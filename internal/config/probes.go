@@ -67,14 +67,7 @@ func (p *parser) probes(kv keyVal) []Probe {
 		if !ok {
 			continue
 		}
-		if pr.Name != "" {
-			at := p.valueOf(n, "name")
-			if first, dup := names[pr.Name]; dup {
-				p.errorf(at, path+".name", "duplicate name %s, first defined at %s", p.got(at), p.pos(first))
-			} else {
-				names[pr.Name] = at
-			}
-		}
+		p.uniqueName(names, n, path, pr.Name)
 		out = append(out, pr)
 	}
 	return out

@@ -79,14 +79,7 @@ func (p *parser) sources(kv keyVal) []Source {
 		if !ok {
 			continue
 		}
-		if s.Name != "" {
-			at := p.valueOf(n, "name")
-			if first, dup := names[s.Name]; dup {
-				p.errorf(at, path+".name", "duplicate name %s, first defined at %s", p.got(at), p.pos(first))
-			} else {
-				names[s.Name] = at
-			}
-		}
+		p.uniqueName(names, n, path, s.Name)
 		if s.Type == TypeStdin {
 			at := p.valueOf(n, "type")
 			if stdin != nil {
@@ -257,4 +250,19 @@ func checkLogGroup(s string) string {
 		return "must be a log group name (letters, digits and . _ / # -)"
 	}
 	return ""
+}
+
+// uniqueName reports a name (of the list entry n at path) that an earlier
+// entry already has, with the position of the first; names maps each name
+// to where it was first defined.
+func (p *parser) uniqueName(names map[string]*yaml.Node, n *yaml.Node, path, name string) {
+	if name == "" {
+		return
+	}
+	at := p.valueOf(n, "name")
+	if first, dup := names[name]; dup {
+		p.errorf(at, path+".name", "duplicate name %s, first defined at %s", p.got(at), p.pos(first))
+	} else {
+		names[name] = at
+	}
 }
