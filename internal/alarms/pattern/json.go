@@ -126,31 +126,13 @@ func (c *cond) eval(root map[string]any) bool {
 		if !ok {
 			return false
 		}
-		switch c.op {
-		case opEq:
-			return n == c.num
-		case opNe:
-			return n != c.num
-		case opLt:
-			return n < c.num
-		case opLe:
-			return n <= c.num
-		case opGt:
-			return n > c.num
-		}
-		return n >= c.num
+		return c.compareNumber(n)
 	}
 	t, ok := scalarText(v)
 	if !ok {
 		return false // the selector points at null, an array or an object
 	}
-	var m bool
-	if c.kind == valRegex {
-		m = c.re.MatchString(t)
-	} else {
-		m = c.matchString(t)
-	}
-	return m == (c.op == opEq)
+	return c.compareText(t)
 }
 
 // evalText applies the comparison to a space-delimited field's text: a
@@ -161,20 +143,30 @@ func (c *cond) evalText(t string) bool {
 		if !ok {
 			return false
 		}
-		switch c.op {
-		case opEq:
-			return n == c.num
-		case opNe:
-			return n != c.num
-		case opLt:
-			return n < c.num
-		case opLe:
-			return n <= c.num
-		case opGt:
-			return n > c.num
-		}
-		return n >= c.num
+		return c.compareNumber(n)
 	}
+	return c.compareText(t)
+}
+
+// compareNumber applies a numeric comparison.
+func (c *cond) compareNumber(n float64) bool {
+	switch c.op {
+	case opEq:
+		return n == c.num
+	case opNe:
+		return n != c.num
+	case opLt:
+		return n < c.num
+	case opLe:
+		return n <= c.num
+	case opGt:
+		return n > c.num
+	}
+	return n >= c.num
+}
+
+// compareText applies = or != against a string, glob or regex value.
+func (c *cond) compareText(t string) bool {
 	var m bool
 	if c.kind == valRegex {
 		m = c.re.MatchString(t)
