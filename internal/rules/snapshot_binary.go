@@ -419,22 +419,15 @@ func (r *snapDecoder) name() string {
 	}
 }
 
-func (r *snapDecoder) fields() []event.Field {
-	n := r.count("field", 2)
-	if n == 0 {
-		return nil
-	}
-	fs := make([]event.Field, n)
-	for i := range fs {
-		fs[i].Key = r.name()
-		fs[i].Value = r.str()
-	}
-	return fs
-}
+func (r *snapDecoder) fields() []event.Field { return r.fieldList(r.str) }
 
 // sampleFields reads a sample's fields, whose values are names too (an
 // event type, a method, a message recurs from group to group).
-func (r *snapDecoder) sampleFields() []event.Field {
+func (r *snapDecoder) sampleFields() []event.Field { return r.fieldList(r.name) }
+
+// fieldList reads a count, then that many fields: a name, and a value read
+// by value.
+func (r *snapDecoder) fieldList(value func() string) []event.Field {
 	n := r.count("field", 2)
 	if n == 0 {
 		return nil
@@ -442,7 +435,7 @@ func (r *snapDecoder) sampleFields() []event.Field {
 	fs := make([]event.Field, n)
 	for i := range fs {
 		fs[i].Key = r.name()
-		fs[i].Value = r.name()
+		fs[i].Value = value()
 	}
 	return fs
 }
