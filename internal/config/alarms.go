@@ -94,11 +94,7 @@ func (p *parser) alarms(kv keyVal, a *Alarms) {
 		switch kv.name {
 		case "topic_arn":
 			if v, ok := p.scalar(kv.val, kv.path, "an SNS topic ARN"); ok && v != "" {
-				if topicARN.MatchString(v) {
-					a.TopicARN = v
-				} else {
-					p.errorf(kv.val, kv.path, "must be an SNS topic ARN like \"arn:aws:sns:eu-west-1:123456789012:secwatch-alerts\", got %s", p.got(kv.val))
-				}
+				a.TopicARN = p.topicARN(kv, v)
 			}
 		case "region":
 			a.Region = p.region(kv)
@@ -106,10 +102,10 @@ func (p *parser) alarms(kv keyVal, a *Alarms) {
 			a.Endpoint = p.endpoint(kv)
 		case "log_group":
 			if v, ok := p.scalar(kv.val, kv.path, "a log group name"); ok && v != "" {
-				if logGroupName.MatchString(v) {
-					a.LogGroup = v
+				if msg := checkLogGroup(v); msg != "" {
+					p.errorf(kv.val, kv.path, "%s, got %s", msg, p.got(kv.val))
 				} else {
-					p.errorf(kv.val, kv.path, "must be a log group name (1 to 512 of A-Z a-z 0-9 . _ / # -), got %s", p.got(kv.val))
+					a.LogGroup = v
 				}
 			}
 		case "namespace":

@@ -259,17 +259,23 @@ func (p *parser) alerts(kv keyVal, a *Alerts) *keyVal {
 
 var topicARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:([a-z0-9-]+):[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
 
+// topicARN returns v when it is an SNS topic ARN, else reports it and
+// returns "".
+func (p *parser) topicARN(kv keyVal, v string) string {
+	if !topicARN.MatchString(v) {
+		p.errorf(kv.val, kv.path, "must be an SNS topic ARN like \"arn:aws:sns:eu-west-1:123456789012:secwatch-alerts\", got %s", p.got(kv.val))
+		return ""
+	}
+	return v
+}
+
 func (p *parser) sns(kv keyVal, s *SNS) {
 	var fifo *keyVal
 	for _, kv := range p.mapping(kv.val, kv.path, snsKeys) {
 		switch kv.name {
 		case "topic_arn":
 			if v, ok := p.scalar(kv.val, kv.path, "an SNS topic ARN"); ok {
-				if topicARN.MatchString(v) {
-					s.TopicARN = v
-				} else {
-					p.errorf(kv.val, kv.path, "must be an SNS topic ARN like \"arn:aws:sns:eu-west-1:123456789012:secwatch-alerts\", got %s", p.got(kv.val))
-				}
+				s.TopicARN = p.topicARN(kv, v)
 			}
 		case "region":
 			s.Region = p.region(kv)
