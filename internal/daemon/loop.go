@@ -37,7 +37,7 @@ type engineLoop struct {
 	ckBuf  []byte      // a written checkpoint's engine buffer, for the next one
 	retry  atomic.Bool // a write failed: write again at the next tick
 
-	hard hardening // eviction alerts, far-future events (evictions.go)
+	hard hardening // eviction alerts, far-future events (hardening.go)
 }
 
 // run observes records until the channel closes, then writes the final
