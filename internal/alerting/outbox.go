@@ -1,13 +1,10 @@
 package alerting
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -50,6 +47,8 @@ type Entry struct {
 	// to be re-driven.
 	DeadLettered     time.Time `json:"dead_lettered,omitzero"`
 	DeadLetterReason string    `json:"dead_letter_reason,omitempty"`
+
+	held bool // queued by PutLater, not yet committed: no notifier sees it
 }
 
 func (e *Entry) clone() Entry {
@@ -68,43 +67,92 @@ func (e *Entry) clone() Entry {
 //	dead-letter/<alert_id>.json  alerts given up on; secwatch never deletes them
 //	*.corrupt-<n>          files that failed verification, moved aside
 //
-// Every change is written (fsynced) before the method returns. When a write
-// fails the in-memory queue is changed anyway, so alerts keep flowing while
-// the process lives, and the method returns the error.
+// Group commit. One goroutine, the committer, makes every change durable,
+// in batches: the files of all the changes queued since its last commit
+// are written and fsynced together, the delivered ids appended to the
+// journal with one fsync, and the directory fsynced once (state.Commit).
+// An alert burst therefore costs a few fsyncs per batch, not two per
+// alert and two per delivery.
 //
-// Put is meant for the engine goroutine and the other methods for the
-// dispatcher goroutine; all methods are safe for concurrent use (one mutex
-// guards the queue, and is held across the fsync of Put, so no notifier
-// sees an alert before it is on disk).
+//   - PutLater queues an alert and returns at once; the alert is hidden
+//     from Pending (no notifier sees it) until the commit that wrote it.
+//     Sync waits for every change queued before it: the daemon calls it
+//     before a checkpoint, so that a checkpoint past an alert's event is
+//     never on disk before the alert (a crash can re-fire an alert, never
+//     lose one).
+//   - Put, Fail, Reject and DeadLetter wait for the commit of their change.
+//   - Ack changes memory at once and is committed with the next batch: a
+//     crash before that loses only the record of the delivery, so the
+//     alert is delivered again (at-least-once).
+//
+// When a write fails the in-memory queue is changed anyway, so alerts keep
+// flowing while the process lives; the error is returned by the waiting
+// method, or for PutLater and Ack passed to OnError and returned by the
+// next Sync.
+//
+// Put and PutLater are meant for the engine goroutine and the other
+// methods for the dispatcher goroutine; all methods are safe for
+// concurrent use (one mutex guards the queue; no file is written under it
+// except at open and at compaction of the delivered ids).
 type Outbox struct {
 	// DedupHorizon is how long a delivered alert_id is remembered, so that
 	// Put of the same id sends nothing twice. If 0, DefaultDedupHorizon is
 	// used. Set it before the first Put.
 	DedupHorizon time.Duration
+	// OnDurable, if set, is called after a commit that made alerts queued
+	// by PutLater visible to Pending (the daemon wakes the dispatcher).
+	OnDurable func()
+	// OnError, if set, is called with each failed write of a change
+	// nobody waits for (PutLater, Ack). The change stays in memory.
+	OnError func(error)
 
 	mu         sync.Mutex
+	committed  *sync.Cond // broadcast after each commit
 	dir, dead  *state.Dir
 	notifiers  []string
 	entries    map[string]*Entry
-	delivered  map[string]time.Time
+	delivered  *deliveredLog
 	deadIDs    map[string]bool
-	journalN   int
 	loadErrors []error
 	closed     bool
+
+	// The committer's queue: changes since its last batch, numbered.
+	ops       []*op
+	queued    uint64 // number of the last change queued
+	done      uint64 // number of the last change committed
+	asyncErrs []error
+	running   bool // a committer goroutine is running
+
+	beforeCommit func() // tests: called by the committer before each batch
 }
+
+// op is one queued change of the outbox directory.
+type op struct {
+	seq  uint64
+	kind opKind
+	id   string
+	at   time.Time // opFinish: when it was delivered
+	dead []byte    // opDead: the dead-letter file's payload
+	wait bool      // someone waits for err
+	err  error     // set by the commit
+}
+
+type opKind uint8
+
+const (
+	opWrite  opKind = iota // write the entry as it is at commit time
+	opFinish               // record as delivered, remove the entry file
+	opDead                 // move to dead-letter/
+)
 
 var errNotPending = errors.New("no such pending alert")
 
-// compactEvery is the number of journal records between compactions of
-// the delivered ids (a variable for tests).
-var compactEvery = 1024
-
-// OpenOutbox opens (creating as needed) the outbox in dir and loads the
-// pending alerts. notifiers names the notifiers that must each
-// acknowledge an alert before it counts as delivered. Problems that do not
-// stop loading — corrupt files moved aside, a failed write — are returned
-// by LoadErrors for the caller to log. OpenOutbox locks dir (see
-// state.Open) until Close.
+// OpenOutbox opens (creating as needed) the outbox in dir, loads the
+// pending alerts and starts the committer. notifiers names the notifiers
+// that must each acknowledge an alert before it counts as delivered.
+// Problems that do not stop loading — corrupt files moved aside, a failed
+// write — are returned by LoadErrors for the caller to log. OpenOutbox
+// locks dir (see state.Open) until Close.
 func OpenOutbox(dir string, notifiers []string) (*Outbox, error) {
 	if len(notifiers) == 0 {
 		return nil, errors.New("open outbox: no notifiers")
@@ -122,9 +170,9 @@ func OpenOutbox(dir string, notifiers []string) (*Outbox, error) {
 		dir:       d,
 		notifiers: slices.Clone(notifiers),
 		entries:   make(map[string]*Entry),
-		delivered: make(map[string]time.Time),
 		deadIDs:   make(map[string]bool),
 	}
+	o.committed = sync.NewCond(&o.mu)
 	if err := o.load(time.Now().UTC()); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("open outbox %s: %w", dir, err)
@@ -137,9 +185,11 @@ func (o *Outbox) load(now time.Time) error {
 	if o.dead, err = o.dir.Sub(deadLetterDir); err != nil {
 		return err
 	}
-	if err := o.loadDelivered(); err != nil {
+	var problems []error
+	if o.delivered, problems, err = openDelivered(o.dir, 0, 0); err != nil {
 		return err
 	}
+	o.loadErrors = append(o.loadErrors, problems...)
 	names, err := o.dead.List()
 	if err != nil {
 		return err
@@ -152,141 +202,81 @@ func (o *Outbox) load(now time.Time) error {
 	if names, err = o.dir.List(); err != nil {
 		return err
 	}
+	var finished []string
 	for _, n := range names {
 		if id, ok := strings.CutSuffix(n, entrySuffix); ok {
-			if err := o.loadEntry(id, now); err != nil {
+			f, err := o.loadEntry(id, now)
+			if err != nil {
 				return err
 			}
+			if f {
+				finished = append(finished, id)
+			}
+		}
+	}
+	// Entries every notifier acked before a crash: delivered, now recorded.
+	if len(finished) > 0 {
+		if err := o.delivered.add(finished, now); err != nil {
+			o.note(err)
+			return nil // keep the files: the next start finishes them
+		}
+		for _, id := range finished {
+			o.note(o.dir.Remove(id + entrySuffix))
 		}
 	}
 	return nil
 }
 
-// loadEntry reads one pending alert. Only I/O errors other than corruption
-// are returned; everything else goes to loadErrors.
-func (o *Outbox) loadEntry(id string, now time.Time) error {
+// loadEntry reads one pending alert; it reports whether the entry is
+// complete (every notifier acked it). Only I/O errors other than
+// corruption are returned; everything else goes to loadErrors.
+func (o *Outbox) loadEntry(id string, now time.Time) (finished bool, err error) {
 	name := id + entrySuffix
 	b, err := o.dir.Read(name)
 	if errors.Is(err, state.ErrCorrupt) {
 		o.loadErrors = append(o.loadErrors, err)
-		return nil
+		return false, nil
 	} else if err != nil {
-		return err
+		return false, err
 	}
 	var e Entry
 	switch err := json.Unmarshal(b, &e); {
 	case !validID(id):
 		o.loadErrors = append(o.loadErrors, o.dir.Quarantine(name, "file name is not an alert id"))
-		return nil
+		return false, nil
 	case err != nil:
 		o.loadErrors = append(o.loadErrors, o.dir.Quarantine(name, "undecodable entry: "+err.Error()))
-		return nil
+		return false, nil
 	case e.Doc.AlertID != id:
 		o.loadErrors = append(o.loadErrors, o.dir.Quarantine(name, fmt.Sprintf("alert_id %q does not match the file name", e.Doc.AlertID)))
-		return nil
+		return false, nil
 	}
 	switch {
-	case !o.delivered[id].IsZero() || (e.DeadLettered.IsZero() && o.deadIDs[id]):
+	case o.delivered.known(id) || (e.DeadLettered.IsZero() && o.deadIDs[id]):
 		// A crash between recording the outcome and removing the file.
 		o.note(o.dir.Remove(name))
-		return nil
+		return false, nil
 	case !e.DeadLettered.IsZero():
 		// Moved back from dead-letter/ by hand: a fresh start, except
 		// for the notifiers that already delivered it.
 		e = Entry{Doc: e.Doc, Queued: now, Acked: e.Acked}
-		o.note(o.write(&e))
+		b, err := json.Marshal(&e)
+		if err == nil {
+			err = o.dir.Write(name, b)
+		}
+		o.note(err)
+	}
+	if o.complete(&e) {
+		return true, nil
 	}
 	o.entries[id] = &e
-	if o.complete(&e) {
-		o.note(o.finish(&e, now))
-	}
-	return nil
+	return false, nil
 }
 
 func (o *Outbox) note(err error) {
 	if err != nil {
 		o.loadErrors = append(o.loadErrors, err)
 	}
-}
-
-// deliveredFile is the snapshot's payload.
-type deliveredFile struct {
-	Delivered map[string]time.Time `json:"delivered"`
-}
-
-// loadDelivered reads the snapshot and the journal, then folds the journal
-// into a new snapshot, so that appends never follow a torn record.
-func (o *Outbox) loadDelivered() error {
-	b, err := o.dir.Read(deliveredSnapshot)
-	switch {
-	case errors.Is(err, state.ErrCorrupt):
-		o.loadErrors = append(o.loadErrors, err)
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return err
-	default:
-		var f deliveredFile
-		if err := json.Unmarshal(b, &f); err != nil {
-			o.loadErrors = append(o.loadErrors, o.dir.Quarantine(deliveredSnapshot, "undecodable: "+err.Error()))
-		}
-		for id, t := range f.Delivered {
-			o.delivered[id] = t
-		}
-	}
-	j, err := o.dir.ReadJournal(deliveredJournal)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	bad := 0
-	for len(j) > 0 {
-		line, rest, ok := bytes.Cut(j, []byte{'\n'})
-		if !ok {
-			break // torn by a crash mid-append: that record never counted
-		}
-		j = rest
-		ts, id, ok := strings.Cut(string(line), " ")
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if !ok || err != nil || !validID(id) {
-			bad++
-			continue
-		}
-		if t.After(o.delivered[id]) {
-			o.delivered[id] = t
-		}
-	}
-	if bad > 0 {
-		o.loadErrors = append(o.loadErrors, &state.CorruptError{Name: deliveredJournal, Path: filepath.Join(o.dir.Path(), deliveredJournal),
-			Reason: fmt.Sprintf("%d malformed records skipped", bad)})
-	}
-	o.note(o.compact(time.Time{}))
-	return nil
-}
-
-// compact writes the delivered ids to the snapshot, forgetting those older
-// than the horizon at now (zero now: forget none), and empties the journal.
-func (o *Outbox) compact(now time.Time) error {
-	if !now.IsZero() {
-		for id, t := range o.delivered {
-			if now.Sub(t) >= o.horizon() {
-				delete(o.delivered, id)
-			}
-		}
-	}
-	b, err := json.Marshal(deliveredFile{Delivered: o.delivered})
-	if err != nil {
-		return err
-	}
-	if err := o.dir.Write(deliveredSnapshot, b); err != nil {
-		return err
-	}
-	// A crash here leaves records in both files; loading takes the union.
-	if err := o.dir.Remove(deliveredJournal); err != nil {
-		return err
-	}
-	o.journalN = 0
-	return nil
 }
 
 func (o *Outbox) horizon() time.Duration {
@@ -310,15 +300,6 @@ func validID(id string) bool {
 	return true
 }
 
-// write persists e in the outbox directory.
-func (o *Outbox) write(e *Entry) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	return o.dir.Write(e.Doc.AlertID+entrySuffix, b)
-}
-
 // complete reports whether every configured notifier acked e.
 func (o *Outbox) complete(e *Entry) bool {
 	for _, n := range o.notifiers {
@@ -329,25 +310,25 @@ func (o *Outbox) complete(e *Entry) bool {
 	return true
 }
 
-// finish records e as delivered and removes it.
-func (o *Outbox) finish(e *Entry, now time.Time) error {
-	id := e.Doc.AlertID
-	delete(o.entries, id)
-	o.delivered[id] = now
-	rec := fmt.Appendf(nil, "%s %s\n", now.UTC().Format(time.RFC3339Nano), id)
-	if err := o.dir.Append(deliveredJournal, rec); err != nil {
-		// Keep the file, with every ack, so the next start finishes it.
-		o.write(e)
-		return err
+// enqueue queues a change for the committer; o.mu must be held.
+func (o *Outbox) enqueue(p *op) *op {
+	o.queued++
+	p.seq = o.queued
+	o.ops = append(o.ops, p)
+	if !o.running {
+		o.running = true
+		go o.commitLoop()
 	}
-	o.journalN++
-	if err := o.dir.Remove(id + entrySuffix); err != nil {
-		return err
+	return p
+}
+
+// await waits, with o.mu held, for the commit of p and returns its error.
+func (o *Outbox) await(p *op) error {
+	p.wait = true
+	for o.done < p.seq {
+		o.committed.Wait()
 	}
-	if o.journalN >= compactEvery {
-		return o.compact(now)
-	}
-	return nil
+	return p.err
 }
 
 // Put stores doc durably before returning true. It returns false, writing
@@ -360,24 +341,196 @@ func (o *Outbox) finish(e *Entry, now time.Time) error {
 func (o *Outbox) Put(doc rules.Document, now time.Time) (bool, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	p, err := o.put(doc, now)
+	if p == nil {
+		return false, err
+	}
+	if err := o.await(p); err != nil {
+		return true, fmt.Errorf("outbox put %s (queued in memory only): %w", doc.AlertID, err)
+	}
+	return true, nil
+}
+
+// PutLater is Put without the wait: it returns once doc is queued, and
+// the committer makes it durable, then visible to Pending, within
+// milliseconds. Sync waits for that. A failed write is passed to OnError;
+// the alert stays queued in memory.
+func (o *Outbox) PutLater(doc rules.Document, now time.Time) (bool, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	p, err := o.put(doc, now)
+	return p != nil, err
+}
+
+// put queues doc unless it is known; o.mu must be held.
+func (o *Outbox) put(doc rules.Document, now time.Time) (*op, error) {
 	id := doc.AlertID
 	switch {
 	case o.closed:
-		return false, fmt.Errorf("outbox put %s: outbox closed", id)
+		return nil, fmt.Errorf("outbox put %s: outbox closed", id)
 	case !validID(id):
-		return false, fmt.Errorf("outbox put: invalid alert_id %q", id)
-	case o.entries[id] != nil, o.deadIDs[id]:
-		return false, nil
+		return nil, fmt.Errorf("outbox put: invalid alert_id %q", id)
+	case o.entries[id] != nil, o.deadIDs[id], o.delivered.hasWithin(id, now, o.horizon()):
+		return nil, nil
 	}
-	if t, ok := o.delivered[id]; ok && now.Sub(t) < o.horizon() {
-		return false, nil
+	o.entries[id] = &Entry{Doc: doc, Queued: now.UTC(), held: true}
+	return o.enqueue(&op{kind: opWrite, id: id}), nil
+}
+
+// Sync waits until every change queued before it is committed. It returns
+// the failed writes of changes nobody waited for (PutLater, Ack) since the
+// previous Sync.
+func (o *Outbox) Sync() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for upto := o.queued; o.done < upto; {
+		o.committed.Wait()
 	}
-	e := &Entry{Doc: doc, Queued: now.UTC()}
-	o.entries[id] = e
-	if err := o.write(e); err != nil {
-		return true, fmt.Errorf("outbox put %s (queued in memory only): %w", id, err)
+	err := errors.Join(o.asyncErrs...)
+	o.asyncErrs = nil
+	return err
+}
+
+// commitLoop is the committer: started by the first change queued, it
+// commits batches until the queue is empty, then ends. Changes queued
+// while it writes form the next batch: that is the group commit.
+func (o *Outbox) commitLoop() {
+	for {
+		o.commit()
+		o.mu.Lock()
+		if len(o.ops) == 0 {
+			o.running = false
+			o.committed.Broadcast()
+			o.mu.Unlock()
+			return
+		}
+		o.mu.Unlock()
 	}
-	return true, nil
+}
+
+// commit writes one batch: every change queued so far.
+func (o *Outbox) commit() {
+	if o.beforeCommit != nil {
+		o.beforeCommit()
+	}
+	o.mu.Lock()
+	ops := o.ops
+	o.ops = nil
+	if len(ops) == 0 {
+		o.mu.Unlock()
+		return
+	}
+	upto := ops[len(ops)-1].seq
+	// The last change of each id decides what its file becomes.
+	last := make(map[string]*op, len(ops))
+	for _, p := range ops {
+		last[p.id] = p
+	}
+	var files []state.File
+	var fileOps []*op
+	var removes, finished []string
+	var finishedAt []time.Time
+	var deads []*op
+	for _, p := range ops {
+		if last[p.id] != p {
+			continue
+		}
+		switch p.kind {
+		case opWrite:
+			e := o.entries[p.id]
+			if e == nil { // finished or dead-lettered since: a later op
+				continue
+			}
+			b, err := json.Marshal(e)
+			if err != nil {
+				p.err = err
+				continue
+			}
+			files = append(files, state.File{Name: p.id + entrySuffix, Payload: b})
+			fileOps = append(fileOps, p)
+		case opFinish:
+			finished = append(finished, p.id)
+			finishedAt = append(finishedAt, p.at)
+			removes = append(removes, p.id+entrySuffix)
+		case opDead:
+			deads = append(deads, p)
+			removes = append(removes, p.id+entrySuffix)
+		}
+	}
+	o.mu.Unlock()
+
+	// Outside the lock: the engine's PutLater never waits for a disk.
+	var journalErr error
+	if len(finished) > 0 {
+		// The delivery records before the removals they allow: a crash
+		// in between leaves files that the next start removes.
+		journalErr = o.delivered.journal(finished, finishedAt)
+	}
+	for _, p := range deads {
+		p.err = o.dead.Write(p.id+entrySuffix, p.dead)
+	}
+	if journalErr != nil {
+		// Keep the entry files so the next start finishes them.
+		removes = slices.DeleteFunc(removes, func(n string) bool {
+			return slices.Contains(finished, strings.TrimSuffix(n, entrySuffix))
+		})
+	}
+	for i, p := range deads {
+		if p.err != nil { // not in dead-letter/: keep it in the outbox too
+			removes = slices.DeleteFunc(removes, func(n string) bool { return n == deads[i].id+entrySuffix })
+		}
+	}
+	werrs, dirErr := o.dir.Commit(files, removes)
+
+	o.mu.Lock()
+	var failed []error
+	released := false
+	for i, p := range fileOps {
+		p.err = errors.Join(werrs[i], dirErr)
+		if e := o.entries[p.id]; e != nil && e.held {
+			e.held = false // durable, or failed and delivered from memory
+			released = true
+		}
+	}
+	for _, p := range ops {
+		if last[p.id] != p {
+			continue
+		}
+		if p.kind == opFinish {
+			p.err = errors.Join(journalErr, dirErr)
+		} else if p.kind == opDead && p.err == nil {
+			p.err = dirErr
+		}
+	}
+	for _, p := range ops {
+		if last[p.id] != p && p.kind == opWrite {
+			p.err = last[p.id].err
+		}
+		if p.err != nil && !p.wait {
+			failed = append(failed, fmt.Errorf("outbox commit %s: %w", p.id, p.err))
+		}
+	}
+	if len(finished) > 0 && journalErr == nil {
+		// Amortized: rarely writes, and then under the lock.
+		if err := o.delivered.compactIfDue(finishedAt[len(finishedAt)-1]); err != nil {
+			failed = append(failed, fmt.Errorf("outbox: compact delivered ids: %w", err))
+		}
+	}
+	o.asyncErrs = append(o.asyncErrs, failed...)
+	if len(o.asyncErrs) > 100 { // keep the first and the latest
+		o.asyncErrs = append(o.asyncErrs[:1], o.asyncErrs[len(o.asyncErrs)-99:]...)
+	}
+	o.done = upto
+	o.committed.Broadcast()
+	o.mu.Unlock()
+	if o.OnError != nil {
+		for _, err := range failed {
+			o.OnError(err)
+		}
+	}
+	if released && o.OnDurable != nil {
+		o.OnDurable()
+	}
 }
 
 // entry returns the pending entry id; o.mu must be held.
@@ -386,7 +539,7 @@ func (o *Outbox) entry(op, id string) (*Entry, error) {
 	if o.closed {
 		return nil, fmt.Errorf("outbox %s %s: outbox closed", op, id)
 	}
-	if e == nil {
+	if e == nil || e.held {
 		return nil, fmt.Errorf("outbox %s %s: %w", op, id, errNotPending)
 	}
 	return e, nil
@@ -400,7 +553,8 @@ func (o *Outbox) known(op, notifier string) error {
 }
 
 // Ack records that notifier delivered alert id. When every notifier has,
-// the id is recorded as delivered and the entry removed.
+// the id is recorded as delivered and the entry removed. The change is in
+// memory at once and on disk at the next commit.
 func (o *Outbox) Ack(id, notifier string, now time.Time) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -415,12 +569,11 @@ func (o *Outbox) Ack(id, notifier string, now time.Time) error {
 		e.Acked = append(e.Acked, notifier)
 	}
 	if o.complete(e) {
-		err = o.finish(e, now)
+		delete(o.entries, id)
+		o.delivered.note(id, now)
+		o.enqueue(&op{kind: opFinish, id: id, at: now})
 	} else {
-		err = o.write(e)
-	}
-	if err != nil {
-		return fmt.Errorf("outbox ack %s: %w", id, err)
+		o.enqueue(&op{kind: opWrite, id: id})
 	}
 	return nil
 }
@@ -437,7 +590,7 @@ func (o *Outbox) Fail(id string, err error, next time.Time) error {
 	e.Attempts++
 	e.NextAttempt = next.UTC()
 	e.LastError = errorText(err)
-	if err := o.write(e); err != nil {
+	if err := o.await(o.enqueue(&op{kind: opWrite, id: id})); err != nil {
 		return fmt.Errorf("outbox fail %s: %w", id, err)
 	}
 	return nil
@@ -460,7 +613,7 @@ func (o *Outbox) Reject(id, notifier string, err error) error {
 		e.Rejected = make(map[string]string)
 	}
 	e.Rejected[notifier] = errorText(err)
-	if err := o.write(e); err != nil {
+	if err := o.await(o.enqueue(&op{kind: opWrite, id: id})); err != nil {
 		return fmt.Errorf("outbox reject %s: %w", id, err)
 	}
 	return nil
@@ -483,12 +636,9 @@ func (o *Outbox) DeadLetter(id, reason string) error {
 	e.DeadLetterReason = reason
 	b, err := json.Marshal(e)
 	if err == nil {
-		err = o.dead.Write(id+entrySuffix, b)
-	}
-	if err == nil {
-		// A crash before this Remove leaves both files; loading drops
-		// the outbox copy.
-		err = o.dir.Remove(id + entrySuffix)
+		// A crash between the dead-letter write and the removal leaves
+		// both files; loading drops the outbox copy.
+		err = o.await(o.enqueue(&op{kind: opDead, id: id, dead: b}))
 	}
 	if err != nil {
 		return fmt.Errorf("outbox dead-letter %s: %w", id, err)
@@ -506,14 +656,17 @@ func (o *Outbox) Lookup(id string) (Entry, bool) {
 	return Entry{}, false
 }
 
-// Pending returns copies of the pending entries, sorted by Queued, then
-// alert id. The documents' maps are shared and must not be modified.
+// Pending returns copies of the pending entries that are committed (an
+// alert queued by PutLater shows once it is on disk), sorted by Queued,
+// then alert id. The documents' maps are shared and must not be modified.
 func (o *Outbox) Pending() []Entry {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	out := make([]Entry, 0, len(o.entries))
 	for _, e := range o.entries {
-		out = append(out, e.clone())
+		if !e.held {
+			out = append(out, e.clone())
+		}
 	}
 	SortEntries(out)
 	return out
@@ -530,7 +683,7 @@ func SortEntries(es []Entry) {
 	})
 }
 
-// Len returns the number of pending alerts.
+// Len returns the number of pending alerts, committed or not.
 func (o *Outbox) Len() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -546,6 +699,14 @@ func (o *Outbox) DeadLetters() int {
 	return len(o.deadIDs)
 }
 
+// DedupRecord returns the number of delivered ids remembered and the
+// number forgotten, since open, because the record was full.
+func (o *Outbox) DedupRecord() (ids int, evicted int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.delivered.len(), o.delivered.evicted()
+}
+
 // Notifiers returns the names of the notifiers that must ack each alert.
 func (o *Outbox) Notifiers() []string { return slices.Clone(o.notifiers) }
 
@@ -557,15 +718,19 @@ func (o *Outbox) LoadErrors() []error {
 	return slices.Clone(o.loadErrors)
 }
 
-// Close releases the outbox directory. Pending alerts stay on disk for the
-// next OpenOutbox.
+// Close commits what is queued and releases the outbox directory.
+// Pending alerts stay on disk for the next OpenOutbox.
 func (o *Outbox) Close() error {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.closed {
+		o.mu.Unlock()
 		return nil
 	}
-	o.closed = true
+	o.closed = true // nothing is queued from here on
+	for o.running {
+		o.committed.Wait()
+	}
+	o.mu.Unlock()
 	return o.dir.Close()
 }
 

@@ -44,7 +44,7 @@ func (d *Daemon) openBackend(log zerolog.Logger) (backend, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &dirBackend{dir: dir}, nil
+		return &dirBackend{dir: dir, log: d.Log.With().Str("component", "outbox").Logger()}, nil
 	}
 	rc := cfg.State.Redis
 	var password string
@@ -85,20 +85,53 @@ func inputScope(sources []config.Source) string {
 }
 
 // dirBackend is the state directory.
-type dirBackend struct{ dir *state.Dir }
+type dirBackend struct {
+	dir    *state.Dir
+	outbox *alerting.Outbox
+	log    zerolog.Logger
+}
 
 func (b *dirBackend) loadCheckpoint() (*checkpoint, []error) { return loadCheckpoint(b.dir) }
-func (b *dirBackend) saveCheckpoint(ck *checkpoint) error    { return saveCheckpoint(b.dir, ck) }
-func (b *dirBackend) start(wake, lost func())                {}
-func (b *dirBackend) writeMetrics(io.Writer)                 {}
 func (b *dirBackend) close()                                 { b.dir.Close() }
+
+// saveCheckpoint first waits for the outbox to commit every alert queued
+// so far (the engine queues them with PutLater): a checkpoint that says a
+// group fired must never be on disk before that group's alert. A failed
+// alert write does not hold the checkpoint back; the alert is delivered
+// from memory, as when Put fails (and OnError has logged it).
+func (b *dirBackend) saveCheckpoint(ck *checkpoint) error {
+	if b.outbox != nil {
+		b.outbox.Sync()
+	}
+	return saveCheckpoint(b.dir, ck)
+}
 
 func (b *dirBackend) openOutbox(notifiers []string) (alerting.Queue, []error, error) {
 	o, err := alerting.OpenOutbox(filepath.Join(b.dir.Path(), "outbox"), notifiers)
 	if err != nil {
 		return nil, nil, err
 	}
+	o.OnError = func(err error) {
+		b.log.Error().Err(err).Msg("outbox write failed; alert kept in memory")
+	}
+	b.outbox = o
 	return o, o.LoadErrors(), nil
+}
+
+func (b *dirBackend) writeMetrics(w io.Writer) {
+	if b.outbox == nil {
+		return
+	}
+	ids, evicted := b.outbox.DedupRecord()
+	fmt.Fprintf(w, "# HELP secwatch_outbox_dedup_ids delivered alert ids remembered to drop a re-fired alert\n# TYPE secwatch_outbox_dedup_ids gauge\nsecwatch_outbox_dedup_ids %d\n", ids)
+	fmt.Fprintf(w, "# HELP secwatch_outbox_dedup_evicted_total delivered alert ids forgotten before the dedup horizon because the record was full\n# TYPE secwatch_outbox_dedup_evicted_total counter\nsecwatch_outbox_dedup_evicted_total %d\n", evicted)
+}
+
+// start hands the committed alerts to the dispatcher.
+func (b *dirBackend) start(wake, lost func()) {
+	if b.outbox != nil {
+		b.outbox.OnDurable = wake
+	}
 }
 
 // redisBackend is state shared through Redis.

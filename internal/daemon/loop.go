@@ -120,8 +120,8 @@ func (l *engineLoop) observe(rec *ingest.Record) {
 	}
 }
 
-// emit passes alerts through flood control into the outbox. Put writes each
-// durably before the dispatcher can see it.
+// emit passes alerts through flood control into the outbox, which makes
+// each durable before the dispatcher can see it.
 func (l *engineLoop) emit(alerts []rules.Alert) {
 	if len(alerts) == 0 {
 		return
@@ -151,8 +151,30 @@ func (l *engineLoop) flush(now time.Time) {
 	}
 }
 
-// put stores one document; it reports whether the dispatcher has new work.
+// laterQueue is an outbox that commits alerts in groups (the state
+// directory's): the engine queues an alert without waiting for its fsync,
+// and the outbox wakes the dispatcher once the alert is on disk
+// (dirBackend.start) and commits everything before a checkpoint is saved
+// (dirBackend.saveCheckpoint).
+type laterQueue interface {
+	PutLater(doc rules.Document, now time.Time) (bool, error)
+}
+
+// put stores one document; it reports whether the dispatcher has new work
+// now (false when the outbox wakes it itself after committing).
 func (l *engineLoop) put(doc rules.Document) bool {
+	if q, ok := l.outbox.(laterQueue); ok {
+		added, err := q.PutLater(doc, time.Now())
+		if err != nil {
+			l.log.Error().Err(err).Str("alert_id", doc.AlertID).Str("rule", doc.Rule).Msg("alert refused by the outbox")
+		}
+		if added {
+			l.metrics.alerts.Add(1)
+		} else if err == nil {
+			l.metrics.duplicates.Add(1)
+		}
+		return false
+	}
 	added, err := l.outbox.Put(doc, time.Now())
 	if err != nil {
 		// The outbox keeps the alert in memory and delivers it while the

@@ -1,0 +1,50 @@
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/secwatch/secwatch/internal/rules"
+)
+
+// The engine queues alerts without waiting for their fsync (PutLater); a
+// checkpoint saved after them must not be on disk before they are, or a
+// crash right after it would lose them: the checkpoint says their groups
+// fired. With 200 alerts queued just before, a saveCheckpoint that did not
+// wait for the outbox would return long before the last one is written.
+func TestCheckpointWaitsForOutbox(t *testing.T) {
+	b := &dirBackend{dir: openState(t), log: zerolog.Nop()}
+	q, _, err := b.openOutbox([]string{"stdout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	later, ok := q.(laterQueue)
+	if !ok {
+		t.Fatal("the state directory's outbox does not commit in groups")
+	}
+	const n = 200
+	for i := range n {
+		doc := rules.Document{AlertID: fmt.Sprintf("%032x", i), Rule: "r", Time: "2026-01-28T19:15:22Z"}
+		if ok, err := later.PutLater(doc, time.Now()); !ok || err != nil {
+			t.Fatalf("PutLater %d = %v, %v", i, ok, err)
+		}
+	}
+	if err := b.saveCheckpoint(&checkpoint{Seq: 1, Saved: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	missing := 0
+	for i := range n {
+		if _, err := os.Stat(filepath.Join(b.dir.Path(), "outbox", fmt.Sprintf("%032x.json", i))); err != nil {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d alerts queued before the checkpoint were not on disk when it was saved", missing, n)
+	}
+}
