@@ -414,7 +414,16 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 	}
 	g.expire(keepFrom)
 	count := g.count(distinct)
-	if count >= r.Threshold-1 {
+	// Samples are kept from threshold − 1 on, so that an alert carries the
+	// last events it counted. While cooling down, an event at or before
+	// keepFrom is not counted, and with a threshold of 2 or more it cannot
+	// be among the next alert's samples either: that alert counts at least
+	// three events after keepFrom, and on in-order input each of its last
+	// three found threshold − 1 counted and was kept over anything older.
+	// So it is not copied (late input: the samples stay counted events).
+	// With a threshold of 0 or 1 every matching event is kept, as before
+	// (docs/decisions.md).
+	if count >= r.Threshold-1 && (ts > keepFrom || r.Threshold < 2) {
 		e.keepSample(g, ev)
 	}
 	if g.fired && g.t < g.coolUntil {
@@ -442,6 +451,7 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 		Samples:   g.takeSamples(),
 		Source:    sourceOf(ev),
 	}
+	e.release(g) // cooling down: the next sample starts a new ring
 	rs.stats.Alerts++
 	if e.Trace != nil { // formatting allocates: only when tracing
 		e.trace(rs, ev, g, count, true, fmt.Sprintf("fired: count %d > %d", count, r.Threshold))

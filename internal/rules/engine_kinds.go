@@ -147,6 +147,8 @@ func (e *Engine) observeSequence(rs *ruleState, ev *event.Event, ts int64, out [
 		Samples:   g.takeSamples(),
 		Source:    sourceOf(ev),
 	}
+	// The alert took the samples: the next one starts from a pooled ring.
+	e.release(g)
 	for i := range g.steps { // consume what the alert used and everything before it
 		s := g.steps[i]
 		k := sort.Search(len(s), func(j int) bool { return s[j].after(end) })

@@ -172,7 +172,7 @@ func (s *sampleSlot) event() event.Event {
 // addSample keeps a copy of ev among the group's last MaxSamples events.
 // Only groups close to firing keep samples, so that memory stays
 // proportional to the groups that matter; a group's buffers are reused
-// from then on.
+// until it fires or leaves the engine (Engine.release).
 func (g *group) addSample(ev *event.Event) {
 	r := g.samples
 	if r == nil {
@@ -229,6 +229,11 @@ func (g *group) restoreSamples(evs []event.Event) {
 // maxFreeRings bounds the sample buffers an engine keeps for reuse.
 const maxFreeRings = 256
 
+// maxPooledSample bounds the bytes of one pooled sample slot: the buffers
+// of a slot that copied a huge event (lines go up to max_line_bytes) are
+// not kept for reuse, so that the pool stays small.
+const maxPooledSample = 16 << 10
+
 // keepSample completes ev (Expand) and keeps a copy of it among g's
 // samples, reusing the buffers of a dropped group for a group's first.
 func (e *Engine) keepSample(g *group, ev *event.Event) {
@@ -243,7 +248,9 @@ func (e *Engine) keepSample(g *group, ev *event.Event) {
 	g.addSample(ev)
 }
 
-// release takes back the sample buffers of a group leaving the engine.
+// release takes back the sample buffers of a group leaving the engine or
+// starting its cooldown (the alert took its samples), for reuse by the
+// next group that keeps one.
 func (e *Engine) release(g *group) {
 	r := g.samples
 	if r == nil {
@@ -252,6 +259,11 @@ func (e *Engine) release(g *group) {
 	g.samples = nil
 	if len(e.rings) < maxFreeRings {
 		r.start, r.n = 0, 0
+		for i := range r.slots {
+			if s := &r.slots[i]; cap(s.buf)+4*cap(s.lens) > maxPooledSample {
+				*s = sampleSlot{}
+			}
+		}
 		e.rings = append(e.rings, r)
 	}
 }
