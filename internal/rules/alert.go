@@ -26,9 +26,11 @@ type Alert struct {
 	// FirstSeen is the earliest timestamp counted (absent rules: the time
 	// of the last matching event).
 	FirstSeen time.Time
-	// Samples are up to three matching events counted for the group, the
-	// last of them the one that made it fire. They are copies the engine
-	// no longer touches.
+	// Samples are up to three matching events of the group, the last of
+	// them the one that made it fire: with a threshold of 2 or more, the
+	// last three it counted (in-order input); with 0 or 1, the last three
+	// that matched, counted or not (docs/decisions.md, "Sample buffers of
+	// cooling groups"). They are copies the engine no longer touches.
 	Samples []event.Event
 	// Source is the @source of the event that made the rule fire.
 	Source string
