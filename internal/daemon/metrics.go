@@ -185,6 +185,7 @@ func (m *metrics) write(w io.Writer) {
 		{"secwatch_source_invalid_utf8_total", "counter", "lines that are not UTF-8", func(s *sourceMetrics) int64 { return s.stats.InvalidUTF8.Load() }},
 		{"secwatch_source_rotations_total", "counter", "file rotations followed", func(s *sourceMetrics) int64 { return s.stats.Rotations.Load() }},
 		{"secwatch_source_truncations_total", "counter", "file truncations followed", func(s *sourceMetrics) int64 { return s.stats.Truncations.Load() }},
+		{"secwatch_source_content_resumes_total", "counter", "files resumed at their cursor after their device or inode changed, recognised by content", func(s *sourceMetrics) int64 { return s.stats.ContentResumes.Load() }},
 		{"secwatch_source_throttled_total", "counter", "AWS requests throttled (and retried with backoff)", func(s *sourceMetrics) int64 { return s.stats.Throttled.Load() }},
 		{"secwatch_source_restarts_total", "counter", "source restarts after a failure", func(s *sourceMetrics) int64 { return s.restarts.Load() }},
 		{"secwatch_source_up", "gauge", "1 while the source runs", func(s *sourceMetrics) int64 {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -25,8 +26,9 @@ import (
 // to each matched regular file since the last poll (files that were rotated
 // away first, then the others in order of path), each file with a Parser
 // of its own (parsers remember the previous line's
-// time). A file is identified by its device and inode, not its path, and
-// is read through a descriptor held open, so:
+// time). A file is identified by its device and inode, not its path (and,
+// on start, by its content when those changed: see below), and is read
+// through a descriptor held open, so:
 //
 //   - Rotation by rename (app.log → app.log.1, new app.log): the renamed
 //     file is still read through its descriptor, before the new one in
@@ -69,11 +71,22 @@ import (
 // of its first bytes, else in the same directory by Key (the file was
 // rotated while the daemon was down), and read from its Offset; a file at
 // a cursor's Path that is not the cursor's file was created while the
-// daemon was down and is read from its beginning. A cursor that cannot be
-// resumed is reported to Bad with its line and offset: if its file is gone
-// (the lines after the cursor are lost) it is forgotten with a Done record;
-// if the file no longer has the content the cursor saw (truncated, or the
-// inode reused) the file is read from its beginning.
+// daemon was down and is read from its beginning. A cursor whose Key is
+// found in neither place is then looked for by content among the matched
+// files that no cursor names by key: a file holding the bytes the cursor
+// saw (its first KiB hashes to Fingerprint and the KiB before Offset to
+// TailFingerprint) is the same log under another device or inode — copied
+// with the state directory, moved to another file system, a container's
+// new mount — and is resumed at the cursor's Offset and Line under its own
+// Key (counted in Stats.ContentResumes; a Done record forgets the old
+// Key). If several files hold that content, none is resumed by it (which
+// one the daemon was reading is unknown) and the cursor is reported. A
+// cursor that cannot be resumed is reported to Bad with its line and
+// offset: if its file is gone (the lines after the cursor are lost) it is
+// forgotten with a Done record; if the file no longer has the content the
+// cursor saw (truncated, or the inode reused) the file is read from its
+// beginning. Cursors of older versions, without TailFingerprint, are
+// never matched by content.
 //
 // Memory is bounded per open file: one line buffer of at most
 // MaxLineBytes+2 bytes, released while the file is idle; a longer line is
@@ -212,6 +225,7 @@ func newTailer(f *File) (*tailer, error) {
 
 func (t *tailer) closeAll() {
 	for _, tf := range t.files {
+		tf.seal()
 		tf.file.Close()
 	}
 }
@@ -238,6 +252,10 @@ type tailFile struct {
 	fpLen int    // fpHex is the hash of head[:fpLen], fpLen = min(off, 1 KiB)
 	fpHex string // "" until set
 
+	// tail computes the TailFingerprint of the cursors sent, when they
+	// are encoded (see fileTail); replaced when the file is truncated.
+	tail *fileTail
+
 	size  int64     // at the last check, to skip the fingerprint check
 	mtime time.Time // of an unchanged file
 
@@ -249,7 +267,61 @@ type tailFile struct {
 }
 
 func (tf *tailFile) cursor() Cursor {
-	return Cursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line}
+	return Cursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line, tail: tf.tail}
+}
+
+// fileTail computes the TailFingerprint of a file's cursors when it is
+// needed (Cursor.MarshalJSON: the daemon's checkpoint) instead of for
+// every line: it reads the ≤1 KiB before the cursor's offset again from
+// the open file, once per offset (the last is remembered). Bytes before
+// the read position do not change in a file that is appended to; a file
+// truncated or rewritten since gets another fileTail, and this one
+// answers "" (the cursor is then never matched by content, which is
+// today's behaviour, never a wrong resume). Before the source closes the
+// file it remembers the fingerprint of the last cursor sent, which is
+// the daemon's latest once it has drained the records. It is shared with
+// the daemon's goroutines: os.File's ReadAt is safe alongside Close.
+type fileTail struct {
+	f     *os.File
+	stale atomic.Bool
+	memo  atomic.Pointer[tailMemo] // the last computed
+	final atomic.Pointer[tailMemo] // the last cursor's, at close
+}
+
+type tailMemo struct {
+	off int64
+	fp  string
+}
+
+// fingerprint returns the hash of the min(off, 1 KiB) bytes before off,
+// or "" if it cannot be known.
+func (ft *fileTail) fingerprint(off int64) string {
+	if m := ft.final.Load(); m != nil && m.off == off {
+		return m.fp
+	}
+	if m := ft.memo.Load(); m != nil && m.off == off {
+		return m.fp
+	}
+	if off <= 0 || ft.stale.Load() {
+		return ""
+	}
+	b, ok := readTail(ft.f, off)
+	if !ok || ft.stale.Load() {
+		return ""
+	}
+	fp := hashHex(b)
+	ft.memo.Store(&tailMemo{off: off, fp: fp})
+	return fp
+}
+
+// seal remembers the fingerprint at the last cursor sent before the file
+// is closed.
+func (tf *tailFile) seal() {
+	if tf.sentAny {
+		if fp := tf.tail.fingerprint(tf.sent.Offset); fp != "" {
+			tf.tail.final.Store(&tailMemo{off: tf.sent.Offset, fp: fp})
+		}
+	}
 }
 
 // readPos is how far the file has been read, a pending partial line
@@ -305,6 +377,21 @@ func readHead(f *os.File, n int64) ([]byte, bool) {
 	buf := make([]byte, min(n, fingerprintBytes), fingerprintBytes)
 	m, _ := f.ReadAt(buf, 0)
 	return buf, m == len(buf)
+}
+
+// readTail reads the min(off, 1 KiB) bytes of f before off; false if f
+// is shorter.
+func readTail(f *os.File, off int64) ([]byte, bool) {
+	n := min(off, fingerprintBytes)
+	buf := make([]byte, n)
+	m, _ := f.ReadAt(buf, off-n)
+	return buf, int64(m) == n
+}
+
+// hashHex is the hex SHA-256 of b.
+func hashHex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // offsetReader reads a file from off with ReadAt, so that reading past
@@ -482,7 +569,7 @@ func (t *tailer) newTailFile(fh *os.File, key, path string) (*tailFile, error) {
 		fh.Close()
 		return nil, fmt.Errorf("parser: %w", err)
 	}
-	return &tailFile{key: key, path: path, file: fh, lp: newLineParser(t.f.Name, p, t.stats, t.bad)}, nil
+	return &tailFile{key: key, path: path, file: fh, lp: newLineParser(t.f.Name, p, t.stats, t.bad), tail: &fileTail{f: fh}}, nil
 }
 
 func (t *tailer) reportOpen(path string, err error) {
@@ -533,6 +620,11 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 	for _, m := range matches {
 		matched[m.key] = m.path
 	}
+	claimed := make(map[string]bool, len(t.f.Cursors))
+	for _, c := range t.f.Cursors {
+		claimed[c.Key] = true
+	}
+	var cands []*candidate // for resumeByContent, made on first need
 	for _, c := range t.f.Cursors {
 		if c.Key == "" || t.files[c.Key] != nil {
 			continue
@@ -546,7 +638,14 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 			path = findKey(c)
 		}
 		if path == "" {
-			t.bad(at, "cursor: file "+c.Key+" not found: lines written to it after this position are lost")
+			resumed, note, err := t.resumeByContent(ctx, out, c, matches, claimed, &cands)
+			if err != nil {
+				return err
+			}
+			if resumed {
+				continue
+			}
+			t.bad(at, "cursor: file "+c.Key+" not found"+note+": lines written to it after this position are lost")
 			if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
 				return errStopped
 			}
@@ -580,6 +679,155 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		t.files[c.Key] = tf
 	}
 	return nil
+}
+
+// candidate is a matched file that no cursor names by key, which may
+// hold the content of a cursor whose file has another key now.
+type candidate struct {
+	match
+	size   int64
+	head   []byte // the first min(size, 1 KiB) bytes
+	headFP string // hash of a full 1 KiB head, once computed
+	taken  bool   // resumed by content already
+}
+
+// fingerprint returns the hash of the first min(off, 1 KiB) bytes, or ""
+// if the file is shorter than off.
+func (cd *candidate) fingerprint(off int64) string {
+	n := min(off, fingerprintBytes)
+	if cd.size < off || int64(len(cd.head)) < n {
+		return ""
+	}
+	if n < fingerprintBytes {
+		return hashHex(cd.head[:n])
+	}
+	if cd.headFP == "" {
+		cd.headFP = hashHex(cd.head)
+	}
+	return cd.headFP
+}
+
+// candidates returns the matched files that no cursor claims by key and
+// that are not open, with their size and first KiB.
+func (t *tailer) candidates(matches []match, claimed map[string]bool) []*candidate {
+	cands := []*candidate{}
+	for _, m := range matches {
+		if claimed[m.key] || t.files[m.key] != nil {
+			continue
+		}
+		fh, err := os.Open(m.path)
+		if err != nil {
+			continue // open() reports it
+		}
+		if fi, err := fh.Stat(); err == nil {
+			if key, _ := fileKey(fi); key == m.key {
+				head, _ := readHead(fh, fi.Size())
+				cands = append(cands, &candidate{match: m, size: fi.Size(), head: head})
+			}
+		}
+		fh.Close()
+	}
+	return cands
+}
+
+// resumeByContent looks for the content of c, whose file was found by
+// key neither among the matches nor in its directory, among the matched
+// files that no cursor claims by key (*cands, made on first need): a file
+// of at least c.Offset bytes whose first min(Offset, 1 KiB) bytes hash to
+// c.Fingerprint and whose min(Offset, 1 KiB) bytes before Offset hash to
+// c.TailFingerprint is the same log under another device or inode
+// (copied, moved to another file system, a new mount). If exactly one
+// file matches, it is resumed at c's Offset and Line under its own key:
+// its first Progress record is sent, then the Done record that forgets
+// c.Key, so that a checkpoint between the two still names one of them.
+// If several match, none is (which copy goes on is unknown): note says so
+// for the caller's report. Cursors without a TailFingerprint (older
+// versions) or at offset 0 are never matched by content.
+func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c Cursor, matches []match, claimed map[string]bool, cands *[]*candidate) (resumed bool, note string, err error) {
+	tailFP := c.tailFingerprint()
+	if tailFP == "" || c.Fingerprint == "" || c.Offset <= 0 {
+		return false, "", nil
+	}
+	if *cands == nil {
+		*cands = t.candidates(matches, claimed)
+	}
+	var found []*candidate
+	var fh *os.File
+	var head, tail []byte
+	for _, cd := range *cands {
+		if cd.taken || t.files[cd.key] != nil || cd.fingerprint(c.Offset) != c.Fingerprint {
+			continue
+		}
+		f, h, tl, ok := openContent(cd.match, c, tailFP)
+		if !ok {
+			continue
+		}
+		found = append(found, cd)
+		if fh != nil {
+			fh.Close()
+		}
+		fh, head, tail = f, h, tl
+		if len(found) > 1 {
+			fh.Close()
+			fh = nil
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return false, "", nil
+	case len(found) > 1:
+		paths := make([]string, 0, 3)
+		for _, cd := range found[:min(len(found), 3)] {
+			paths = append(paths, cd.path)
+		}
+		if len(found) > 3 {
+			paths = append(paths, "…")
+		}
+		return false, fmt.Sprintf(", and %d files hold its content (%s): ambiguous, none resumed by content", len(found), strings.Join(paths, ", ")), nil
+	}
+	cd := found[0]
+	tf, err := t.newTailFile(fh, cd.key, cd.path)
+	if err != nil {
+		return false, "", err
+	}
+	tf.off, tf.line, tf.head = c.Offset, c.Line, head
+	tf.setFingerprint()
+	tf.tail.memo.Store(&tailMemo{off: c.Offset, fp: hashHex(tail)})
+	t.files[cd.key] = tf
+	cd.taken = true
+	t.stats.ContentResumes.Add(1)
+	nc := tf.cursor()
+	if !send(ctx, out, Record{Source: t.f.Name, Cursor: nc, Progress: true}) {
+		return false, "", errStopped
+	}
+	tf.sent, tf.sentAny = nc, true
+	if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
+		return false, "", errStopped
+	}
+	return true, "", nil
+}
+
+// openContent opens the file of m and checks that it has the content of c
+// before c.Offset (see resumeByContent): its key still m's, at least
+// c.Offset bytes, c.Fingerprint and tailFP. head and tail are the hashed
+// bytes.
+func openContent(m match, c Cursor, tailFP string) (fh *os.File, head, tail []byte, ok bool) {
+	fh, err := os.Open(m.path)
+	if err != nil {
+		return nil, nil, nil, false
+	}
+	fi, err := fh.Stat()
+	if err == nil {
+		if key, _ := fileKey(fi); key == m.key && fi.Size() >= c.Offset {
+			head, hok := readHead(fh, c.Offset)
+			tail, tok := readTail(fh, c.Offset)
+			if hok && tok && hashHex(head) == c.Fingerprint && hashHex(tail) == tailFP {
+				return fh, head, tail, true
+			}
+		}
+	}
+	fh.Close()
+	return nil, nil, nil, false
 }
 
 // findKey looks for the file of c in the directory of its path (and of the
@@ -679,6 +927,8 @@ func (t *tailer) checkTruncation(tf *tailFile) error {
 	if truncated {
 		t.stats.Truncations.Add(1)
 		tf.rd, tf.off, tf.line, tf.head = nil, 0, 0, tf.head[:0]
+		tf.tail.stale.Store(true) // the cursors sent before are of other content
+		tf.tail = &fileTail{f: tf.file}
 		tf.setFingerprint()
 	}
 	return nil
@@ -746,6 +996,7 @@ func (t *tailer) finish(ctx context.Context, out chan<- Record, tf *tailFile) er
 			return err
 		}
 	}
+	tf.seal()
 	tf.file.Close()
 	delete(t.files, tf.key)
 	if !send(ctx, out, Record{Source: t.f.Name, Cursor: tf.cursor(), Progress: true, Done: true}) {

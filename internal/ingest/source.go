@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -62,6 +63,15 @@ type Cursor struct {
 	// rewrite of it. Hashing only bytes before Offset keeps the length
 	// implied by the cursor and the hashed bytes ones the source has read.
 	Fingerprint string `json:"fingerprint"`
+	// TailFingerprint is the hex SHA-256 of the min(Offset, 1024) bytes
+	// just before Offset: with Fingerprint, it recognises the file by its
+	// content when its Key has changed (copied, moved to another file
+	// system, a container's new mount), so that it is resumed rather than
+	// read again. Empty in cursors of older versions (never matched by
+	// content). In a Record's Cursor it is empty: it is computed when the
+	// cursor is encoded as JSON (the daemon's checkpoint), not for every
+	// line.
+	TailFingerprint string `json:"tail_fingerprint,omitempty"`
 	// Offset is the byte offset after the record's line: where reading
 	// resumes.
 	Offset int64 `json:"offset"`
@@ -72,6 +82,25 @@ type Cursor struct {
 	// timestamps are inside its overlap window, so that the re-read of that
 	// window after a restart emits none of them again (CloudWatch only).
 	IDs []string `json:"ids,omitempty"`
+
+	// tail computes TailFingerprint while it is not set (File).
+	tail *fileTail
+}
+
+// tailFingerprint returns c.TailFingerprint, computed if needed; "" if it
+// cannot be known.
+func (c Cursor) tailFingerprint() string {
+	if c.TailFingerprint != "" || c.tail == nil {
+		return c.TailFingerprint
+	}
+	return c.tail.fingerprint(c.Offset)
+}
+
+// MarshalJSON encodes c with its TailFingerprint computed.
+func (c Cursor) MarshalJSON() ([]byte, error) {
+	type plain Cursor // without this method
+	c.TailFingerprint = c.tailFingerprint()
+	return json.Marshal(plain(c))
 }
 
 // SourceStats are counters a source updates atomically and the daemon
@@ -88,6 +117,9 @@ type SourceStats struct {
 	Rotations   atomic.Int64 // open files renamed or removed (File)
 	Truncations atomic.Int64 // files that shrank or were rewritten from the start (File)
 	Throttled   atomic.Int64 // requests refused with a throttling error, then retried (CloudWatch)
+	// ContentResumes counts cursors resumed in a file with another device
+	// and inode, recognised by its content (File).
+	ContentResumes atomic.Int64
 	// Lag is the time in nanoseconds between the newest event time of the
 	// last batch of events read and the moment the batch was read.
 	Lag atomic.Int64
@@ -189,5 +221,5 @@ func (l *lagTracker) flush(stats *SourceStats, now time.Time) {
 // equal reports whether c and d are the same cursor.
 func (c Cursor) equal(d Cursor) bool {
 	return c.Key == d.Key && c.Path == d.Path && c.Fingerprint == d.Fingerprint &&
-		c.Offset == d.Offset && c.Line == d.Line && slices.Equal(c.IDs, d.IDs)
+		c.TailFingerprint == d.TailFingerprint && c.Offset == d.Offset && c.Line == d.Line && slices.Equal(c.IDs, d.IDs)
 }
