@@ -19,9 +19,10 @@ import (
 // must still reach the notifiers (from memory when they cannot be stored),
 // and what it cannot do is reported.
 
-// faultConfig writes a config tailing live.log (the recorded MCP log) into
-// dir and returns its path and the replay's alert ids.
-func faultConfig(t *testing.T, dir, stateDir string) (cfg string, want map[string]crashDoc) {
+// faultConfig writes a config tailing logPath — when empty, a new
+// live.log in dir holding the recorded MCP log — into dir and returns its
+// path and the replay's alert ids.
+func faultConfig(t *testing.T, dir, stateDir, logPath string) (cfg string, want map[string]crashDoc) {
 	t.Helper()
 	src, err := os.ReadFile("../../testdata/logs/mcp-stderr.log")
 	if err != nil {
@@ -31,18 +32,20 @@ func faultConfig(t *testing.T, dir, stateDir string) (cfg string, want map[strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	logPath := writeFile(t, dir, "live.log", string(src))
+	if logPath == "" {
+		logPath = writeFile(t, dir, "live.log", string(src))
+	}
 	cfg = writeFile(t, dir, "secwatch.yaml", fmt.Sprintf(`state_dir: %q
 rules: [%q]
 engine: {tick: 100ms}
 checkpoint_interval: 1s
 shutdown_grace: 5s
 sources:
-  - {name: mcp, type: file, format: mcp, paths: [live.log], start: beginning, poll_interval: 10ms}
+  - {name: mcp, type: file, format: mcp, paths: [%q], start: beginning, poll_interval: 10ms}
 alerts: {stdout: {enabled: true, format: json}, initial_backoff: 10ms, max_backoff: 1s}
 http: {listen: "127.0.0.1:0"}
 log: {level: info, format: json}
-`, stateDir, rulesPath))
+`, stateDir, rulesPath, logPath))
 	out, errb, code := secwatch(t, "", "replay", "--rules", rulesPath, "--format", "mcp", "--source", "mcp", logPath)
 	if code != exitOK {
 		t.Fatalf("replay: %s", errb)
@@ -85,7 +88,7 @@ func TestDamagedStateFiles(t *testing.T) {
 		t.Skip("runs the daemon many times")
 	}
 	base := t.TempDir()
-	cfg, want := faultConfig(t, base, "state")
+	cfg, want := faultConfig(t, base, "state", "")
 	out, errb, code := runOnce(t, cfg)
 	if code != exitOK || checkSubset(t, out, want) != len(want) {
 		t.Fatalf("first run: code %d, %d alerts, want %d\n%s", code, len(parseCrashDocs(t, out)), len(want), errb)
@@ -122,7 +125,11 @@ func TestDamagedStateFiles(t *testing.T) {
 				if err := os.CopyFS(filepath.Join(dir, "state"), os.DirFS(pristine)); err != nil {
 					t.Fatal(err)
 				}
-				cfg, _ := faultConfig(t, dir, "state")
+				// The state belongs to the log it was written for: the
+				// same file (a copy under another inode, with the
+				// original still where the cursor says, would be a
+				// rotated file and a new one, both read).
+				cfg, _ := faultConfig(t, dir, "state", filepath.Join(base, "live.log"))
 				p := filepath.Join(dir, "state", f)
 				b, err := os.ReadFile(p)
 				if err != nil {
@@ -173,7 +180,7 @@ func TestStateDirFull(t *testing.T) {
 		t.Skip("prlimit (util-linux) not installed")
 	}
 	dir := t.TempDir()
-	cfg, want := faultConfig(t, dir, "state")
+	cfg, want := faultConfig(t, dir, "state", "")
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	cmd := exec.Command(prlimit, "--fsize=256", secwatchBinary(t), "run", "--once", "--config", cfg)
 	cmd.Stdout, cmd.Stderr = stdout, stderr

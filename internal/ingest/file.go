@@ -67,13 +67,16 @@ import (
 // one after any poll that moved a file's cursor without an event (blank
 // and rejected lines, truncation). A Done record ends a file that was
 // rotated away or deleted and is finished. On start, each of Cursors is
-// looked up: at its Path if the file there has its Key and the fingerprint
-// of its first bytes, else in the same directory by Key (the file was
-// rotated while the daemon was down), and read from its Offset; a file at
-// a cursor's Path that is not the cursor's file was created while the
-// daemon was down and is read from its beginning. A cursor whose Key is
-// found in neither place is then looked for by content among the matched
-// files that no cursor names by key: a file holding the bytes the cursor
+// looked up: among the matched files by Key (and the fingerprint of its
+// first bytes); else by content among the matched files (below); else in
+// the same directory by Key (the file was rotated while the daemon was
+// down), and read from its Offset; a file at a cursor's Path that is not
+// the cursor's file was created while the daemon was down and is read
+// from its beginning. A cursor whose Key is not among the matched files is
+// looked for by content among the matched files that no cursor names by
+// key, before its directory (a copy in the watched place is the log's
+// continuation even if the original is still where it was; taking the
+// original for a rotated file would read every line twice): a file holding the bytes the cursor
 // saw (its first KiB hashes to Fingerprint and the KiB before Offset to
 // TailFingerprint) is the same log under another device or inode — copied
 // with the state directory, moved to another file system, a container's
@@ -634,17 +637,25 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		t.freshPaths[c.Path] = true
 		at := Position{File: c.Path, Line: int(c.Line), Offset: c.Offset}
 		path, isMatched := matched[c.Key]
+		note := ""
 		if !isMatched {
-			path = findKey(c)
-		}
-		if path == "" {
-			resumed, note, err := t.resumeByContent(ctx, out, c, matches, claimed, &cands)
+			// Not among the matched files. A matched file with the
+			// cursor's content is its continuation (copied or moved
+			// there), even if the original is still in its old place:
+			// taking the original for a rotated file would read the
+			// same lines twice. Failing that, the original, found by key
+			// in its directory, was rotated while we were down.
+			resumed, n, err := t.resumeByContent(ctx, out, c, matches, claimed, &cands)
 			if err != nil {
 				return err
 			}
 			if resumed {
 				continue
 			}
+			note = n
+			path = findKey(c)
+		}
+		if path == "" {
 			t.bad(at, "cursor: file "+c.Key+" not found"+note+": lines written to it after this position are lost")
 			if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
 				return errStopped
@@ -730,8 +741,8 @@ func (t *tailer) candidates(matches []match, claimed map[string]bool) []*candida
 	return cands
 }
 
-// resumeByContent looks for the content of c, whose file was found by
-// key neither among the matches nor in its directory, among the matched
+// resumeByContent looks for the content of c, whose file is not among the
+// matches by key, among the matched
 // files that no cursor claims by key (*cands, made on first need): a file
 // of at least c.Offset bytes whose first min(Offset, 1 KiB) bytes hash to
 // c.Fingerprint and whose min(Offset, 1 KiB) bytes before Offset hash to

@@ -71,7 +71,7 @@ func readHalf(t *testing.T, path string, n int) Cursor {
 	return cs[0]
 }
 
-// copyFile copies src to dst (a new inode) and removes src.
+// moveByCopy copies src to dst (a new inode) and removes src.
 func moveByCopy(t *testing.T, src, dst string, change func([]byte)) {
 	t.Helper()
 	b, err := os.ReadFile(src)
@@ -400,6 +400,35 @@ func TestFileResumeByContentNotAClaimedFile(t *testing.T) {
 		}
 		if !slices.Equal(r.done, []string{b.Key}) {
 			t.Errorf("got Done for %v, want %s", r.done, b.Key)
+		}
+	})
+}
+
+// A copy of the log in the watched place is its continuation even when the
+// original is still where the cursor says (outside the glob): taking the
+// original for a rotated file would read every line twice.
+func TestFileResumeByContentOriginalStillThere(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "app.log")
+		writeFile(t, path, numbered(1, 20, 100))
+		c := readHalf(t, path, 20)
+		writeFile(t, path, numbered(21, 23, 100))
+		copied := filepath.Join(t.TempDir(), "app.log")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, copied, string(b)) // a copy; the original stays
+		r := startFile(t, &File{Paths: []string{copied}, Start: "beginning", Cursors: []Cursor{c}})
+		defer r.stop()
+		checkWhere(t, r.events(3), "app.log:21", "app.log:22", "app.log:23")
+		r.noEvents(3)
+		if n := r.stats.ContentResumes.Load(); n != 1 {
+			t.Errorf("ContentResumes = %d, want 1", n)
+		}
+		if n := r.stats.Rotations.Load(); n != 0 {
+			t.Errorf("Rotations = %d, want 0: the original was taken for a rotated file", n)
 		}
 	})
 }

@@ -22,14 +22,17 @@ type Engine struct {
 	// is evicted (and counted) beyond it. If MaxKeys is 0, DefaultMaxKeys is
 	// used. Set it before the first Observe.
 	MaxKeys int
-	// MaxLateness is how far behind engine time an event may arrive and
-	// still be judged exactly. A group's state is kept until MaxLateness
-	// after its window and cooldown have both expired at engine time, and an
-	// event that would start a group but is older than engine time minus
-	// MaxLateness is tallied late. Input never more than MaxLateness out of
-	// order is evaluated exactly as the design's semantics say. If
-	// MaxLateness is 0, DefaultMaxLateness is used. Set it before the first
-	// Observe.
+	// MaxLateness is how far behind a rule's time (the greatest time
+	// among the events it matched) an event may arrive and still be judged
+	// exactly. A group's state is kept until MaxLateness after its window
+	// and cooldown have both expired at the rule's time, and an event that
+	// would start a group but is older than the rule's time minus
+	// MaxLateness is tallied late. Each rule keeps its own time, so that a
+	// source whose events lag another's (a backlog, a slower log) is judged
+	// by the rules that read it as replay would judge it. Input never more
+	// than MaxLateness out of order, as each rule sees it, is evaluated
+	// exactly as the design's semantics say. If MaxLateness is 0,
+	// DefaultMaxLateness is used. Set it before the first Observe.
 	MaxLateness time.Duration
 	// Trace, when set, is called for every rule an event matches, saying
 	// what the engine did with it (for secwatch explain).
@@ -81,6 +84,7 @@ type ruleState struct {
 	window int64 // ns
 	cool   int64 // ns
 	absent int64 // ns
+	now    int64 // the rule's time: the greatest time among its matched events (ns)
 }
 
 // group is one rule's state for one group key.
@@ -283,11 +287,11 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event) *group {
 		}
 		return g
 	}
-	if ts := ev.Time.UnixNano(); ts <= e.now-e.lateness() {
+	if ts := ev.Time.UnixNano(); ts <= rs.now-e.lateness() {
 		// A group for this key may have been dropped; judging the event
 		// against a fresh group could count what the old one would not.
 		rs.stats.Late++
-		e.trace(rs, ev, nil, 0, false, "late: older than engine time minus max_lateness")
+		e.trace(rs, ev, nil, 0, false, "late: older than the rule's time minus max_lateness")
 		return nil
 	}
 	// One allocation holds the key and every group_by value: the values
@@ -334,6 +338,13 @@ func readUvarint(s string) (v uint64, n int) {
 	return v, n
 }
 
+// seen moves the rule's time to ts if ts is later.
+func (rs *ruleState) seen(ts int64) {
+	if ts > rs.now {
+		rs.now = ts
+	}
+}
+
 func (e *Engine) lateness() int64 {
 	if e.MaxLateness > 0 {
 		return int64(e.MaxLateness)
@@ -343,13 +354,13 @@ func (e *Engine) lateness() int64 {
 
 // sweep drops up to max groups (max < 0: all) at the front of the rule's
 // list whose window and cooldown expired more than MaxLateness before
-// engine time. Groups are ordered by last use, so the front ones are the
+// the rule's time. Groups are ordered by last use, so the front ones are the
 // likeliest to be expired; the sweep stops at the first live group.
 func (e *Engine) sweep(rs *ruleState, max int) {
 	if rs.groups == nil || rs.rule.Kind == KindAbsent {
 		return
 	}
-	limit := e.now - e.lateness()
+	limit := rs.now - e.lateness()
 	for n := 0; max < 0 || n < max; n++ {
 		g := rs.groups.front
 		if g == nil || g.t+rs.window > limit || g.coolUntil > limit {
@@ -383,6 +394,7 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 		return out
 	}
 	rs.stats.Matched++
+	rs.seen(ts)
 	e.sweep(rs, 2)
 	g := e.groupFor(rs, ev)
 	if g == nil {

@@ -17,6 +17,7 @@ func (e *Engine) observeAbsent(rs *ruleState, ev *event.Event, ts int64, out []A
 		return out
 	}
 	rs.stats.Matched++
+	rs.seen(ts)
 	g := e.groupFor(rs, ev)
 	if g == nil {
 		return out
@@ -93,6 +94,7 @@ func (e *Engine) observeSequence(rs *ruleState, ev *event.Event, ts int64, out [
 		return out
 	}
 	rs.stats.Matched++
+	rs.seen(ts)
 	e.sweep(rs, 2)
 	g := e.groupFor(rs, ev)
 	if g == nil {

@@ -421,27 +421,57 @@ func TestGroupDroppedAfterWindowAndCooldown(t *testing.T) {
 	e := NewEngine([]*Rule{r})
 	e.MaxLateness = 5 * time.Second
 	check(t, run(t, e, fails("a", 0, 1)), []want{{"a", 1, 2, 0}})
-	// b's events move engine time past a's window but not its cooldown
-	// (31) plus the lateness allowance.
+	// b's events move the rule's time past a's window but not its
+	// cooldown (31) plus the lateness allowance.
 	run(t, e, fails("b", 20))
-	e.Advance(at(100)) // the wall clock does not expire groups: event time does
-	run(t, e, []in{{35.9, "type=other"}})
+	e.Advance(at(100))                  // the wall clock does not expire groups: event time does
+	run(t, e, []in{{40, "type=other"}}) // nor do events the rule does not match
+	run(t, e, fails("b", 35.9))
 	if got := e.Stats()[0].Groups; got != 2 {
 		t.Fatalf("groups: got %d, want 2 (a's cooldown ends at 31, plus 5 s lateness)", got)
 	}
-	run(t, e, []in{{36, "type=other"}})
+	run(t, e, fails("b", 36))
 	e.Advance(at(100))
 	st := e.Stats()[0]
-	if st.Groups != 0 || st.Dropped != 2 {
-		t.Fatalf("after window and cooldown: got groups %d dropped %d, want 0 and 2", st.Groups, st.Dropped)
+	if st.Groups != 1 || st.Dropped != 1 {
+		t.Fatalf("after window and cooldown: got groups %d dropped %d, want 1 (b) and 1 (a)", st.Groups, st.Dropped)
 	}
-	// An event for a that is older than engine time minus the allowance
-	// is late: a's state is gone and a fresh group would misjudge it.
+	// An event for a that is older than the rule's time minus the
+	// allowance is late: a's state is gone and a fresh group would
+	// misjudge it.
 	if got := e.Observe(mkEvent(in{30, "type=fail ip=a"})); len(got) != 0 {
 		t.Fatalf("got %d alerts, want 0", len(got))
 	}
-	if st := e.Stats()[0]; st.Late != 1 || st.Groups != 0 {
-		t.Fatalf("very late event: got late %d groups %d, want 1 and 0", st.Late, st.Groups)
+	if st := e.Stats()[0]; st.Late != 1 || st.Groups != 1 {
+		t.Fatalf("very late event: got late %d groups %d, want 1 and 1", st.Late, st.Groups)
+	}
+}
+
+// Each rule judges lateness by its own time: a rule reading a source whose
+// events lag another source's by hours (a backlog being read while the
+// other log is at the present) counts them as replay would, where one
+// clock for the whole engine would call them late.
+func TestRuleTimeIsPerRule(t *testing.T) {
+	fast := &Rule{ID: "fast", Severity: "high", Kind: KindThreshold, GroupBy: []string{"ip"},
+		Match: &Match{Kind: MatchField, Field: "type", Tests: []Test{{Op: OpEq, Values: []string{"other"}}}}, Window: 10 * time.Second, Threshold: 0, Cooldown: time.Second}
+	slow := threshold(10*time.Second, 0, 2, "ip")
+	e := NewEngine([]*Rule{fast, slow})
+	e.MaxLateness = 5 * time.Second
+	var got []Alert
+	for i := range 3 {
+		// The two sources interleave; the slow one is an hour behind.
+		got = append(got, run(t, e, []in{{3600 + float64(i), "type=other ip=x"}})...)
+		got = append(got, run(t, e, fails("a", float64(i)))...)
+	}
+	var slowAlerts []Alert
+	for _, a := range got {
+		if a.Rule.ID == slow.ID {
+			slowAlerts = append(slowAlerts, a)
+		}
+	}
+	check(t, slowAlerts, []want{{"a", 2, 3, 0}})
+	if st := e.Stats()[1]; st.Late != 0 {
+		t.Errorf("slow rule: %d events late, want 0", st.Late)
 	}
 }
 

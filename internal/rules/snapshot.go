@@ -27,9 +27,13 @@ type Snapshot struct {
 // state belongs to: state is restored only into a rule with the same id and
 // hash.
 type RuleSnapshot struct {
-	ID     string          `json:"id"`
-	Hash   string          `json:"hash"`
-	Stats  RuleStats       `json:"stats"`
+	ID    string    `json:"id"`
+	Hash  string    `json:"hash"`
+	Stats RuleStats `json:"stats"`
+	// Now is the rule's time (the greatest time among its matched events;
+	// 0 if it matched none). Nil in snapshots written before rules had a
+	// time of their own: the engine time stands in for it.
+	Now    *int64          `json:"rule_now,omitempty"`
 	Groups []GroupSnapshot `json:"groups,omitempty"` // list order, front first
 }
 
@@ -57,7 +61,8 @@ type SampleSnapshot struct {
 func (e *Engine) Snapshot() *Snapshot {
 	s := &Snapshot{Version: SnapshotVersion, Now: e.now, Clock: e.clock, Seq: e.seq}
 	for _, rs := range e.rules {
-		r := RuleSnapshot{ID: rs.rule.ID, Hash: rs.rule.Hash, Stats: rs.stats}
+		now := rs.now
+		r := RuleSnapshot{ID: rs.rule.ID, Hash: rs.rule.Hash, Stats: rs.stats, Now: &now}
 		r.Stats.Groups = 0
 		if rs.groups != nil {
 			for g := rs.groups.front; g != nil; g = g.next {
@@ -122,6 +127,10 @@ func (e *Engine) Restore(s *Snapshot) (restored, discarded []string) {
 		}
 		rs.stats = r.Stats
 		rs.stats.Rule = rs.rule.ID
+		rs.now = s.Now
+		if r.Now != nil {
+			rs.now = *r.Now
+		}
 		rs.groups = newGroupSet(e.maxKeys())
 		for _, gs := range r.Groups {
 			g := restoreGroup(gs, rs.rule)

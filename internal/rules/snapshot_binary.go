@@ -21,6 +21,7 @@ import (
 //	snapshot := "SWES" version(1 byte) now:varint clock:varint seq:uvarint
 //	            nrules:uvarint rule*
 //	rule     := id:str hash:str matched ungrouped late evicted dropped alerts (varint each)
+//	            ruleNow-now:varint                (format 2 on; format 1: the rule's time is now)
 //	            ngroups:uvarint group*            (list order, front first)
 //	group    := nfields:uvarint (key:name value:str)* t-now:varint flags:byte
 //	            [coolUntil:varint] [last:varint] [times] [vals] [steps] [samples]
@@ -39,7 +40,7 @@ import (
 // binaryMagic opens a binary snapshot; binaryFormat is its format version.
 const (
 	binaryMagic  = "SWES"
-	binaryFormat = 1
+	binaryFormat = 2
 	// maxNames bounds the field names an encoder remembers.
 	maxNames = 4096
 )
@@ -60,9 +61,10 @@ func IsBinarySnapshot(b []byte) bool {
 }
 
 type snapEncoder struct {
-	b     []byte
-	names map[string]uint64
-	now   int64 // group times are written relative to it
+	b      []byte
+	names  map[string]uint64
+	now    int64 // group times are written relative to it
+	format byte  // binaryFormat; an older one in tests of the decoder
 }
 
 // pow10 are the time units a group's timestamps can be written in.
@@ -121,7 +123,10 @@ func (w *snapEncoder) nameString(s string) {
 
 func (w *snapEncoder) header(now, clock int64, seq uint64, nrules int) {
 	w.b = append(w.b, binaryMagic...)
-	w.b = append(w.b, binaryFormat)
+	if w.format == 0 {
+		w.format = binaryFormat
+	}
+	w.b = append(w.b, w.format)
 	w.now = now
 	w.varint(now)
 	w.varint(clock)
@@ -129,11 +134,14 @@ func (w *snapEncoder) header(now, clock int64, seq uint64, nrules int) {
 	w.uvarint(uint64(nrules))
 }
 
-func (w *snapEncoder) rule(id, hash string, st *RuleStats, ngroups int) {
+func (w *snapEncoder) rule(id, hash string, st *RuleStats, ruleNow int64, ngroups int) {
 	w.str(id)
 	w.str(hash)
 	for _, v := range [...]int64{st.Matched, st.Ungrouped, st.Late, st.Evicted, st.Dropped, st.Alerts} {
 		w.varint(v)
+	}
+	if w.format >= 2 {
+		w.varint(ruleNow - w.now)
 	}
 	w.uvarint(uint64(ngroups))
 }
@@ -201,7 +209,7 @@ func (e *Engine) AppendSnapshot(dst []byte) []byte {
 		if rs.groups != nil {
 			n = rs.groups.len()
 		}
-		w.rule(rs.rule.ID, rs.rule.Hash, &rs.stats, n)
+		w.rule(rs.rule.ID, rs.rule.Hash, &rs.stats, rs.now, n)
 		if rs.groups == nil {
 			continue
 		}
@@ -260,11 +268,19 @@ func (g *group) appendBinary(w *snapEncoder) {
 // encoding AppendSnapshot writes from a live engine, for a Snapshot value
 // (a converted JSON checkpoint, tests).
 func EncodeSnapshot(dst []byte, s *Snapshot) []byte {
-	w := &snapEncoder{b: dst, names: map[string]uint64{}}
+	return encodeSnapshot(dst, s, binaryFormat)
+}
+
+func encodeSnapshot(dst []byte, s *Snapshot, format byte) []byte {
+	w := &snapEncoder{b: dst, names: map[string]uint64{}, format: format}
 	w.header(s.Now, s.Clock, s.Seq, len(s.Rules))
 	for i := range s.Rules {
 		r := &s.Rules[i]
-		w.rule(r.ID, r.Hash, &r.Stats, len(r.Groups))
+		ruleNow := s.Now
+		if r.Now != nil {
+			ruleNow = *r.Now
+		}
+		w.rule(r.ID, r.Hash, &r.Stats, ruleNow, len(r.Groups))
 		for j := range r.Groups {
 			gs := &r.Groups[j]
 			w.groupHead(gs.Group, gs.T, gs.Fired, gs.CoolUntil, gs.Last, gs.Times, gs.Vals != nil, len(gs.Steps) > 0, len(gs.Samples) > 0)
@@ -448,9 +464,10 @@ func DecodeSnapshot(b []byte) (*Snapshot, error) {
 		return nil, fmt.Errorf("engine snapshot: not a binary snapshot")
 	}
 	r := &snapDecoder{b: b, off: len(binaryMagic)}
-	if v := r.byte1(); r.err == nil && v != binaryFormat {
+	format := r.byte1()
+	if r.err == nil && (format < 1 || format > binaryFormat) {
 		r.off--
-		r.fail("format version %d, want %d", v, binaryFormat)
+		r.fail("format version %d, want 1 to %d", format, binaryFormat)
 	}
 	s := &Snapshot{Version: SnapshotVersion}
 	s.Now = r.varint()
@@ -471,6 +488,10 @@ func DecodeSnapshot(b []byte) (*Snapshot, error) {
 		rs.Stats.Rule = rs.ID
 		for _, p := range [...]*int64{&rs.Stats.Matched, &rs.Stats.Ungrouped, &rs.Stats.Late, &rs.Stats.Evicted, &rs.Stats.Dropped, &rs.Stats.Alerts} {
 			*p = r.varint()
+		}
+		if format >= 2 {
+			now := s.Now + r.varint()
+			rs.Now = &now
 		}
 		ng := r.count("group", 3)
 		if ng > 0 {
