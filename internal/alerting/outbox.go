@@ -428,7 +428,7 @@ func (o *Outbox) commit() {
 	}
 	var files []state.File
 	var fileOps []*op
-	var removes, finished []string
+	var finished []string
 	var finishedAt []time.Time
 	var deads []*op
 	for _, p := range ops {
@@ -451,33 +451,29 @@ func (o *Outbox) commit() {
 		case opFinish:
 			finished = append(finished, p.id)
 			finishedAt = append(finishedAt, p.at)
-			removes = append(removes, p.id+entrySuffix)
 		case opDead:
 			deads = append(deads, p)
-			removes = append(removes, p.id+entrySuffix)
 		}
 	}
 	o.mu.Unlock()
 
 	// Outside the lock: the engine's PutLater never waits for a disk.
+	// The delivery records and dead-letter copies come before the
+	// removals they allow (a crash in between leaves entry files that the
+	// next start removes); when they fail, the entry files stay, so the
+	// next start finishes them.
+	var removes []string
 	var journalErr error
 	if len(finished) > 0 {
-		// The delivery records before the removals they allow: a crash
-		// in between leaves files that the next start removes.
-		journalErr = o.delivered.journal(finished, finishedAt)
+		if journalErr = o.delivered.journal(finished, finishedAt); journalErr == nil {
+			for _, id := range finished {
+				removes = append(removes, id+entrySuffix)
+			}
+		}
 	}
 	for _, p := range deads {
-		p.err = o.dead.Write(p.id+entrySuffix, p.dead)
-	}
-	if journalErr != nil {
-		// Keep the entry files so the next start finishes them.
-		removes = slices.DeleteFunc(removes, func(n string) bool {
-			return slices.Contains(finished, strings.TrimSuffix(n, entrySuffix))
-		})
-	}
-	for i, p := range deads {
-		if p.err != nil { // not in dead-letter/: keep it in the outbox too
-			removes = slices.DeleteFunc(removes, func(n string) bool { return n == deads[i].id+entrySuffix })
+		if p.err = o.dead.Write(p.id+entrySuffix, p.dead); p.err == nil {
+			removes = append(removes, p.id+entrySuffix)
 		}
 	}
 	werrs, dirErr := o.dir.Commit(files, removes)
