@@ -13,21 +13,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sw=${SW:-bin/secwatch}
 secs=${1:-60}
-demo=.cache/demo
 out=.cache/demo-vs-replay
-rm -rf .cache/state "$demo" "$out"
-mkdir -p "$demo" "$out"
-cp testdata/logs/mcp-stderr.log "$demo/mcp.log"
-cp testdata/logs/alb-access.log "$demo/alb.log"
-bin/secwatch-loggen -follow -speed 10 -format alb -out "$demo/alb.log" -duration 30m -events 3000 -ips 150 -attackers 0.1 -seed 7 &
-g1=$!
-bin/secwatch-loggen -follow -speed 30 -format mcp-text -out "$demo/mcp.log" -duration 4h -events 20000 -ips 100 -attackers 0.06 -near-misses 2 -seed 7 &
-g2=$!
+rm -rf "$out"
+mkdir -p "$out"
+. scripts/demo-traffic.sh
 SECWATCH_LISTEN=127.0.0.1:0 "$sw" run --config examples/secwatch.yaml >"$out/live.json" 2>"$out/live.log" &
 d=$!
 sleep "$secs"
-kill "$g1" "$g2"
-wait "$g1" "$g2" 2>/dev/null || true
+kill $demo_pids
+wait $demo_pids 2>/dev/null || true
 sleep 5 # the daemon catches up with the last lines
 kill -TERM "$d"
 wait "$d" || true

@@ -71,6 +71,17 @@ func readHalf(t *testing.T, path string, n int) Cursor {
 	return cs[0]
 }
 
+// readLog writes app.log with read lines of 150 bytes in a new directory
+// and reads it all (readHalf).
+func readLog(t *testing.T, read int) (dir, path, content string, c Cursor) {
+	t.Helper()
+	content = numbered(1, read, 150)
+	dir = t.TempDir()
+	path = filepath.Join(dir, "app.log")
+	writeFile(t, path, content)
+	return dir, path, content, readHalf(t, path, read)
+}
+
 // moveByCopy copies src to dst (a new inode) and removes src.
 func moveByCopy(t *testing.T, src, dst string, change func([]byte)) {
 	t.Helper()
@@ -191,11 +202,7 @@ func TestFileResumeByContentMismatch(t *testing.T) {
 func TestFileResumeByContentAmbiguous(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const read = 10
-		content := numbered(1, read, 150)
-		dir := t.TempDir()
-		path := filepath.Join(dir, "app.log")
-		writeFile(t, path, content)
-		c := readHalf(t, path, read)
+		_, path, content, c := readLog(t, read)
 		dst := t.TempDir()
 		writeFile(t, filepath.Join(dst, "a.log"), content+numbered(read+1, read+1, 150))
 		moveByCopy(t, path, filepath.Join(dst, "b.log"), nil)
@@ -225,11 +232,7 @@ func TestFileResumeByContentAmbiguous(t *testing.T) {
 func TestFileResumeByContentNotForOldCursors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const read = 10
-		content := numbered(1, read, 150)
-		dir := t.TempDir()
-		path := filepath.Join(dir, "app.log")
-		writeFile(t, path, content)
-		c := readHalf(t, path, read)
+		dir, path, _, c := readLog(t, read)
 		c.TailFingerprint = "" // as written by an older version
 		moved := filepath.Join(dir, "moved.log")
 		moveByCopy(t, path, moved, nil)
