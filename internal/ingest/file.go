@@ -823,22 +823,8 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c Curso
 // c.Offset bytes, c.Fingerprint and tailFP. head and tail are the hashed
 // bytes.
 func openContent(m match, c Cursor, tailFP string) (fh *os.File, head, tail []byte, ok bool) {
-	fh, err := os.Open(m.path)
-	if err != nil {
-		return nil, nil, nil, false
-	}
-	fi, err := fh.Stat()
-	if err == nil {
-		if key, _ := fileKey(fi); key == m.key && fi.Size() >= c.Offset {
-			head, hok := readHead(fh, c.Offset)
-			tail, tok := readTail(fh, c.Offset)
-			if hok && tok && hashHex(head) == c.Fingerprint && hashHex(tail) == tailFP {
-				return fh, head, tail, true
-			}
-		}
-	}
-	fh.Close()
-	return nil, nil, nil, false
+	fh, head, tail, ok, _ = openChecked(m.path, m.key, c, tailFP)
+	return fh, head, tail, ok
 }
 
 // findKey looks for the file of c in the directory of its path (and of the
@@ -873,25 +859,39 @@ func findKey(c Cursor) string {
 // the content c saw: ok is false if it is not. head is the first
 // min(c.Offset, 1 KiB) bytes.
 func openCursor(path string, c Cursor) (fh *os.File, head []byte, ok bool, err error) {
+	fh, head, _, ok, err = openChecked(path, c.Key, c, "")
+	return fh, head, ok, err
+}
+
+// openChecked opens path and checks that it is the file with key, at
+// least c.Offset bytes long, whose first min(c.Offset, 1 KiB) bytes hash
+// to c.Fingerprint and, when tailFP is set, whose min(c.Offset, 1 KiB)
+// bytes before c.Offset hash to tailFP. ok is false (and fh nil) if not;
+// err is for a file that cannot be opened or stat'ed.
+func openChecked(path, key string, c Cursor, tailFP string) (fh *os.File, head, tail []byte, ok bool, err error) {
 	fh, err = os.Open(path)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, nil, false, err
 	}
 	fi, err := fh.Stat()
 	if err != nil {
 		fh.Close()
-		return nil, nil, false, err
+		return nil, nil, nil, false, err
 	}
-	key, _ := fileKey(fi)
-	if key == c.Key && fi.Size() >= c.Offset {
-		head, read := readHead(fh, c.Offset)
-		sum := sha256.Sum256(head)
-		if read && hex.EncodeToString(sum[:]) == c.Fingerprint {
-			return fh, head, true, nil
+	if k, _ := fileKey(fi); k == key && fi.Size() >= c.Offset {
+		var hok, tok bool
+		head, hok = readHead(fh, c.Offset)
+		tok = tailFP == ""
+		if !tok {
+			tail, tok = readTail(fh, c.Offset)
+			tok = tok && hashHex(tail) == tailFP
+		}
+		if hok && tok && hashHex(head) == c.Fingerprint {
+			return fh, head, tail, true, nil
 		}
 	}
 	fh.Close()
-	return nil, nil, false, nil
+	return nil, nil, nil, false, nil
 }
 
 // read reads what one file has gained since the last poll and sends it.
