@@ -179,9 +179,15 @@ func (b *redisBackend) loadCheckpoint() (*checkpoint, []error) {
 	return best, problems
 }
 
+// saveCheckpoint first waits for the claimer to claim (or keep in memory)
+// every alert the engine queued with PutLater so far, then refuses while
+// any of them, or any other change, is not in Redis.
 func (b *redisBackend) saveCheckpoint(ck *checkpoint) error {
-	if b.outbox != nil && b.outbox.Unsynced() > 0 {
-		return errUnsynced
+	if b.outbox != nil {
+		b.outbox.Sync() // failed claims were logged by OnError and are Unsynced
+		if b.outbox.Unsynced() > 0 {
+			return errUnsynced
+		}
 	}
 	raw, err := encodeCheckpoint(ck)
 	if err != nil {
@@ -195,11 +201,15 @@ func (b *redisBackend) openOutbox(notifiers []string) (alerting.Queue, []error, 
 	if err != nil {
 		return nil, nil, err
 	}
+	o.OnError = func(err error) {
+		b.log.Error().Err(err).Msg("outbox write failed; alert kept in memory")
+	}
 	b.outbox = o
 	return o, nil, nil
 }
 
 func (b *redisBackend) start(wake, lost func()) {
+	b.outbox.OnClaimed = wake
 	b.outbox.Start(b.log, shared.Hooks{
 		Adopted: func() {
 			b.log.Info().Int64("adopted_total", b.outbox.Adopted()).Msg("adopted pending alerts of a stopped replica")

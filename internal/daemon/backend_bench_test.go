@@ -82,7 +82,7 @@ shutdown_grace: 10m
 					b.Fatal(err)
 				}
 				b.StopTimer()
-				alerts = d.metrics.alerts.Load()
+				alerts, _ = d.metrics.alertCounts()
 			}
 			if (alerts == 0) != (clients > lines/5) {
 				b.Fatalf("%d alerts fired", alerts)

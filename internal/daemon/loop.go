@@ -160,6 +160,14 @@ type laterQueue interface {
 	PutLater(doc rules.Document, now time.Time) (bool, error)
 }
 
+// countingQueue is an outbox that counts the alerts it queued and refused
+// itself (the Redis one, whose claimer decides after PutLater returned);
+// metrics.write reads its counts instead of put counting.
+type countingQueue interface {
+	Claimed() int64
+	Duplicates() int64
+}
+
 // put stores one document; it reports whether the dispatcher has new work
 // now (false when the outbox wakes it itself after committing).
 func (l *engineLoop) put(doc rules.Document) bool {
@@ -167,6 +175,9 @@ func (l *engineLoop) put(doc rules.Document) bool {
 		added, err := q.PutLater(doc, time.Now())
 		if err != nil {
 			l.log.Error().Err(err).Str("alert_id", doc.AlertID).Str("rule", doc.Rule).Msg("alert refused by the outbox")
+		}
+		if _, counted := q.(countingQueue); counted {
+			return false
 		}
 		if added {
 			l.metrics.alerts.Add(1)

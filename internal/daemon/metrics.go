@@ -102,6 +102,17 @@ func (m *metrics) healthy(now time.Time, maxAge time.Duration) (bool, string) {
 	return true, "ok"
 }
 
+// alertCounts returns the alerts put in the outbox and the duplicates it
+// refused: counted by put, or by the outbox itself when it decides after
+// PutLater returned (the Redis outbox's claimer).
+func (m *metrics) alertCounts() (alerts, duplicates int64) {
+	alerts, duplicates = m.alerts.Load(), m.duplicates.Load()
+	if c, ok := m.outbox.(countingQueue); ok {
+		alerts, duplicates = alerts+c.Claimed(), duplicates+c.Duplicates()
+	}
+	return alerts, duplicates
+}
+
 // write renders every metric in the Prometheus text exposition format.
 func (m *metrics) write(w io.Writer) {
 	p := func(name, typ, help string) {
@@ -113,10 +124,11 @@ func (m *metrics) write(w io.Writer) {
 	fmt.Fprintf(w, "secwatch_start_time_seconds %d\n", m.start.Unix())
 	p("secwatch_engine_events_total", "counter", "events observed by the engine")
 	fmt.Fprintf(w, "secwatch_engine_events_total %d\n", m.events.Load())
+	alerts, duplicates := m.alertCounts()
 	p("secwatch_alerts_total", "counter", "alerts written to the outbox")
-	fmt.Fprintf(w, "secwatch_alerts_total %d\n", m.alerts.Load())
+	fmt.Fprintf(w, "secwatch_alerts_total %d\n", alerts)
 	p("secwatch_alerts_duplicate_total", "counter", "alerts fired again (after a restart) that the outbox already had")
-	fmt.Fprintf(w, "secwatch_alerts_duplicate_total %d\n", m.duplicates.Load())
+	fmt.Fprintf(w, "secwatch_alerts_duplicate_total %d\n", duplicates)
 	p("secwatch_checkpoints_total", "counter", "checkpoints written")
 	fmt.Fprintf(w, "secwatch_checkpoints_total %d\n", m.checkpoints.Load())
 	p("secwatch_checkpoint_failures_total", "counter", "checkpoints that could not be written")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,12 +28,25 @@ import (
 // without a claim, so it is delivered even then — by every replica that
 // fires it (docs/scaling.md).
 //
+// PutLater is Put without the wait: it queues the alert and returns at
+// once, and a claimer goroutine (claimer.go) runs the claims of everything
+// queued meanwhile in one pipeline, then makes the alerts it won visible
+// to Pending and calls OnClaimed. Sync waits for the claimer: the daemon
+// calls it before a checkpoint, so that a checkpoint is never stored ahead
+// of an alert Redis has not got.
+//
 // All methods are safe for concurrent use. Run must be running for
 // adoption, heartbeats and re-syncs; Close stops it.
 type Outbox struct {
 	// DedupHorizon is how long a claim (and a delivered id) is kept. If 0,
 	// alerting.DefaultDedupHorizon is used. Set it before the first Put.
 	DedupHorizon time.Duration
+	// OnClaimed, if set, is called by the claimer after it queued alerts
+	// PutLater handed it (the daemon wakes the dispatcher). OnError, if
+	// set, is called with each failed claim (the alerts are kept in memory
+	// without a claim). Set them before the first PutLater.
+	OnClaimed func()
+	OnError   func(error)
 
 	s         *Store
 	notifiers []string
@@ -47,10 +59,13 @@ type Outbox struct {
 	deadCount int
 	closed    bool
 
-	adopted   atomic.Int64 // entries adopted from stopped replicas
-	unclaimed atomic.Int64 // alerts queued without a claim (Redis down)
-	stop      context.CancelFunc
-	done      chan struct{}
+	adopted    atomic.Int64 // entries adopted from stopped replicas
+	unclaimed  atomic.Int64 // alerts queued without a claim (Redis down)
+	claimed    atomic.Int64 // alerts queued here by Put or the claimer
+	duplicates atomic.Int64 // alerts refused: pending here, seen, or claimed elsewhere
+	cq         claimQueue   // PutLater's queue (claimer.go)
+	stop       context.CancelFunc
+	done       chan struct{}
 }
 
 type goneOp struct {
@@ -111,18 +126,21 @@ func (o *Outbox) save(e *alerting.Entry) (bool, error) {
 // another replica. When Redis cannot be reached it queues the alert in
 // memory without a claim and returns true and the error.
 func (o *Outbox) Put(doc rules.Document, now time.Time) (bool, error) {
+	id := doc.AlertID
+	if err := validID(id); err != nil {
+		return false, err
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	id := doc.AlertID
 	switch {
 	case o.closed:
 		return false, fmt.Errorf("outbox put %s: outbox closed", id)
-	case id == "" || len(id) > 128 || strings.ContainsAny(id, " \n"):
-		return false, fmt.Errorf("outbox put: invalid alert_id %q", id)
 	case o.entries[id] != nil:
+		o.duplicates.Add(1)
 		return false, nil
 	}
 	if t, ok := o.seen[id]; ok && now.Sub(t) < o.horizon() {
+		o.duplicates.Add(1)
 		return false, nil
 	}
 	e := &alerting.Entry{Doc: doc, Queued: now.UTC()}
@@ -132,9 +150,11 @@ func (o *Outbox) Put(doc rules.Document, now time.Time) (bool, error) {
 		if err == nil {
 			if !ok {
 				o.seen[id] = now
+				o.duplicates.Add(1)
 				return false, nil
 			}
 			o.entries[id] = e
+			o.claimed.Add(1)
 			return true, nil
 		}
 		cause = err
@@ -142,6 +162,7 @@ func (o *Outbox) Put(doc rules.Document, now time.Time) (bool, error) {
 	o.entries[id] = e
 	o.dirty[id] = true
 	o.unclaimed.Add(1)
+	o.claimed.Add(1)
 	return true, fmt.Errorf("outbox put %s (queued in memory without a cross-replica claim): %w", id, cause)
 }
 
@@ -335,6 +356,15 @@ func (o *Outbox) Adopted() int64 { return o.adopted.Load() }
 // unreachable (delivered without the cross-replica claim).
 func (o *Outbox) Unclaimed() int64 { return o.unclaimed.Load() }
 
+// Claimed returns the number of alerts this replica queued (by Put or
+// PutLater, claimed or kept without a claim).
+func (o *Outbox) Claimed() int64 { return o.claimed.Load() }
+
+// Duplicates returns the number of alerts Put or PutLater refused: already
+// pending here, delivered within the horizon, or claimed by another
+// replica.
+func (o *Outbox) Duplicates() int64 { return o.duplicates.Load() }
+
 // Hooks are called by Run from its goroutine.
 type Hooks struct {
 	Adopted func() // entries were adopted: wake the dispatcher
@@ -515,10 +545,11 @@ func (o *Outbox) prune(now time.Time) {
 	}
 }
 
-// Close stops Run, writes what Redis missed (for at most a few seconds)
-// and removes this replica's heartbeat, so that the live replicas adopt
+// Close claims (or keeps in memory) what PutLater queued, stops Run,
+// writes what Redis missed (for at most a few seconds) and removes this replica's heartbeat, so that the live replicas adopt
 // whatever is still pending at once instead of after the lease.
 func (o *Outbox) Close() error {
+	o.closeClaims()
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
