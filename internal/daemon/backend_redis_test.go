@@ -27,32 +27,16 @@ func TestRedisCheckpointWaitsForClaimer(t *testing.T) {
 	}
 	b := &redisBackend{s: s, log: zerolog.Nop()}
 	defer b.close()
-	q, _, err := b.openOutbox([]string{"stdout"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	later, ok := q.(laterQueue)
-	if !ok {
-		t.Fatal("the redis outbox has no PutLater")
-	}
 	const n = 200
-	for i := range n {
-		doc := rules.Document{AlertID: fmt.Sprintf("%032x", i), Rule: "r", Time: "2026-01-28T19:15:22Z"}
-		if ok, err := later.PutLater(doc, time.Now()); !ok || err != nil {
-			t.Fatalf("PutLater %d = %v, %v", i, ok, err)
-		}
-	}
-	if err := b.saveCheckpoint(&checkpoint{Seq: 1, Saved: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	q := queueThenCheckpoint(t, b, n)
+	defer q.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb.Close()
 	if got, err := rdb.HLen(context.Background(), "t:owner").Result(); err != nil || got != n {
 		t.Errorf("alerts claimed in redis when the checkpoint was saved: got %d, %v, want %d", got, err, n)
 	}
 	// The claimer decides what is a duplicate; the metrics read its counts.
-	later.PutLater(rules.Document{AlertID: fmt.Sprintf("%032x", 0), Rule: "r"}, time.Now())
+	q.(laterQueue).PutLater(rules.Document{AlertID: fmt.Sprintf("%032x", 0), Rule: "r"}, time.Now())
 	if err := b.saveCheckpoint(&checkpoint{Seq: 2, Saved: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
@@ -19,25 +20,9 @@ import (
 // wait for the outbox would return long before the last one is written.
 func TestCheckpointWaitsForOutbox(t *testing.T) {
 	b := &dirBackend{dir: openState(t), log: zerolog.Nop()}
-	q, _, err := b.openOutbox([]string{"stdout"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	later, ok := q.(laterQueue)
-	if !ok {
-		t.Fatal("the state directory's outbox does not commit in groups")
-	}
 	const n = 200
-	for i := range n {
-		doc := rules.Document{AlertID: fmt.Sprintf("%032x", i), Rule: "r", Time: "2026-01-28T19:15:22Z"}
-		if ok, err := later.PutLater(doc, time.Now()); !ok || err != nil {
-			t.Fatalf("PutLater %d = %v, %v", i, ok, err)
-		}
-	}
-	if err := b.saveCheckpoint(&checkpoint{Seq: 1, Saved: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	q := queueThenCheckpoint(t, b, n)
+	defer q.Close()
 	missing := 0
 	for i := range n {
 		if _, err := os.Stat(filepath.Join(b.dir.Path(), "outbox", fmt.Sprintf("%032x.json", i))); err != nil {
@@ -47,4 +32,29 @@ func TestCheckpointWaitsForOutbox(t *testing.T) {
 	if missing > 0 {
 		t.Errorf("%d of %d alerts queued before the checkpoint were not on disk when it was saved", missing, n)
 	}
+}
+
+// queueThenCheckpoint opens b's outbox, queues n alerts (ids %032x of
+// 0..n-1) with PutLater and saves a checkpoint right after. The caller
+// checks the alerts were stored by then, and closes the outbox.
+func queueThenCheckpoint(t *testing.T, b backend, n int) alerting.Queue {
+	t.Helper()
+	q, _, err := b.openOutbox([]string{"stdout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, ok := q.(laterQueue)
+	if !ok {
+		t.Fatalf("the %T outbox has no PutLater", q)
+	}
+	for i := range n {
+		doc := rules.Document{AlertID: fmt.Sprintf("%032x", i), Rule: "r", Time: "2026-01-28T19:15:22Z"}
+		if ok, err := later.PutLater(doc, time.Now()); !ok || err != nil {
+			t.Fatalf("PutLater %d = %v, %v", i, ok, err)
+		}
+	}
+	if err := b.saveCheckpoint(&checkpoint{Seq: 1, Saved: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return q
 }
