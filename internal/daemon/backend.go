@@ -123,8 +123,8 @@ func (b *dirBackend) writeMetrics(w io.Writer) {
 		return
 	}
 	ids, evicted := b.outbox.DedupRecord()
-	fmt.Fprintf(w, "# HELP secwatch_outbox_dedup_ids delivered alert ids remembered to drop a re-fired alert\n# TYPE secwatch_outbox_dedup_ids gauge\nsecwatch_outbox_dedup_ids %d\n", ids)
-	fmt.Fprintf(w, "# HELP secwatch_outbox_dedup_evicted_total delivered alert ids forgotten before the dedup horizon because the record was full\n# TYPE secwatch_outbox_dedup_evicted_total counter\nsecwatch_outbox_dedup_evicted_total %d\n", evicted)
+	writeMetric(w, "secwatch_outbox_dedup_ids", "gauge", "delivered alert ids remembered to drop a re-fired alert", int64(ids))
+	writeMetric(w, "secwatch_outbox_dedup_evicted_total", "counter", "delivered alert ids forgotten before the dedup horizon because the record was full", evicted)
 }
 
 // start hands the committed alerts to the dispatcher.
@@ -223,9 +223,7 @@ func (b *redisBackend) start(wake, lost func()) {
 }
 
 func (b *redisBackend) writeMetrics(w io.Writer) {
-	p := func(name, typ, help string, v int64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", name, help, name, typ, name, v)
-	}
+	p := func(name, typ, help string, v int64) { writeMetric(w, name, typ, help, v) }
 	up := int64(0)
 	if b.s.Up() {
 		up = 1

@@ -113,62 +113,51 @@ func (m *metrics) alertCounts() (alerts, duplicates int64) {
 	return alerts, duplicates
 }
 
+// metricHeader writes the HELP and TYPE lines of a metric.
+func metricHeader(w io.Writer, name, typ, help string) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+}
+
+// writeMetric writes a metric without labels: its HELP and TYPE lines and
+// its value.
+func writeMetric(w io.Writer, name, typ, help string, v int64) {
+	metricHeader(w, name, typ, help)
+	fmt.Fprintf(w, "%s %d\n", name, v)
+}
+
 // write renders every metric in the Prometheus text exposition format.
 func (m *metrics) write(w io.Writer) {
-	p := func(name, typ, help string) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-	}
-	p("secwatch_up", "gauge", "1 while the daemon runs")
-	fmt.Fprintln(w, "secwatch_up 1")
-	p("secwatch_start_time_seconds", "gauge", "start time of the daemon")
-	fmt.Fprintf(w, "secwatch_start_time_seconds %d\n", m.start.Unix())
-	p("secwatch_engine_events_total", "counter", "events observed by the engine")
-	fmt.Fprintf(w, "secwatch_engine_events_total %d\n", m.events.Load())
+	writeMetric(w, "secwatch_up", "gauge", "1 while the daemon runs", 1)
+	writeMetric(w, "secwatch_start_time_seconds", "gauge", "start time of the daemon", m.start.Unix())
+	writeMetric(w, "secwatch_engine_events_total", "counter", "events observed by the engine", m.events.Load())
 	alerts, duplicates := m.alertCounts()
-	p("secwatch_alerts_total", "counter", "alerts written to the outbox")
-	fmt.Fprintf(w, "secwatch_alerts_total %d\n", alerts)
-	p("secwatch_alerts_duplicate_total", "counter", "alerts fired again (after a restart) that the outbox already had")
-	fmt.Fprintf(w, "secwatch_alerts_duplicate_total %d\n", duplicates)
-	p("secwatch_checkpoints_total", "counter", "checkpoints written")
-	fmt.Fprintf(w, "secwatch_checkpoints_total %d\n", m.checkpoints.Load())
-	p("secwatch_checkpoint_failures_total", "counter", "checkpoints that could not be written")
-	fmt.Fprintf(w, "secwatch_checkpoint_failures_total %d\n", m.checkpointFailures.Load())
+	writeMetric(w, "secwatch_alerts_total", "counter", "alerts written to the outbox", alerts)
+	writeMetric(w, "secwatch_alerts_duplicate_total", "counter", "alerts fired again (after a restart) that the outbox already had", duplicates)
+	writeMetric(w, "secwatch_checkpoints_total", "counter", "checkpoints written", m.checkpoints.Load())
+	writeMetric(w, "secwatch_checkpoint_failures_total", "counter", "checkpoints that could not be written", m.checkpointFailures.Load())
 	if t := m.lastCheckpoint.Load(); t > 0 {
-		p("secwatch_last_checkpoint_time_seconds", "gauge", "time of the last checkpoint")
-		fmt.Fprintf(w, "secwatch_last_checkpoint_time_seconds %d\n", t/1e9)
+		writeMetric(w, "secwatch_last_checkpoint_time_seconds", "gauge", "time of the last checkpoint", t/1e9)
 	}
-	p("secwatch_rule_reloads_total", "counter", "successful rule reloads")
-	fmt.Fprintf(w, "secwatch_rule_reloads_total %d\n", m.reloads.Load())
-	p("secwatch_rule_reload_failures_total", "counter", "rejected rule reloads (invalid rules; the old rules stay)")
-	fmt.Fprintf(w, "secwatch_rule_reload_failures_total %d\n", m.reloadFailures.Load())
+	writeMetric(w, "secwatch_rule_reloads_total", "counter", "successful rule reloads", m.reloads.Load())
+	writeMetric(w, "secwatch_rule_reload_failures_total", "counter", "rejected rule reloads (invalid rules; the old rules stay)", m.reloadFailures.Load())
 
 	d := &m.delivery
-	p("secwatch_delivered_total", "counter", "alerts every notifier acknowledged")
-	fmt.Fprintf(w, "secwatch_delivered_total %d\n", d.Delivered.Load())
-	p("secwatch_delivery_failures_total", "counter", "failed delivery attempts (per notifier)")
-	fmt.Fprintf(w, "secwatch_delivery_failures_total %d\n", d.Failed.Load())
-	p("secwatch_dead_lettered_total", "counter", "alerts moved to the dead-letter directory by this process")
-	fmt.Fprintf(w, "secwatch_dead_lettered_total %d\n", d.DeadLettered.Load())
-	p("secwatch_suppressed_total", "counter", "alerts held back by the per-rule hourly cap (each is counted in a digest)")
-	fmt.Fprintf(w, "secwatch_suppressed_total %d\n", d.Suppressed.Load())
-	p("secwatch_digests_total", "counter", "digest alerts made by flood control")
-	fmt.Fprintf(w, "secwatch_digests_total %d\n", d.Digests.Load())
+	writeMetric(w, "secwatch_delivered_total", "counter", "alerts every notifier acknowledged", d.Delivered.Load())
+	writeMetric(w, "secwatch_delivery_failures_total", "counter", "failed delivery attempts (per notifier)", d.Failed.Load())
+	writeMetric(w, "secwatch_dead_lettered_total", "counter", "alerts moved to the dead-letter directory by this process", d.DeadLettered.Load())
+	writeMetric(w, "secwatch_suppressed_total", "counter", "alerts held back by the per-rule hourly cap (each is counted in a digest)", d.Suppressed.Load())
+	writeMetric(w, "secwatch_digests_total", "counter", "digest alerts made by flood control", d.Digests.Load())
 	if m.outbox != nil {
-		p("secwatch_outbox_depth", "gauge", "alerts waiting for delivery")
-		fmt.Fprintf(w, "secwatch_outbox_depth %d\n", m.outbox.Len())
-		p("secwatch_dead_letters", "gauge", "alerts in the dead-letter directory")
-		fmt.Fprintf(w, "secwatch_dead_letters %d\n", m.outbox.DeadLetters())
+		writeMetric(w, "secwatch_outbox_depth", "gauge", "alerts waiting for delivery", int64(m.outbox.Len()))
+		writeMetric(w, "secwatch_dead_letters", "gauge", "alerts in the dead-letter directory", int64(m.outbox.DeadLetters()))
 	}
 	if m.backend != nil {
 		m.backend.writeMetrics(w)
 	}
 	if h := m.cwHeartbeat.Load(); h != nil {
-		p("secwatch_heartbeats_published_total", "counter", "heartbeat metrics published to CloudWatch")
-		fmt.Fprintf(w, "secwatch_heartbeats_published_total %d\n", h.published.Load())
-		p("secwatch_heartbeat_failures_total", "counter", "heartbeat publications CloudWatch refused or never answered")
-		fmt.Fprintf(w, "secwatch_heartbeat_failures_total %d\n", h.failed.Load())
-		p("secwatch_heartbeats_skipped_total", "counter", "heartbeats withheld because the engine loop had not beaten recently")
-		fmt.Fprintf(w, "secwatch_heartbeats_skipped_total %d\n", h.skipped.Load())
+		writeMetric(w, "secwatch_heartbeats_published_total", "counter", "heartbeat metrics published to CloudWatch", h.published.Load())
+		writeMetric(w, "secwatch_heartbeat_failures_total", "counter", "heartbeat publications CloudWatch refused or never answered", h.failed.Load())
+		writeMetric(w, "secwatch_heartbeats_skipped_total", "counter", "heartbeats withheld because the engine loop had not beaten recently", h.skipped.Load())
 	}
 
 	m.mu.Lock()
@@ -207,12 +196,12 @@ func (m *metrics) write(w io.Writer) {
 			return 0
 		}},
 	} {
-		p(s.name, s.typ, s.help)
+		metricHeader(w, s.name, s.typ, s.help)
 		for i, n := range names {
 			fmt.Fprintf(w, "%s{source=%q} %d\n", s.name, n, s.value(srcs[i]))
 		}
 	}
-	p("secwatch_source_lag_seconds", "gauge", "last event's delay from its timestamp to being read")
+	metricHeader(w, "secwatch_source_lag_seconds", "gauge", "last event's delay from its timestamp to being read")
 	for i, n := range names {
 		fmt.Fprintf(w, "secwatch_source_lag_seconds{source=%q} %.3f\n", n, float64(srcs[i].stats.Lag.Load())/1e9)
 	}
@@ -229,7 +218,7 @@ func (m *metrics) write(w io.Writer) {
 		{"secwatch_rule_evicted_total", "counter", "groups evicted by max_keys (a spray of keys shows here)", func(r rules.RuleStats) int64 { return r.Evicted }},
 		{"secwatch_rule_groups", "gauge", "groups held", func(r rules.RuleStats) int64 { return int64(r.Groups) }},
 	} {
-		p(s.name, s.typ, s.help)
+		metricHeader(w, s.name, s.typ, s.help)
 		for _, r := range rs {
 			fmt.Fprintf(w, "%s{rule=%q} %d\n", s.name, r.Rule, s.value(r))
 		}
