@@ -30,7 +30,7 @@ const (
 	deliveredMagic = "secwatch-delivered-ids v2\n"
 	// minCompact is the fewest journal records that trigger a compaction.
 	minCompact = 1024
-	// maxIDLen is the longest id validID accepts; the binary record's
+	// maxIDLen is the longest id ValidAlertID accepts; the binary record's
 	// length byte relies on it.
 	maxIDLen = 128
 )
@@ -225,7 +225,7 @@ func (d *deliveredLog) evicted() int64 { return d.nEvicted }
 // and the error is returned.
 func (d *deliveredLog) add(ids []string, now time.Time) error {
 	for _, id := range ids {
-		if !validID(id) {
+		if !ValidAlertID(id) {
 			return fmt.Errorf("record delivered alerts: invalid alert_id %q", id)
 		}
 	}
@@ -642,7 +642,7 @@ func (d *deliveredLog) loadSnapshot(b []byte) (legacy bool, bad int, reason stri
 		} else {
 			id = string(idb)
 		}
-		if !validID(id) || t < 0 {
+		if !ValidAlertID(id) || t < 0 {
 			bad++
 		} else {
 			d.merge(id, t)
@@ -675,7 +675,7 @@ func (d *deliveredLog) loadJSON(b []byte, reason *string) (bad int) {
 	}
 	recs := make([]rec, 0, len(f.Delivered))
 	for id, t := range f.Delivered {
-		if n, ok := unixNanos(t); ok && validID(id) {
+		if n, ok := unixNanos(t); ok && ValidAlertID(id) {
 			recs = append(recs, rec{id, n})
 		} else {
 			bad++
@@ -717,7 +717,7 @@ func (d *deliveredLog) loadJournal(j []byte) (bad int) {
 		ts, id, ok := strings.Cut(string(line), " ")
 		t, err := time.Parse(time.RFC3339Nano, ts)
 		n, inRange := unixNanos(t)
-		if !ok || err != nil || !inRange || !validID(id) {
+		if !ok || err != nil || !inRange || !ValidAlertID(id) {
 			bad++
 			continue
 		}

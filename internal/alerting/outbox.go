@@ -51,7 +51,9 @@ type Entry struct {
 	held bool // queued by PutLater, not yet committed: no notifier sees it
 }
 
-func (e *Entry) clone() Entry {
+// Clone returns a copy of e that shares no slice or map with it (the
+// document's maps are shared: they are never modified).
+func (e *Entry) Clone() Entry {
 	c := *e
 	c.Acked = slices.Clone(e.Acked)
 	c.Rejected = maps.Clone(e.Rejected)
@@ -241,7 +243,7 @@ func (o *Outbox) loadEntry(id string, now time.Time) (finished bool, err error) 
 	}
 	var e Entry
 	switch err := json.Unmarshal(b, &e); {
-	case !validID(id):
+	case !ValidAlertID(id):
 		o.loadErrors = append(o.loadErrors, o.dir.Quarantine(name, "file name is not an alert id"))
 		return false, nil
 	case err != nil:
@@ -286,9 +288,10 @@ func (o *Outbox) horizon() time.Duration {
 	return DefaultDedupHorizon
 }
 
-// validID accepts the alert ids secwatch makes (hex digests) and other
-// ids that are safe as file names.
-func validID(id string) bool {
+// ValidAlertID accepts the alert ids secwatch makes (hex digests) and
+// other ids that are safe as file names: [A-Za-z0-9_-], 1 to 128 bytes.
+// Every outbox (this one and the Redis one) refuses the others.
+func ValidAlertID(id string) bool {
 	if len(id) == 0 || len(id) > 128 {
 		return false
 	}
@@ -368,7 +371,7 @@ func (o *Outbox) put(doc rules.Document, now time.Time) (*op, error) {
 	switch {
 	case o.closed:
 		return nil, fmt.Errorf("outbox put %s: outbox closed", id)
-	case !validID(id):
+	case !ValidAlertID(id):
 		return nil, fmt.Errorf("outbox put: invalid alert_id %q", id)
 	case o.entries[id] != nil, o.deadIDs[id], o.delivered.hasWithin(id, now, o.horizon()):
 		return nil, nil
@@ -647,7 +650,7 @@ func (o *Outbox) Lookup(id string) (Entry, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if e := o.entries[id]; e != nil {
-		return e.clone(), true
+		return e.Clone(), true
 	}
 	return Entry{}, false
 }
@@ -661,7 +664,7 @@ func (o *Outbox) Pending() []Entry {
 	out := make([]Entry, 0, len(o.entries))
 	for _, e := range o.entries {
 		if !e.held {
-			out = append(out, e.clone())
+			out = append(out, e.Clone())
 		}
 	}
 	SortEntries(out)

@@ -40,8 +40,9 @@ type claim struct {
 	now time.Time
 }
 
-func validID(id string) error {
-	if id == "" || len(id) > 128 || strings.ContainsAny(id, " \n") {
+// checkID refuses an alert id the outbox cannot take.
+func checkID(id string) error {
+	if !alerting.ValidAlertID(id) {
 		return fmt.Errorf("outbox put: invalid alert_id %q", id)
 	}
 	return nil
@@ -56,7 +57,7 @@ func validID(id string) error {
 // memory without a claim), and OnClaimed is called.
 func (o *Outbox) PutLater(doc rules.Document, now time.Time) (bool, error) {
 	id := doc.AlertID
-	if err := validID(id); err != nil {
+	if err := checkID(id); err != nil {
 		return false, err
 	}
 	q := &o.cq

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/testutil/redisserver"
 )
 
@@ -166,5 +168,24 @@ func TestPutLaterRedisDown(t *testing.T) {
 	}
 	if owner, err := s.client.HGet(context.Background(), "t:owner", "back").Result(); err != nil || owner != "a" {
 		t.Fatalf("owner of an alert claimed after restart: got %q, %v", owner, err)
+	}
+}
+
+// The Redis outbox refuses the alert ids the directory outbox refuses
+// (alerting.ValidAlertID), whether put now or later.
+func TestOutboxRefusesInvalidIDs(t *testing.T) {
+	srv := redisserver.Start(t)
+	o := newOutbox(t, newStore(t, srv.Addr, "a"))
+	for _, id := range []string{"", "../../etc/passwd", "a/b", "a.json", "a b", strings.Repeat("a", 129)} {
+		doc := rules.Document{AlertID: id, Rule: "r"}
+		if ok, err := o.Put(doc, time.Now()); ok || err == nil {
+			t.Errorf("Put(%q) = %v, %v; want an error", id, ok, err)
+		}
+		if ok, err := o.PutLater(doc, time.Now()); ok || err == nil {
+			t.Errorf("PutLater(%q) = %v, %v; want an error", id, ok, err)
+		}
+	}
+	if err := o.Sync(); err != nil || o.Len() != 0 {
+		t.Errorf("after refused puts: Sync %v, Len %d; want nil and 0", err, o.Len())
 	}
 }

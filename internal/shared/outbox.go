@@ -127,7 +127,7 @@ func (o *Outbox) save(e *alerting.Entry) (bool, error) {
 // memory without a claim and returns true and the error.
 func (o *Outbox) Put(doc rules.Document, now time.Time) (bool, error) {
 	id := doc.AlertID
-	if err := validID(id); err != nil {
+	if err := checkID(id); err != nil {
 		return false, err
 	}
 	o.mu.Lock()
@@ -292,21 +292,9 @@ func (o *Outbox) Lookup(id string) (alerting.Entry, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if e := o.entries[id]; e != nil {
-		return clone(e), true
+		return e.Clone(), true
 	}
 	return alerting.Entry{}, false
-}
-
-func clone(e *alerting.Entry) alerting.Entry {
-	c := *e
-	c.Acked = slices.Clone(e.Acked)
-	if e.Rejected != nil {
-		c.Rejected = make(map[string]string, len(e.Rejected))
-		for k, v := range e.Rejected {
-			c.Rejected[k] = v
-		}
-	}
-	return c
 }
 
 // Pending returns copies of the entries this replica owns, sorted by
@@ -316,7 +304,7 @@ func (o *Outbox) Pending() []alerting.Entry {
 	defer o.mu.Unlock()
 	out := make([]alerting.Entry, 0, len(o.entries))
 	for _, e := range o.entries {
-		out = append(out, clone(e))
+		out = append(out, e.Clone())
 	}
 	alerting.SortEntries(out)
 	return out
