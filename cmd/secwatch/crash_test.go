@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -154,8 +153,8 @@ log: {level: warn, format: json}
 	if code != exitOK {
 		t.Fatalf("replay: %s", errb)
 	}
-	expected := map[string]crashDoc{}
-	for _, d := range parseCrashDocs(t, want) {
+	expected := map[string]alertDoc{}
+	for _, d := range parseAlerts(t, want) {
 		expected[d.ID] = d
 	}
 	if len(expected) == 0 {
@@ -165,7 +164,7 @@ log: {level: warn, format: json}
 	if err != nil {
 		t.Fatal(err)
 	}
-	delivered := parseCrashDocs(t, string(got))
+	delivered := parseAlerts(t, string(got))
 	seen := map[string]int{}
 	bySubject := map[string]string{} // rule, group, time → id
 	for _, d := range delivered {
@@ -200,31 +199,4 @@ log: {level: warn, format: json}
 	}
 }
 
-// crashDoc is the part of an alert document the crash test compares.
-type crashDoc struct {
-	ID        string            `json:"alert_id"`
-	Rule      string            `json:"rule"`
-	Group     map[string]string `json:"group"`
-	Count     int               `json:"count"`
-	Time      string            `json:"time"`
-	FirstSeen string            `json:"first_seen"`
-	Source    string            `json:"source"`
-}
 
-// parseCrashDocs parses JSON lines; a torn line (a write cut by the kill)
-// fails the test.
-func parseCrashDocs(t *testing.T, s string) []crashDoc {
-	t.Helper()
-	var docs []crashDoc
-	for i, line := range strings.Split(s, "\n") {
-		if line == "" {
-			continue
-		}
-		var d crashDoc
-		if err := json.Unmarshal([]byte(line), &d); err != nil {
-			t.Fatalf("line %d is not an alert document: %q: %v", i+1, line, err)
-		}
-		docs = append(docs, d)
-	}
-	return docs
-}

@@ -132,18 +132,21 @@ type alertDoc struct {
 	Count     int               `json:"count"`
 	Time      string            `json:"time"`
 	FirstSeen string            `json:"first_seen"`
+	Source    string            `json:"source"`
 }
 
+// parseAlerts parses JSON lines of alert documents; any other line (one
+// torn by a kill, say) fails the test.
 func parseAlerts(t *testing.T, out string) []alertDoc {
 	t.Helper()
 	var docs []alertDoc
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
+	for i, line := range strings.Split(out, "\n") {
+		if strings.TrimSpace(line) == "" {
 			continue
 		}
 		var d alertDoc
 		if err := json.Unmarshal([]byte(line), &d); err != nil {
-			t.Fatalf("stdout line is not an alert document: %q: %v", line, err)
+			t.Fatalf("line %d is not an alert document: %q: %v", i+1, line, err)
 		}
 		docs = append(docs, d)
 	}
@@ -284,7 +287,7 @@ func TestDaemonSurvivesRotationAndSIGKILL(t *testing.T) {
 
 	live := append(parseAlerts(t, p.stdout.String()), parseAlerts(t, p2.stdout.String())...)
 	all := writeFile(t, dir, "all.log", strings.Join(w.all, "\n")+"\n")
-	out, errb, code := secwatch(t, "", "replay", "--rules", filepath.Join(dir, "rules.yaml"), all)
+	out, errb, code := secwatch(t, "", "replay", "--rules", filepath.Join(dir, "rules.yaml"), "--source", "app", all)
 	if code != exitOK {
 		t.Fatalf("replay: %s", errb)
 	}
@@ -340,7 +343,7 @@ func TestOnceTwiceReadsEachLineOnce(t *testing.T) {
 	// would have been counted at the fifth line and the count would differ.
 	got := parseAlerts(t, out2)
 	all := writeFile(t, dir, "all.log", strings.Join(w.all, "\n")+"\n")
-	out, _, _ := secwatch(t, "", "replay", "--rules", filepath.Join(dir, "rules.yaml"), all)
+	out, _, _ := secwatch(t, "", "replay", "--rules", filepath.Join(dir, "rules.yaml"), "--source", "app", all)
 	want := parseAlerts(t, out)
 	if len(got) != 1 || len(want) != 1 || fmt.Sprint(got[0]) != fmt.Sprint(want[0]) {
 		t.Fatalf("second --once alerts:\n%+v\nwant (replay):\n%+v", got, want)

@@ -22,7 +22,7 @@ import (
 // faultConfig writes a config tailing logPath — when empty, a new
 // live.log in dir holding the recorded MCP log — into dir and returns its
 // path and the replay's alert ids.
-func faultConfig(t *testing.T, dir, stateDir, logPath string) (cfg string, want map[string]crashDoc) {
+func faultConfig(t *testing.T, dir, stateDir, logPath string) (cfg string, want map[string]alertDoc) {
 	t.Helper()
 	src, err := os.ReadFile("../../testdata/logs/mcp-stderr.log")
 	if err != nil {
@@ -50,8 +50,8 @@ log: {level: info, format: json}
 	if code != exitOK {
 		t.Fatalf("replay: %s", errb)
 	}
-	want = map[string]crashDoc{}
-	for _, d := range parseCrashDocs(t, out) {
+	want = map[string]alertDoc{}
+	for _, d := range parseAlerts(t, out) {
 		want[d.ID] = d
 	}
 	return cfg, want
@@ -67,9 +67,9 @@ func runOnce(t *testing.T, cfg string) (string, string, int) {
 }
 
 // checkSubset fails unless every alert in out is one of want, identical.
-func checkSubset(t *testing.T, out string, want map[string]crashDoc) int {
+func checkSubset(t *testing.T, out string, want map[string]alertDoc) int {
 	t.Helper()
-	docs := parseCrashDocs(t, out)
+	docs := parseAlerts(t, out)
 	for _, d := range docs {
 		if w, ok := want[d.ID]; !ok || fmt.Sprint(w) != fmt.Sprint(d) {
 			t.Errorf("alert not in replay (or different): %+v", d)
@@ -91,7 +91,7 @@ func TestDamagedStateFiles(t *testing.T) {
 	cfg, want := faultConfig(t, base, "state", "")
 	out, errb, code := runOnce(t, cfg)
 	if code != exitOK || checkSubset(t, out, want) != len(want) {
-		t.Fatalf("first run: code %d, %d alerts, want %d\n%s", code, len(parseCrashDocs(t, out)), len(want), errb)
+		t.Fatalf("first run: code %d, %d alerts, want %d\n%s", code, len(parseAlerts(t, out)), len(want), errb)
 	}
 	pristine := filepath.Join(base, "state")
 	var files []string
@@ -202,7 +202,7 @@ func TestStateDirFull(t *testing.T) {
 	if err == nil {
 		t.Errorf("run --once exit 0 although no state could be saved")
 	}
-	t.Logf("full disk: %d alerts delivered, exit %v", len(parseCrashDocs(t, stdout.String())), err)
+	t.Logf("full disk: %d alerts delivered, exit %v", len(parseAlerts(t, stdout.String())), err)
 }
 
 // TestStateDirFilesystem mounts a small tmpfs as the state directory (root
