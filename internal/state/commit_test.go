@@ -3,7 +3,6 @@ package state
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -78,22 +77,12 @@ func TestCommitFailures(t *testing.T) {
 					t.Errorf("%s: %q, %v; want %q", name, got, err, want)
 				}
 			}
-			ents, _ := os.ReadDir(d.Path())
-			for _, e := range ents {
-				if strings.Contains(e.Name(), ".tmp-") {
-					t.Errorf("temporary file %s left behind", e.Name())
-				}
-			}
+			checkNoTemps(t, d)
 		})
 	}
 	t.Run("syncdir", func(t *testing.T) {
 		d := open(t)
-		d.fault = func(s string) error {
-			if s == "syncdir" {
-				return syscall.EIO
-			}
-			return nil
-		}
+		failAt(d, "syncdir", syscall.EIO)
 		if _, err := d.Commit([]File{{"a", []byte("a")}}, nil); !errors.Is(err, syscall.EIO) {
 			t.Errorf("directory sync failure: %v; want EIO", err)
 		}

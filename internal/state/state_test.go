@@ -203,12 +203,7 @@ func TestWriteFailureKeepsOldFile(t *testing.T) {
 			if err := d.Write("cursor", []byte("old")); err != nil {
 				t.Fatal(err)
 			}
-			d.fault = func(s string) error {
-				if s == step {
-					return syscall.ENOSPC
-				}
-				return nil
-			}
+			failAt(d, step, syscall.ENOSPC)
 			err := d.Write("cursor", []byte("new content"))
 			if !errors.Is(err, syscall.ENOSPC) {
 				t.Fatalf("got %v, want ENOSPC", err)
@@ -221,12 +216,7 @@ func TestWriteFailureKeepsOldFile(t *testing.T) {
 			if err != nil || string(got) != "old" {
 				t.Errorf("after failed write: %q, %v; want \"old\"", got, err)
 			}
-			ents, _ := os.ReadDir(d.Path())
-			for _, e := range ents {
-				if strings.Contains(e.Name(), ".tmp-") {
-					t.Errorf("temporary file %s left behind", e.Name())
-				}
-			}
+			checkNoTemps(t, d)
 		})
 	}
 }
@@ -277,12 +267,7 @@ func TestWriteDirectoryGone(t *testing.T) {
 
 func TestWriteReadOnly(t *testing.T) {
 	d := open(t)
-	d.fault = func(s string) error {
-		if s == "create" {
-			return &fs.PathError{Op: "open", Path: filepath.Join(d.Path(), ".x"), Err: syscall.EROFS}
-		}
-		return nil
-	}
+	failAt(d, "create", &fs.PathError{Op: "open", Path: filepath.Join(d.Path(), ".x"), Err: syscall.EROFS})
 	err := d.Write("cursor", []byte("x"))
 	if !errors.Is(err, syscall.EROFS) || !strings.Contains(err.Error(), "read-only file system") {
 		t.Errorf("got %v, want EROFS", err)
@@ -362,5 +347,26 @@ func TestJournal(t *testing.T) {
 	got, err := d.ReadJournal("j")
 	if err != nil || string(got) != "one\ntwo\n" {
 		t.Errorf("got %q, %v", got, err)
+	}
+}
+
+// failAt makes step (see Dir.fault) of every write to d fail with err.
+func failAt(d *Dir, step string, err error) {
+	d.fault = func(s string) error {
+		if s == step {
+			return err
+		}
+		return nil
+	}
+}
+
+// checkNoTemps fails t if a temporary file is left in d.
+func checkNoTemps(t *testing.T, d *Dir) {
+	t.Helper()
+	ents, _ := os.ReadDir(d.Path())
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
 	}
 }

@@ -77,12 +77,7 @@ func TestWriteStreamFailureKeepsOldFile(t *testing.T) {
 			if err := d.Write("checkpoint-a", []byte("old")); err != nil {
 				t.Fatal(err)
 			}
-			d.fault = func(s string) error {
-				if s == step {
-					return syscall.ENOSPC
-				}
-				return nil
-			}
+			failAt(d, step, syscall.ENOSPC)
 			err := d.WriteStream("checkpoint-a", func(w io.Writer) error {
 				w.Write(bytes.Repeat([]byte("new"), 200_000))
 				if step == "fill" {
@@ -98,12 +93,7 @@ func TestWriteStreamFailureKeepsOldFile(t *testing.T) {
 			if err != nil || string(got) != "old" {
 				t.Errorf("after failed write: %q, %v; want \"old\"", got, err)
 			}
-			ents, _ := os.ReadDir(d.Path())
-			for _, e := range ents {
-				if strings.Contains(e.Name(), ".tmp-") {
-					t.Errorf("temporary file %s left behind", e.Name())
-				}
-			}
+			checkNoTemps(t, d)
 		})
 	}
 }
