@@ -198,5 +198,3 @@ log: {level: warn, format: json}
 		t.Errorf("only %d cycles ended by SIGKILL, want at least 200", killedRunning)
 	}
 }
-
-
