@@ -18,7 +18,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 // Config is a parsed, defaulted and validated configuration file. Every
@@ -151,7 +151,7 @@ const maxFileBytes = 1 << 20
 // positions and becomes Config.File. Paths are kept as written; Load
 // resolves relative ones.
 //
-// Every problem is reported at once as a rules.ErrorList, sorted, one per
+// Every problem is reported at once as a yamldiag.ErrorList, sorted, one per
 // line as `file:line:col: key.path: problem`; the Config is then nil. An
 // error never shows the value of an environment variable, only its name.
 func Parse(file string, r io.Reader, getenv func(string) (string, bool)) (*Config, error) {
@@ -160,15 +160,15 @@ func Parse(file string, r io.Reader, getenv func(string) (string, bool)) (*Confi
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
 	if len(data) > maxFileBytes {
-		return nil, rules.ErrorList{{File: file, Msg: "config file is larger than 1 MiB"}}
+		return nil, yamldiag.ErrorList{{File: file, Msg: "config file is larger than 1 MiB"}}
 	}
 	p := newParser(file, getenv)
-	root, ok := p.document(data)
+	root, ok := p.Document(data)
 	if !ok {
-		return nil, p.err()
+		return nil, p.Errs.Err()
 	}
 	c := p.config(root)
-	if err := p.err(); err != nil {
+	if err := p.Errs.Err(); err != nil {
 		return nil, err
 	}
 	return c, nil

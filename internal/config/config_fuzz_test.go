@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 // FuzzConfig feeds arbitrary bytes to the configuration loader, with an
@@ -53,7 +53,7 @@ func FuzzConfig(f *testing.F) {
 		if c != nil {
 			t.Fatal("config returned with an error")
 		}
-		var list rules.ErrorList
+		var list yamldiag.ErrorList
 		if !errors.As(err, &list) {
 			return // a read error; not reachable from bytes.Reader
 		}

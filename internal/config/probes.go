@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/secwatch/secwatch/internal/probe"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 // Probe is one external probe target (design §10, docs/probes.md). The
@@ -52,11 +53,11 @@ var (
 
 // probes decodes the probes list.
 func (p *parser) probes(kv keyVal) []Probe {
-	if !p.noAlias(kv.val, kv.path) {
+	if !p.NoAlias(kv.val, kv.path) {
 		return nil
 	}
 	if kv.val.Kind != yaml.SequenceNode {
-		p.errorf(kv.val, kv.path, "must be a list of probes, got %s", p.describe(kv.val))
+		p.errorf(kv.val, kv.path, "must be a list of probes, got %s", p.Describe(kv.val))
 		return nil
 	}
 	var out []Probe
@@ -74,11 +75,11 @@ func (p *parser) probes(kv keyVal) []Probe {
 }
 
 func (p *parser) probe(n *yaml.Node, path string) (Probe, bool) {
-	if !p.noAlias(n, path) {
+	if !p.NoAlias(n, path) {
 		return Probe{}, false
 	}
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "must be a map, got %s", p.describe(n))
+		p.errorf(n, path, "must be a map, got %s", p.Describe(n))
 		return Probe{}, false
 	}
 	pr := Probe{
@@ -114,7 +115,7 @@ func (p *parser) probe(n *yaml.Node, path string) (Probe, bool) {
 		case "checks":
 			pr.Checks = p.list(kv, func(s string) string {
 				if !contains(probe.Checks, s) {
-					return "must be one of " + strings.Join(probe.Checks, ", ") + didYouMean(s, probe.Checks)
+					return "must be one of " + strings.Join(probe.Checks, ", ") + yamldiag.DidYouMean(s, probe.Checks, nil)
 				}
 				return ""
 			})

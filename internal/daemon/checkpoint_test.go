@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/state"
 )
@@ -44,7 +45,7 @@ func TestCheckpointV1StillRead(t *testing.T) {
 	if ck.Version != checkpointVersionJSON || ck.Seq != 2 || ck.Engine == nil || len(ck.Cursors["app"]) != 1 {
 		t.Fatalf("old checkpoint decoded as version %d seq %d engine %v cursors %v", ck.Version, ck.Seq, ck.Engine != nil, ck.Cursors)
 	}
-	rs, err := rules.Load("testdata/checkpoint-v1.rules.yaml")
+	rs, err := rulefile.Load("testdata/checkpoint-v1.rules.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestCheckpointV1StillRead(t *testing.T) {
 // A checkpoint whose frame is sound but whose binary payload is not is
 // moved aside and reported, never a crash; the other generation is used.
 func TestCheckpointBinaryCorruptPayload(t *testing.T) {
-	rs, err := rules.Load("testdata/checkpoint-v1.rules.yaml")
+	rs, err := rulefile.Load("testdata/checkpoint-v1.rules.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

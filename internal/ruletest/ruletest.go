@@ -20,6 +20,7 @@ import (
 
 	"github.com/secwatch/secwatch/internal/event"
 	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
@@ -143,7 +144,7 @@ func RunFile(path string) ([]Result, error) {
 	for _, rf := range tf.RuleFiles {
 		rulePaths = append(rulePaths, filepath.Join(dir, rf))
 	}
-	all, loadErr := rules.Load(rulePaths...)
+	all, loadErr := rulefile.Load(rulePaths...)
 	var results []Result
 	for _, c := range tf.Tests {
 		res := Result{File: path, Line: c.line, Name: c.Name}
