@@ -1,13 +1,14 @@
 // Package config reads secwatch's configuration file: one YAML document,
 // with ${VAR} references expanded from the environment, parsed, defaulted
-// and validated in one pass that reports every problem at once (design §12,
-// docs/config.md).
+// and validated in one pass that reports every problem at once
+// (docs/config.md).
 //
 // It sits beside cmd/secwatch in the dependency map: cmd reads a Config and
 // builds sources, the engine, notifiers and the HTTP listener from it.
-// config imports internal/rules (for its positioned Error and ErrorList) and
-// internal/ingest (to compile a regex source's pattern exactly as the source
-// will), and nothing imports config but cmd.
+// config imports internal/yamldiag (the strict YAML walker and its
+// positioned problems, shared with rule files), internal/rules (engine
+// defaults) and internal/ingest (to compile a regex source's pattern exactly
+// as the source will), and nothing imports config but cmd.
 package config
 
 import (
@@ -34,7 +35,7 @@ type Config struct {
 	// State selects the state backend: the directory (default) or Redis
 	// shared by replicas (state.go).
 	State State
-	// Rules are rule files and directories, as for rules.Load. Default
+	// Rules are rule files and directories, as for rulefile.Load. Default
 	// ["rules"].
 	Rules              []string
 	Engine             Engine
@@ -100,7 +101,7 @@ type Source struct {
 	Endpoint       string        // default AWS.Endpoint
 }
 
-// Alerts configures delivery (design §8).
+// Alerts configures delivery (docs/delivery.md).
 type Alerts struct {
 	Stdout           Stdout
 	SNS              SNS           // zero TopicARN: no SNS notifier

@@ -15,8 +15,8 @@ import (
 // FuzzConfig feeds arbitrary bytes to the configuration loader, with an
 // environment holding a secret. It must never panic or hang; problems are
 // positioned single lines; and no problem ever shows the value of an
-// environment variable (design: "an error never shows the value of an
-// environment variable, only its name").
+// environment variable (docs/config.md: an error shows a variable's name,
+// never its value).
 func FuzzConfig(f *testing.F) {
 	for _, pat := range []string{"../../examples/*.yaml", "testdata/*/*.yaml"} {
 		names, _ := filepath.Glob(pat)

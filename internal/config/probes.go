@@ -13,7 +13,7 @@ import (
 	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
-// Probe is one external probe target (design §10, docs/probes.md). The
+// Probe is one external probe target (docs/probes.md). The
 // config holds the name of the environment variable with the API key,
 // never the key.
 type Probe struct {

@@ -74,6 +74,10 @@ func FuzzParse(f *testing.F) {
 			e.Observe(&x)
 		}
 		e.Advance(ev.Time.Add(48 * time.Hour))
-		e.Restore(e.Snapshot())
+		if s, err := rules.DecodeSnapshot(e.AppendSnapshot(nil)); err == nil {
+			e.Restore(s)
+		} else {
+			t.Fatalf("own snapshot: %v", err)
+		}
 	})
 }

@@ -56,7 +56,7 @@ type Rule struct {
 	Absent    time.Duration // absent rules
 	Steps     []Step        // sequence rules, at least two
 
-	Alarm *Alarm // optional CloudWatch alarm (section 9 of the design)
+	Alarm *Alarm // optional CloudWatch alarm (docs/alarms.md)
 
 	// Hash is a hex digest of the rule's definition (everything above),
 	// used to tell on reload whether a rule changed.
