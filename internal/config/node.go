@@ -55,11 +55,7 @@ type keyVal struct {
 // and keys not in known, with a suggestion. An entry with an empty value
 // (`key:`) is left out, as if it were absent, so that the default applies.
 func (p *parser) mapping(n *yaml.Node, path string, known []string) []keyVal {
-	if !p.NoAlias(n, path) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "must be a map, got %s", p.Describe(n))
+	if !p.Is(n, yaml.MappingNode, path, "a map") {
 		return nil
 	}
 	var out []keyVal

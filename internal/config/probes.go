@@ -53,11 +53,7 @@ var (
 
 // probes decodes the probes list.
 func (p *parser) probes(kv keyVal) []Probe {
-	if !p.NoAlias(kv.val, kv.path) {
-		return nil
-	}
-	if kv.val.Kind != yaml.SequenceNode {
-		p.errorf(kv.val, kv.path, "must be a list of probes, got %s", p.Describe(kv.val))
+	if !p.Is(kv.val, yaml.SequenceNode, kv.path, "a list of probes") {
 		return nil
 	}
 	var out []Probe
@@ -75,11 +71,7 @@ func (p *parser) probes(kv keyVal) []Probe {
 }
 
 func (p *parser) probe(n *yaml.Node, path string) (Probe, bool) {
-	if !p.NoAlias(n, path) {
-		return Probe{}, false
-	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "must be a map, got %s", p.Describe(n))
+	if !p.Is(n, yaml.MappingNode, path, "a map") {
 		return Probe{}, false
 	}
 	pr := Probe{

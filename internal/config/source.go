@@ -59,11 +59,7 @@ const (
 
 // sources decodes the sources list and checks names and stdin across it.
 func (p *parser) sources(kv keyVal) []Source {
-	if !p.NoAlias(kv.val, kv.path) {
-		return nil
-	}
-	if kv.val.Kind != yaml.SequenceNode {
-		p.errorf(kv.val, kv.path, "must be a list of sources, got %s", p.Describe(kv.val))
+	if !p.Is(kv.val, yaml.SequenceNode, kv.path, "a list of sources") {
 		return nil
 	}
 	if len(kv.val.Content) == 0 {
@@ -100,11 +96,7 @@ func (p *parser) pos(n *yaml.Node) string {
 
 // source decodes one source. ok is false when n is not a map.
 func (p *parser) source(n *yaml.Node, path string) (Source, bool) {
-	if !p.NoAlias(n, path) {
-		return Source{}, false
-	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "must be a map, got %s", p.Describe(n))
+	if !p.Is(n, yaml.MappingNode, path, "a map") {
 		return Source{}, false
 	}
 	kvs := p.mapping(n, path, sourceKeyList)

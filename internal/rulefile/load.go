@@ -206,21 +206,17 @@ func parseFile(file string, data []byte) *parsedFile {
 			p.Unknown(kv.Key, "", "field", topKeys, keyAliases)
 		}
 	}
-	if list != nil && !yamldiag.IsNull(list) && p.NoAlias(list, "rules") {
-		if list.Kind != yaml.SequenceNode {
-			p.Errorf(list, "rules", "must be a list of rules, got %s", p.Describe(list))
-		} else {
-			for i, item := range list.Content {
-				before := len(p.Errs)
-				r, id := p.parseRule(item, i+1)
-				if r != nil { // nil when the item is not a map, so it has no id
-					if id.id != "" {
-						id.rule = len(f.rules)
-						f.ids = append(f.ids, id)
-					}
-					f.rules = append(f.rules, r)
-					f.ok = append(f.ok, len(p.Errs) == before)
+	if list != nil && !yamldiag.IsNull(list) && p.Is(list, yaml.SequenceNode, "rules", "a list of rules") {
+		for i, item := range list.Content {
+			before := len(p.Errs)
+			r, id := p.parseRule(item, i+1)
+			if r != nil { // nil when the item is not a map, so it has no id
+				if id.id != "" {
+					id.rule = len(f.rules)
+					f.ids = append(f.ids, id)
 				}
+				f.rules = append(f.rules, r)
+				f.ok = append(f.ok, len(p.Errs) == before)
 			}
 		}
 	}

@@ -44,11 +44,7 @@ func (p *ruleParser) matchRoot(n *yaml.Node, path string) *rules.Match {
 // conditions compiles a map of field conditions, all of which must hold,
 // with the reserved keys any, all and not.
 func (p *ruleParser) conditions(n *yaml.Node, path string, depth int) *rules.Match {
-	if !p.NoAlias(n, path) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.Errorf(n, path, "must be a map of field conditions, got %s", p.Describe(n))
+	if !p.Is(n, yaml.MappingNode, path, "a map of field conditions") {
 		return nil
 	}
 	if depth > matchDepthMax {
@@ -81,11 +77,7 @@ func (p *ruleParser) conditions(n *yaml.Node, path string, depth int) *rules.Mat
 
 // conditionList compiles `any: [...]` or `all: [...]`.
 func (p *ruleParser) conditionList(kv yamldiag.KeyVal, key string, depth int) *rules.Match {
-	if !p.NoAlias(kv.Val, key) {
-		return nil
-	}
-	if kv.Val.Kind != yaml.SequenceNode {
-		p.Errorf(kv.Val, key, "must be a list of condition maps, got %s", p.Describe(kv.Val))
+	if !p.Is(kv.Val, yaml.SequenceNode, key, "a list of condition maps") {
 		return nil
 	}
 	if len(kv.Val.Content) == 0 {
@@ -240,11 +232,7 @@ func withNums(t rules.Test) rules.Test {
 // value returns a scalar operand as its literal text. Booleans are written
 // "true" and "false" whatever their YAML spelling, as events carry them.
 func (p *ruleParser) value(n *yaml.Node, key string) (string, bool) {
-	if !p.NoAlias(n, key) {
-		return "", false
-	}
-	if n.Kind != yaml.ScalarNode {
-		p.Errorf(n, key, "must be a single value, got %s", p.Describe(n))
+	if !p.Is(n, yaml.ScalarNode, key, "a single value") {
 		return "", false
 	}
 	if yamldiag.IsNull(n) {

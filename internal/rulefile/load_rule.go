@@ -53,11 +53,7 @@ const (
 func (p *ruleParser) parseRule(n *yaml.Node, index int) (*rules.Rule, idPos) {
 	p.Item = ruleLabel("", index)
 	defer func() { p.Item = "" }()
-	if !p.NoAlias(n, "") {
-		return nil, idPos{}
-	}
-	if n.Kind != yaml.MappingNode {
-		p.Errorf(n, "", "must be a map, got %s", p.Describe(n))
+	if !p.Is(n, yaml.MappingNode, "", "a map") {
 		return nil, idPos{}
 	}
 	// The id labels every problem of the rule, so it comes first, even
@@ -195,11 +191,7 @@ func hasKey(keys map[string]yamldiag.KeyVal, name string) bool {
 
 // labels parses a map of string to string.
 func (p *ruleParser) labels(n *yaml.Node) map[string]string {
-	if !p.NoAlias(n, "labels") {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.Errorf(n, "labels", "must be a map of names to values, got %s", p.Describe(n))
+	if !p.Is(n, yaml.MappingNode, "labels", "a map of names to values") {
 		return nil
 	}
 	m := make(map[string]string)
@@ -299,11 +291,7 @@ func (p *ruleParser) count(n *yaml.Node, key string) (int, bool) {
 
 // steps parses a sequence's steps.
 func (p *ruleParser) steps(n *yaml.Node) []rules.Step {
-	if !p.NoAlias(n, "sequence") {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		p.Errorf(n, "sequence", "must be a list of steps, got %s", p.Describe(n))
+	if !p.Is(n, yaml.SequenceNode, "sequence", "a list of steps") {
 		return nil
 	}
 	if len(n.Content) < stepsMin {
@@ -315,11 +303,7 @@ func (p *ruleParser) steps(n *yaml.Node) []rules.Step {
 	var steps []rules.Step
 	for i, item := range n.Content {
 		key := fmt.Sprintf("sequence[%d]", i)
-		if !p.NoAlias(item, key) {
-			continue
-		}
-		if item.Kind != yaml.MappingNode {
-			p.Errorf(item, key, "must be a map with match and threshold, got %s", p.Describe(item))
+		if !p.Is(item, yaml.MappingNode, key, "a map with match and threshold") {
 			continue
 		}
 		var st rules.Step
@@ -345,11 +329,7 @@ func (p *ruleParser) steps(n *yaml.Node) []rules.Step {
 
 // alarm parses the alarm map; every key is an optional string.
 func (p *ruleParser) alarm(n *yaml.Node) *rules.Alarm {
-	if !p.NoAlias(n, "alarm") {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.Errorf(n, "alarm", "must be a map (alarm: {} for the defaults), got %s", p.Describe(n))
+	if !p.Is(n, yaml.MappingNode, "alarm", "a map (alarm: {} for the defaults)") {
 		return nil
 	}
 	a := &rules.Alarm{}

@@ -87,11 +87,7 @@ type idRef struct {
 // is not a map and keys not in known. Null values are left out, as if the
 // key were absent.
 func (p *decoder) entries(n *yaml.Node, path, what string, known []string) map[string]yamldiag.KeyVal {
-	if !p.NoAlias(n, path) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.Errorf(n, path, "must be %s, got %s", what, p.Describe(n))
+	if !p.Is(n, yaml.MappingNode, path, what) {
 		return nil
 	}
 	out := make(map[string]yamldiag.KeyVal)
@@ -132,11 +128,7 @@ func (p *decoder) file(root *yaml.Node, tf *File) {
 	if !ok {
 		return
 	}
-	if !p.NoAlias(kv.Val, kv.Path) {
-		return
-	}
-	if kv.Val.Kind != yaml.SequenceNode {
-		p.Errorf(kv.Val, kv.Path, "must be a list of tests, got %s", p.Describe(kv.Val))
+	if !p.Is(kv.Val, yaml.SequenceNode, kv.Path, "a list of tests") {
 		return
 	}
 	for i, item := range kv.Val.Content {
@@ -245,11 +237,7 @@ func (p *decoder) format(n *yaml.Node, keys map[string]yamldiag.KeyVal, c Case) 
 }
 
 func (p *decoder) expects(kv yamldiag.KeyVal) *[]Expect {
-	if !p.NoAlias(kv.Val, kv.Path) {
-		return nil
-	}
-	if kv.Val.Kind != yaml.SequenceNode {
-		p.Errorf(kv.Val, kv.Path, "must be a list of alerts (an empty list means no alert fires), got %s", p.Describe(kv.Val))
+	if !p.Is(kv.Val, yaml.SequenceNode, kv.Path, "a list of alerts (an empty list means no alert fires)") {
 		return nil
 	}
 	out := []Expect{}
@@ -291,11 +279,7 @@ func (p *decoder) expects(kv yamldiag.KeyVal) *[]Expect {
 
 // group parses an expected group: a map of field names to values.
 func (p *decoder) group(kv yamldiag.KeyVal) map[string]string {
-	if !p.NoAlias(kv.Val, kv.Path) {
-		return nil
-	}
-	if kv.Val.Kind != yaml.MappingNode {
-		p.Errorf(kv.Val, kv.Path, "must be a map of field names to values, got %s", p.Describe(kv.Val))
+	if !p.Is(kv.Val, yaml.MappingNode, kv.Path, "a map of field names to values") {
 		return nil
 	}
 	g := make(map[string]string)
@@ -309,11 +293,7 @@ func (p *decoder) group(kv yamldiag.KeyVal) map[string]string {
 
 // strings parses a list of non-empty strings.
 func (p *decoder) strings(kv yamldiag.KeyVal, want string) []string {
-	if !p.NoAlias(kv.Val, kv.Path) {
-		return nil
-	}
-	if kv.Val.Kind != yaml.SequenceNode {
-		p.Errorf(kv.Val, kv.Path, "must be %s, got %s", want, p.Describe(kv.Val))
+	if !p.Is(kv.Val, yaml.SequenceNode, kv.Path, want) {
 		return nil
 	}
 	var out []string

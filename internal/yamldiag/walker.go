@@ -105,6 +105,19 @@ func (w *Walker) NoAlias(n *yaml.Node, key string) bool {
 	return false
 }
 
+// Is reports whether n (at key) is a node of the given kind, recording
+// "must be <want>, got …" when it is not; an alias is refused.
+func (w *Walker) Is(n *yaml.Node, kind yaml.Kind, key, want string) bool {
+	if !w.NoAlias(n, key) {
+		return false
+	}
+	if n.Kind != kind {
+		w.Errorf(n, key, "must be %s, got %s", want, w.Describe(n))
+		return false
+	}
+	return true
+}
+
 // scalarTags are the tags a value may carry; anything else (!!binary, a
 // custom !tag) is refused rather than silently read as text.
 var scalarTags = map[string]bool{
