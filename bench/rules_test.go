@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/rulefile"
 )
 
 func TestRuleFilesLoad(t *testing.T) {
@@ -15,7 +15,7 @@ func TestRuleFilesLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs, err := rules.Parse(file, data)
+		rs, err := rulefile.Parse(file, data)
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/secwatch/secwatch/internal/alarms"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
@@ -69,7 +70,7 @@ func (f *alarmsFixture) rules(t *testing.T, text string) []*rules.Rule {
 	if err := os.WriteFile(path, []byte(strings.ReplaceAll(text, "%s", f.suffix)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rs, err := rules.Load(path)
+	rs, err := rulefile.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

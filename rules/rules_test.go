@@ -10,6 +10,7 @@ import (
 
 	"github.com/secwatch/secwatch/internal/event"
 	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/ruletest"
 )
@@ -165,7 +166,7 @@ func TestMCPOneCopy(t *testing.T) {
 	}
 	// Every rule that relies on @log_stream is listed above.
 	for _, id := range sortedIDs(all) {
-		if strings.Contains(rules.FormatMatch(all[id].Match), "@log_stream") && !slices.Contains(covered, id) {
+		if strings.Contains(rulefile.FormatMatch(all[id].Match), "@log_stream") && !slices.Contains(covered, id) {
 			t.Errorf("rule %q: uses @log_stream but is not checked here", id)
 		}
 	}
@@ -206,7 +207,7 @@ func runRuleTests(t *testing.T) []ruletest.Result {
 // by id.
 func loadPacks(t *testing.T) map[string]*rules.Rule {
 	t.Helper()
-	rs, err := rules.Load(".")
+	rs, err := rulefile.Load(".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +232,7 @@ func loadRuleFiles(t *testing.T, testFile string) []*rules.Rule {
 	for _, p := range tf.RuleFiles {
 		paths = append(paths, filepath.Join(filepath.Dir(testFile), p))
 	}
-	rs, err := rules.Load(paths...)
+	rs, err := rulefile.Load(paths...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/event"
 	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
@@ -44,7 +45,7 @@ func run(rulesPath, cpu, heap string, files []string) error {
 	if len(files) != 1 {
 		return fmt.Errorf("want one corpus file")
 	}
-	rs, err := rules.Load(rulesPath)
+	rs, err := rulefile.Load(rulesPath)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/secwatch/secwatch/internal/alarms"
 	"github.com/secwatch/secwatch/internal/config"
 	"github.com/secwatch/secwatch/internal/daemon"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
@@ -86,7 +87,7 @@ func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	}
 	var rs []*rules.Rule
 	if sub != "audit" { // audit needs no rules
-		if rs, err = rules.Load(cfg.Rules...); err != nil {
+		if rs, err = rulefile.Load(cfg.Rules...); err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitFailed
 		}

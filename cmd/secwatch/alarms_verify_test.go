@@ -6,12 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/rulefile"
 )
 
 func TestVerifyAlarms(t *testing.T) {
 	dir := filepath.Join("testdata", "alarms_verify")
-	rs, err := rules.Load(filepath.Join(dir, "rules.yaml"))
+	rs, err := rulefile.Load(filepath.Join(dir, "rules.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestVerifyAlarmsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rs, err := rules.Parse("r.yaml", []byte(head+tt.rule))
+			rs, err := rulefile.Parse("r.yaml", []byte(head+tt.rule))
 			if err != nil {
 				t.Fatal(err)
 			}

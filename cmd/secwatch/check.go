@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/secwatch/secwatch/internal/config"
-	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/rulefile"
 )
 
 func cmdCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -42,7 +42,7 @@ func cmdCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if len(paths) == 0 {
 		paths = []string{"rules"}
 	}
-	rs, err := rules.Load(paths...)
+	rs, err := rulefile.Load(paths...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailed

@@ -14,6 +14,7 @@ import (
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/event"
 	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
@@ -66,7 +67,7 @@ func (f *replayFlags) setup(files []string, stdin io.Reader, stderr io.Writer) (
 	if len(paths) == 0 {
 		paths = listFlag{"rules"}
 	}
-	rs, err := rules.Load(paths...)
+	rs, err := rulefile.Load(paths...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, exitFailed

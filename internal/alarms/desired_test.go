@@ -5,12 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
 func parseRules(t *testing.T, text string) []*rules.Rule {
 	t.Helper()
-	rs, err := rules.Parse("rules.yaml", []byte(text))
+	rs, err := rulefile.Parse("rules.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/testutil"
 )
@@ -70,7 +71,7 @@ func renderings(t *testing.T, a *rules.Alert) map[string]string {
 func TestRedactionPropertyNotifications(t *testing.T) {
 	const seed = 11
 	r := rand.New(rand.NewPCG(seed, 2))
-	rs, err := rules.Parse("r.yaml", []byte(`rules:
+	rs, err := rulefile.Parse("r.yaml", []byte(`rules:
   - id: every-failure
     title: Authentication failure
     match: {event_type: authentication_failure}
@@ -132,7 +133,7 @@ func TestHostileTextInNotifications(t *testing.T) {
 		"x\nSubject: injected", "\x00\x01\x7f\u0085\u009b31m", "\xff\xfe invalid", strings.Repeat("é", 400),
 		"\u061c\u200e\u200f\u202a\u202b\u202c\u202d", "line\u2028sep\u2029para",
 	}
-	rs, err := rules.Parse("r.yaml", []byte(`rules:
+	rs, err := rulefile.Parse("r.yaml", []byte(`rules:
   - id: probe
     title: Probe from an origin
     severity: critical

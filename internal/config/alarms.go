@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Alarms configures `secwatch alarms` and the daemon's heartbeat (design
-// §9, docs/alarms.md). It is off (Enabled false, no AWS calls) unless the
+// Alarms configures `secwatch alarms` and the daemon's heartbeat
+// (docs/alarms.md). It is off (Enabled false, no AWS calls) unless the
 // file has an alarms map.
 type Alarms struct {
 	// Enabled is true when the file has an alarms map: the daemon then

@@ -1,13 +1,14 @@
 // Package config reads secwatch's configuration file: one YAML document,
 // with ${VAR} references expanded from the environment, parsed, defaulted
-// and validated in one pass that reports every problem at once (design §12,
-// docs/config.md).
+// and validated in one pass that reports every problem at once
+// (docs/config.md).
 //
 // It sits beside cmd/secwatch in the dependency map: cmd reads a Config and
 // builds sources, the engine, notifiers and the HTTP listener from it.
-// config imports internal/rules (for its positioned Error and ErrorList) and
-// internal/ingest (to compile a regex source's pattern exactly as the source
-// will), and nothing imports config but cmd.
+// config imports internal/yamldiag (the strict YAML walker and its
+// positioned problems, shared with rule files), internal/rules (engine
+// defaults) and internal/ingest (to compile a regex source's pattern exactly
+// as the source will), and nothing imports config but cmd.
 package config
 
 import (
@@ -18,7 +19,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 // Config is a parsed, defaulted and validated configuration file. Every
@@ -34,7 +35,7 @@ type Config struct {
 	// State selects the state backend: the directory (default) or Redis
 	// shared by replicas (state.go).
 	State State
-	// Rules are rule files and directories, as for rules.Load. Default
+	// Rules are rule files and directories, as for rulefile.Load. Default
 	// ["rules"].
 	Rules              []string
 	Engine             Engine
@@ -100,7 +101,7 @@ type Source struct {
 	Endpoint       string        // default AWS.Endpoint
 }
 
-// Alerts configures delivery (design §8).
+// Alerts configures delivery (docs/delivery.md).
 type Alerts struct {
 	Stdout           Stdout
 	SNS              SNS           // zero TopicARN: no SNS notifier
@@ -151,7 +152,7 @@ const maxFileBytes = 1 << 20
 // positions and becomes Config.File. Paths are kept as written; Load
 // resolves relative ones.
 //
-// Every problem is reported at once as a rules.ErrorList, sorted, one per
+// Every problem is reported at once as a yamldiag.ErrorList, sorted, one per
 // line as `file:line:col: key.path: problem`; the Config is then nil. An
 // error never shows the value of an environment variable, only its name.
 func Parse(file string, r io.Reader, getenv func(string) (string, bool)) (*Config, error) {
@@ -160,15 +161,15 @@ func Parse(file string, r io.Reader, getenv func(string) (string, bool)) (*Confi
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
 	if len(data) > maxFileBytes {
-		return nil, rules.ErrorList{{File: file, Msg: "config file is larger than 1 MiB"}}
+		return nil, yamldiag.ErrorList{{File: file, Msg: "config file is larger than 1 MiB"}}
 	}
 	p := newParser(file, getenv)
-	root, ok := p.document(data)
+	root, ok := p.Document(data)
 	if !ok {
-		return nil, p.err()
+		return nil, p.Errs.Err()
 	}
 	c := p.config(root)
-	if err := p.err(); err != nil {
+	if err := p.Errs.Err(); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -9,14 +9,14 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 // FuzzConfig feeds arbitrary bytes to the configuration loader, with an
 // environment holding a secret. It must never panic or hang; problems are
 // positioned single lines; and no problem ever shows the value of an
-// environment variable (design: "an error never shows the value of an
-// environment variable, only its name").
+// environment variable (docs/config.md: an error shows a variable's name,
+// never its value).
 func FuzzConfig(f *testing.F) {
 	for _, pat := range []string{"../../examples/*.yaml", "testdata/*/*.yaml"} {
 		names, _ := filepath.Glob(pat)
@@ -53,7 +53,7 @@ func FuzzConfig(f *testing.F) {
 		if c != nil {
 			t.Fatal("config returned with an error")
 		}
-		var list rules.ErrorList
+		var list yamldiag.ErrorList
 		if !errors.As(err, &list) {
 			return // a read error; not reachable from bytes.Reader
 		}

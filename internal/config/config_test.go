@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 // env returns a getenv over a fixed map, so that tests never depend on the
@@ -167,9 +167,9 @@ func TestErrors(t *testing.T) {
 		{"not a map", "- a\n", nil,
 			`secwatch.yaml:1:1: a config file must be a map of settings, got a list`},
 		{"yaml syntax", "sources: [\n", nil,
-			`secwatch.yaml:1: invalid yaml: did not find expected node content`},
+			`secwatch.yaml:2: invalid yaml: did not find expected node content`},
 		{"two documents", stdin + "---\nx: 1\n", nil,
-			`secwatch.yaml:3:1: a config file must hold one yaml document, found another`},
+			`secwatch.yaml:2:1: a config file must hold one yaml document, found another`},
 		{"misspelt top key", stdin + "stat_dir: /x\n", nil,
 			`secwatch.yaml:2:1: stat_dir: unknown field (did you mean "state_dir"?)`},
 		{"misspelt nested key", stdin + "engine: {max_key: 5}\n", nil,
@@ -177,7 +177,7 @@ func TestErrors(t *testing.T) {
 		{"unknown key, nothing close", stdin + "colour: blue\n", nil,
 			`secwatch.yaml:2:1: colour: unknown field`},
 		{"duplicate key", stdin + "log: {level: info, level: warn}\n", nil,
-			`secwatch.yaml:2:20: log.level: duplicate key`},
+			`secwatch.yaml:2:20: log: duplicate key "level"`},
 		{"alias", "x: &a 1s\n" + stdin, nil,
 			`secwatch.yaml:1:1: x: unknown field`},
 		{"alias used", stdin + "shutdown_grace: &g 5s\ncheckpoint_interval: *g\n", nil,
@@ -368,9 +368,9 @@ func TestMistakes(t *testing.T) {
 	if c != nil {
 		t.Errorf("got a Config with errors")
 	}
-	var list rules.ErrorList
+	var list yamldiag.ErrorList
 	if !errors.As(err, &list) {
-		t.Fatalf("got %T %v, want a rules.ErrorList", err, err)
+		t.Fatalf("got %T %v, want a yamldiag.ErrorList", err, err)
 	}
 	want := []string{
 		`2:1: rule: unknown field (did you mean "rules"?)`,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 // Defaults of the keys that have one (docs/config.md lists them all).
@@ -71,12 +72,12 @@ var (
 // config decodes the root node, applies the defaults that depend on other
 // keys and checks what involves several keys.
 func (p *parser) config(root *yaml.Node) *Config {
-	c := defaults(p.file)
-	if root != nil && isNull(root) {
+	c := defaults(p.File)
+	if root != nil && yamldiag.IsNull(root) {
 		root = nil // "---" or "~" alone: an empty file
 	}
 	if root != nil && root.Kind != yaml.MappingNode {
-		p.errorf(root, "", "a config file must be a map of settings, got %s", p.describe(root))
+		p.errorf(root, "", "a config file must be a map of settings, got %s", p.Describe(root))
 		return c
 	}
 	var sources, alerts, sns, alarms *keyVal

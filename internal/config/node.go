@@ -1,10 +1,7 @@
 package config
 
 import (
-	"bytes"
-	"cmp"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,13 +11,14 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
-// parser decodes one file's YAML nodes into a Config, collecting problems.
+// parser decodes one file's YAML nodes into a Config, collecting problems
+// through the walker that rule files use too.
 type parser struct {
-	file   string
+	yamldiag.Walker
 	getenv func(string) (string, bool)
-	errs   rules.ErrorList
 	// fromEnv marks the scalars whose value came through ${VAR}
 	// expansion: messages show what the file says, never the value.
 	fromEnv map[*yaml.Node]bool
@@ -34,77 +32,15 @@ func newParser(file string, getenv func(string) (string, bool)) *parser {
 	if getenv == nil {
 		getenv = func(string) (string, bool) { return "", false }
 	}
-	return &parser{file: file, getenv: getenv, fromEnv: make(map[*yaml.Node]bool), typos: make(map[*yaml.Node]map[string]bool)}
+	p := &parser{getenv: getenv, fromEnv: make(map[*yaml.Node]bool), typos: make(map[*yaml.Node]map[string]bool)}
+	p.Walker = yamldiag.Walker{File: file, What: "a config file", In: "the config file", Quote: p.got}
+	return p
 }
 
 // errorf records a problem at node n (nil: no position) for the key at
 // path.
 func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
-	e := rules.Error{File: p.file, Key: path, Msg: fmt.Sprintf(format, args...)}
-	if n != nil {
-		e.Line, e.Col = n.Line, n.Column
-	}
-	p.errs = append(p.errs, e)
-}
-
-// err returns the problems sorted by position, or nil.
-func (p *parser) err() error {
-	if len(p.errs) == 0 {
-		return nil
-	}
-	slices.SortStableFunc(p.errs, func(a, b rules.Error) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
-	})
-	return p.errs
-}
-
-// document decodes data into one YAML document's root node; nil when the
-// file is empty or only comments.
-func (p *parser) document(data []byte) (root *yaml.Node, ok bool) {
-	defer func() {
-		if r := recover(); r != nil { // a hostile file must not crash a reload
-			p.errorf(nil, "", "invalid yaml: parser failed: %v", r)
-			root, ok = nil, false
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if err == io.EOF {
-			return nil, true
-		}
-		p.yamlError(err)
-		return nil, false
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		at := &extra
-		if len(extra.Content) > 0 {
-			at = extra.Content[0]
-		}
-		p.errorf(at, "", "a config file must hold one yaml document, found another")
-		return nil, false
-	} else if err != io.EOF {
-		p.yamlError(err)
-		return nil, false
-	}
-	if len(doc.Content) == 0 {
-		return nil, true
-	}
-	return doc.Content[0], true
-}
-
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
-
-func (p *parser) yamlError(err error) {
-	msg := err.Error()
-	e := rules.Error{File: p.file}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
-		msg = msg[len(m[0]):]
-	}
-	e.Msg = "invalid yaml: " + strings.TrimPrefix(msg, "yaml: ")
-	p.errs = append(p.errs, e)
+	p.Errorf(n, path, format, args...)
 }
 
 // keyVal is one entry of a YAML map.
@@ -115,52 +51,28 @@ type keyVal struct {
 }
 
 // mapping returns the entries of the map node n at path, in file order.
-// It reports a node that is not a map, keys that are not strings, keys
-// given twice (the first counts) and keys not in known, with a suggestion.
-// An entry with an empty value (`key:`) is left out, as if it were absent,
-// so that the default applies.
+// It reports a node that is not a map, the walker's problems with keys,
+// and keys not in known, with a suggestion. An entry with an empty value
+// (`key:`) is left out, as if it were absent, so that the default applies.
 func (p *parser) mapping(n *yaml.Node, path string, known []string) []keyVal {
-	if !p.noAlias(n, path) {
+	if !p.Is(n, yaml.MappingNode, path, "a map") {
 		return nil
 	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "must be a map, got %s", p.describe(n))
-		return nil
-	}
-	out := make([]keyVal, 0, len(n.Content)/2)
-	seen := make(map[string]bool, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !p.noAlias(k, path) {
-			continue
-		}
-		if k.Kind != yaml.ScalarNode {
-			p.errorf(k, path, "keys must be strings, got %s", p.describe(k))
-			continue
-		}
-		kp := joinKey(path, k.Value)
-		if seen[k.Value] {
-			p.errorf(k, kp, "duplicate key")
-			continue
-		}
-		seen[k.Value] = true
-		if !slices.Contains(known, k.Value) {
-			w := suggest(k.Value, known)
-			if w == "" {
-				p.errorf(k, kp, "unknown field")
-				continue
+	var out []keyVal
+	for _, kv := range p.Entries(n, path) {
+		if !slices.Contains(known, kv.Name) {
+			if w := p.Unknown(kv.Key, path, "field", known, nil); w != "" {
+				if p.typos[n] == nil {
+					p.typos[n] = make(map[string]bool)
+				}
+				p.typos[n][w] = true
 			}
-			p.errorf(k, kp, "unknown field (did you mean %q?)", w)
-			if p.typos[n] == nil {
-				p.typos[n] = make(map[string]bool)
-			}
-			p.typos[n][w] = true
 			continue
 		}
-		if isNull(v) {
+		if yamldiag.IsNull(kv.Val) {
 			continue
 		}
-		out = append(out, keyVal{name: k.Value, path: kp, key: k, val: v})
+		out = append(out, keyVal{name: kv.Name, path: kv.Path, key: kv.Key, val: kv.Val})
 	}
 	return out
 }
@@ -175,47 +87,6 @@ func (p *parser) required(n *yaml.Node, path, format string, args ...any) {
 	p.errorf(n, path, format, args...)
 }
 
-func joinKey(parent, name string) string {
-	if parent == "" {
-		return name
-	}
-	return parent + "." + name
-}
-
-// noAlias reports an alias node. Config files may not use aliases (or
-// merge keys): refusing them keeps an alias bomb from expanding, and every
-// setting stays visible where it applies.
-func (p *parser) noAlias(n *yaml.Node, path string) bool {
-	if n.Kind != yaml.AliasNode {
-		return true
-	}
-	p.errorf(n, path, "yaml aliases are not allowed in the config file, got \"*%s\"", n.Value)
-	return false
-}
-
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
-}
-
-// describe names what a node is, for "got …" in messages. A scalar is
-// shown as the file writes it (see got).
-func (p *parser) describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a map"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	case yaml.ScalarNode:
-		if isNull(n) {
-			return "an empty value"
-		}
-		return p.got(n)
-	}
-	return "a document"
-}
-
 // got quotes a scalar's value for a message. A value that came from the
 // environment may be a secret, so it is shown as the file writes it:
 // `the value of "${SNS_TOPIC}"`.
@@ -226,33 +97,17 @@ func (p *parser) got(n *yaml.Node) string {
 	return strconv.Quote(n.Value)
 }
 
-// scalarTags are the tags a value may carry; anything else (!!binary, a
-// custom !tag) is refused rather than silently read as text.
-var scalarTags = map[string]bool{
-	"!!str": true, "!!int": true, "!!float": true, "!!bool": true, "!!timestamp": true,
-}
-
 // scalar returns the text of a scalar with ${VAR} references expanded.
 // want says what the key takes ("a string"), for the message when n is a
 // map or a list. Expansion works on the parsed value, so a variable's
 // value is always text inside this one scalar and can never add keys or
 // items to the document.
 func (p *parser) scalar(n *yaml.Node, path, want string) (string, bool) {
-	if !p.noAlias(n, path) {
-		return "", false
+	s, ok := p.Scalar(n, path, want)
+	if !ok || !strings.Contains(s, "$") {
+		return s, ok
 	}
-	if n.Kind != yaml.ScalarNode || isNull(n) {
-		p.errorf(n, path, "must be %s, got %s", want, p.describe(n))
-		return "", false
-	}
-	if !scalarTags[n.Tag] {
-		p.errorf(n, path, "unsupported yaml tag %q", n.Tag)
-		return "", false
-	}
-	if !strings.Contains(n.Value, "$") {
-		return n.Value, true
-	}
-	s, vars, errs := expand(n.Value, p.getenv)
+	s, vars, errs := expand(s, p.getenv)
 	for _, e := range errs {
 		p.errorf(n, path, "%s", e)
 	}
@@ -280,7 +135,7 @@ func (p *parser) oneOf(kv keyVal, words []string) (string, bool) {
 	if !slices.Contains(words, s) {
 		hint := ""
 		if !p.fromEnv[kv.val] {
-			hint = didYouMean(s, words)
+			hint = yamldiag.DidYouMean(s, words, nil)
 		}
 		p.errorf(kv.val, kv.path, "must be one of %s, got %s%s", strings.Join(words, ", "), p.got(kv.val), hint)
 		return "", false

@@ -10,9 +10,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/secwatch/secwatch/internal/probe"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
-// Probe is one external probe target (design §10, docs/probes.md). The
+// Probe is one external probe target (docs/probes.md). The
 // config holds the name of the environment variable with the API key,
 // never the key.
 type Probe struct {
@@ -52,11 +53,7 @@ var (
 
 // probes decodes the probes list.
 func (p *parser) probes(kv keyVal) []Probe {
-	if !p.noAlias(kv.val, kv.path) {
-		return nil
-	}
-	if kv.val.Kind != yaml.SequenceNode {
-		p.errorf(kv.val, kv.path, "must be a list of probes, got %s", p.describe(kv.val))
+	if !p.Is(kv.val, yaml.SequenceNode, kv.path, "a list of probes") {
 		return nil
 	}
 	var out []Probe
@@ -74,11 +71,7 @@ func (p *parser) probes(kv keyVal) []Probe {
 }
 
 func (p *parser) probe(n *yaml.Node, path string) (Probe, bool) {
-	if !p.noAlias(n, path) {
-		return Probe{}, false
-	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "must be a map, got %s", p.describe(n))
+	if !p.Is(n, yaml.MappingNode, path, "a map") {
 		return Probe{}, false
 	}
 	pr := Probe{
@@ -114,7 +107,7 @@ func (p *parser) probe(n *yaml.Node, path string) (Probe, bool) {
 		case "checks":
 			pr.Checks = p.list(kv, func(s string) string {
 				if !contains(probe.Checks, s) {
-					return "must be one of " + strings.Join(probe.Checks, ", ") + didYouMean(s, probe.Checks)
+					return "must be one of " + strings.Join(probe.Checks, ", ") + yamldiag.DidYouMean(s, probe.Checks, nil)
 				}
 				return ""
 			})

@@ -11,7 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/secwatch/secwatch/internal/ingest"
-	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 // Types lists the source types.
@@ -59,11 +59,7 @@ const (
 
 // sources decodes the sources list and checks names and stdin across it.
 func (p *parser) sources(kv keyVal) []Source {
-	if !p.noAlias(kv.val, kv.path) {
-		return nil
-	}
-	if kv.val.Kind != yaml.SequenceNode {
-		p.errorf(kv.val, kv.path, "must be a list of sources, got %s", p.describe(kv.val))
+	if !p.Is(kv.val, yaml.SequenceNode, kv.path, "a list of sources") {
 		return nil
 	}
 	if len(kv.val.Content) == 0 {
@@ -95,16 +91,12 @@ func (p *parser) sources(kv keyVal) []Source {
 
 // pos writes n's position as file:line:col.
 func (p *parser) pos(n *yaml.Node) string {
-	return rules.Error{File: p.file, Line: n.Line, Col: n.Column}.Error()
+	return yamldiag.Error{File: p.File, Line: n.Line, Col: n.Column}.Error()
 }
 
 // source decodes one source. ok is false when n is not a map.
 func (p *parser) source(n *yaml.Node, path string) (Source, bool) {
-	if !p.noAlias(n, path) {
-		return Source{}, false
-	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "must be a map, got %s", p.describe(n))
+	if !p.Is(n, yaml.MappingNode, path, "a map") {
 		return Source{}, false
 	}
 	kvs := p.mapping(n, path, sourceKeyList)

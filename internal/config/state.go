@@ -20,8 +20,8 @@ const (
 	DefaultRedisLease     = 15 * time.Second
 )
 
-// State selects where cursors, windows and the outbox live (design §11,
-// docs/scaling.md).
+// State selects where cursors, windows and the outbox live
+// (docs/scaling.md).
 //
 // A config without a state map leaves State zero, which means the
 // directory backend; with one, Backend is BackendDir or BackendRedis and

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/state"
 )
@@ -44,7 +45,7 @@ func TestCheckpointV1StillRead(t *testing.T) {
 	if ck.Version != checkpointVersionJSON || ck.Seq != 2 || ck.Engine == nil || len(ck.Cursors["app"]) != 1 {
 		t.Fatalf("old checkpoint decoded as version %d seq %d engine %v cursors %v", ck.Version, ck.Seq, ck.Engine != nil, ck.Cursors)
 	}
-	rs, err := rules.Load("testdata/checkpoint-v1.rules.yaml")
+	rs, err := rulefile.Load("testdata/checkpoint-v1.rules.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,11 @@ func TestCheckpointV1StillRead(t *testing.T) {
 	if len(problems) != 0 || ck2 == nil || ck2.Seq != 3 || ck2.Version != checkpointVersion {
 		t.Fatalf("rewritten checkpoint: %+v, problems %v", ck2, problems)
 	}
-	if !reflect.DeepEqual(ck2.Engine, e.Snapshot()) {
+	live, err := rules.DecodeSnapshot(e.AppendSnapshot(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ck2.Engine, live) {
 		t.Error("engine state changed through the binary checkpoint")
 	}
 	if !reflect.DeepEqual(ck2.Cursors, ck.Cursors) || !bytes.Equal(ck2.Flood, ck.Flood) || !ck2.Saved.Equal(ck.Saved) {
@@ -104,7 +109,7 @@ func TestCheckpointV1StillRead(t *testing.T) {
 // A checkpoint whose frame is sound but whose binary payload is not is
 // moved aside and reported, never a crash; the other generation is used.
 func TestCheckpointBinaryCorruptPayload(t *testing.T) {
-	rs, err := rules.Load("testdata/checkpoint-v1.rules.yaml")
+	rs, err := rulefile.Load("testdata/checkpoint-v1.rules.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
 	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
@@ -89,7 +90,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	defer store.close()
 
-	rs, err := rules.Load(cfg.Rules...)
+	rs, err := rulefile.Load(cfg.Rules...)
 	if err != nil {
 		return fmt.Errorf("load rules: %w", err)
 	}

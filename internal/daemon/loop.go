@@ -11,7 +11,9 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 // engineLoop is the state the engine goroutine owns.
@@ -308,9 +310,9 @@ func (l *engineLoop) write(ck *checkpoint) error {
 // rules and logs every problem with its position; a valid one replaces the
 // rules, keeping the windows of those whose definition did not change.
 func (l *engineLoop) reload(why string) {
-	rs, err := rules.Load(l.rulePaths...)
+	rs, err := rulefile.Load(l.rulePaths...)
 	if err != nil {
-		var list rules.ErrorList
+		var list yamldiag.ErrorList
 		if errors.As(err, &list) {
 			for _, e := range list {
 				l.log.Error().Str("problem", e.Error()).Msg("rule reload rejected")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
@@ -314,7 +315,7 @@ func TestHostileTimestamps(t *testing.T) {
 // taken, it would move the engine's time to 2199 and every real event after
 // it would be "late", blinding the rules.
 func TestHostileFutureTimestamp(t *testing.T) {
-	rs, err := rules.Parse("r.yaml", []byte(`rules:
+	rs, err := rulefile.Parse("r.yaml", []byte(`rules:
   - id: burst
     match: {event_type: authentication_failure}
     group_by: [client_ip]

@@ -103,19 +103,6 @@ func (d *distinctSet) remove(i int32) {
 
 func (d *distinctSet) len() int { return d.live }
 
-// distinctVals returns the value of every entry in the window, in times
-// order (for a snapshot).
-func (g *group) distinctVals() []string {
-	if g.dist == nil {
-		return nil
-	}
-	out := make([]string, 0, len(g.dist.ids)-g.head)
-	for _, i := range g.dist.ids[g.head:] {
-		out = append(out, g.dist.vs[i].v)
-	}
-	return out
-}
-
 // restoreDistinct rebuilds a distinct rule's state from the values of its
 // window entries (a snapshot), sharing one copy per value.
 func (g *group) restoreDistinct(vals []string) {
@@ -217,13 +204,6 @@ func (g *group) sampleEvents() []event.Event {
 		out[i] = r.slots[(int(r.start)+i)%MaxSamples].event()
 	}
 	return out
-}
-
-// restoreSamples sets the kept samples from a snapshot's events.
-func (g *group) restoreSamples(evs []event.Event) {
-	for i := range evs {
-		g.addSample(&evs[i])
-	}
 }
 
 // maxFreeRings bounds the sample buffers an engine keeps for reuse.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"time"
 )
 
@@ -55,7 +56,7 @@ type Rule struct {
 	Absent    time.Duration // absent rules
 	Steps     []Step        // sequence rules, at least two
 
-	Alarm *Alarm // optional CloudWatch alarm (section 9 of the design)
+	Alarm *Alarm // optional CloudWatch alarm (docs/alarms.md)
 
 	// Hash is a hex digest of the rule's definition (everything above),
 	// used to tell on reload whether a rule changed.
@@ -88,4 +89,16 @@ type Alarm struct {
 	// Namespace and MetricName of the published metric.
 	Namespace  string
 	MetricName string
+}
+
+// FormatDuration writes a limit the way users write it: "5m", "24h".
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }

@@ -12,9 +12,10 @@ const SnapshotVersion = 1
 // Snapshot is an engine's complete state: windows, cooldowns, absent
 // deadlines, sequence progress and counters. The daemon saves it with the
 // source cursors of the last event the engine observed, so that a restart
-// resumes exactly where the saved state left off. It encodes to JSON (the
-// checkpoints of earlier versions) and to the compact binary encoding of
-// snapshot_binary.go, which the daemon now writes (AppendSnapshot).
+// resumes exactly where the saved state left off. The daemon writes it in
+// the binary encoding of snapshot_binary.go (AppendSnapshot) and reads it
+// from that encoding (DecodeSnapshot) or from the JSON checkpoints of
+// earlier versions, through the json tags below.
 type Snapshot struct {
 	Version int            `json:"version"`
 	Now     int64          `json:"now"`
@@ -54,47 +55,6 @@ type GroupSnapshot struct {
 type SampleSnapshot struct {
 	Time   int64         `json:"time"`
 	Fields []event.Field `json:"fields"`
-}
-
-// Snapshot captures the engine's state. The result shares nothing with the
-// engine.
-func (e *Engine) Snapshot() *Snapshot {
-	s := &Snapshot{Version: SnapshotVersion, Now: e.now, Clock: e.clock, Seq: e.seq}
-	for _, rs := range e.rules {
-		now := rs.now
-		r := RuleSnapshot{ID: rs.rule.ID, Hash: rs.rule.Hash, Stats: rs.stats, Now: &now}
-		r.Stats.Groups = 0
-		if rs.groups != nil {
-			for g := rs.groups.front; g != nil; g = g.next {
-				r.Groups = append(r.Groups, g.snapshot())
-			}
-		}
-		s.Rules = append(s.Rules, r)
-	}
-	return s
-}
-
-func (g *group) snapshot() GroupSnapshot {
-	gs := GroupSnapshot{
-		Group:     append([]event.Field(nil), g.fields...),
-		T:         g.t,
-		Times:     append([]int64(nil), g.times[g.head:]...),
-		Fired:     g.fired,
-		CoolUntil: g.coolUntil,
-		Last:      g.last,
-	}
-	gs.Vals = g.distinctVals()
-	for _, st := range g.steps {
-		var evs [][2]int64
-		for _, se := range st {
-			evs = append(evs, [2]int64{se.ts, int64(se.seq)})
-		}
-		gs.Steps = append(gs.Steps, evs)
-	}
-	for _, smp := range g.sampleEvents() {
-		gs.Samples = append(gs.Samples, SampleSnapshot{Time: smp.Time.UnixNano(), Fields: append([]event.Field(nil), smp.Fields...)})
-	}
-	return gs
 }
 
 // Restore loads a snapshot into an engine that has observed nothing yet.

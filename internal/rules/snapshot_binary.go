@@ -8,34 +8,10 @@ import (
 )
 
 // The binary snapshot encoding: the same state as Snapshot, written
-// straight from the engine (AppendSnapshot) without the intermediate copy,
-// and several times smaller than its JSON. A 50,000-client state that is
-// 75 MB of JSON has no field names here, timestamps as zigzag varint
-// deltas (2–4 bytes instead of 19 digits), a distinct rule's values once
-// per group with a small index per entry (and a value common to many
-// groups, like a path, once per snapshot), timestamps in the coarsest
-// power-of-ten unit that holds them exactly (a log with millisecond
-// timestamps needs 3 bytes for a gap of 10 s, not 5), and event field names
-// once per snapshot.
-//
-//	snapshot := "SWES" version(1 byte) now:varint clock:varint seq:uvarint
-//	            nrules:uvarint rule*
-//	rule     := id:str hash:str matched ungrouped late evicted dropped alerts (varint each)
-//	            ruleNow-now:varint                (format 2 on; format 1: the rule's time is now)
-//	            ngroups:uvarint group*            (list order, front first)
-//	group    := nfields:uvarint (key:name value:str)* t-now:varint flags:byte
-//	            [coolUntil:varint] [last:varint] [times] [vals] [steps] [samples]
-//	times    := n:uvarint unit:byte delta:varint*  (in units of 10^unit ns; first
-//	                                                from t, then from the previous)
-//	vals     := ndict:uvarint name* n:uvarint index:uvarint*
-//	steps    := nsteps:uvarint (n:uvarint (ts delta:varint, seq delta:varint)*)*
-//	samples  := n:uvarint (time-t:varint nfields:uvarint (key:name value:name)*)*
-//	str      := len:uvarint bytes
-//	name     := 0 str (not remembered) | 1 str (remembered) | 2+i (the i-th remembered)
-//
+// straight from the engine (AppendSnapshot), several times smaller than its
+// JSON. docs/snapshot.md gives the grammar and why each part is shaped so.
 // Every count is checked against the bytes left before anything is
-// allocated, so a corrupt or hostile snapshot is an error, never a panic or
-// a huge allocation.
+// allocated, so a corrupt or hostile snapshot is an error, never a panic.
 
 // binaryMagic opens a binary snapshot; binaryFormat is its format version.
 const (

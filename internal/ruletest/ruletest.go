@@ -1,6 +1,8 @@
-// Package ruletest runs rule unit tests (design section 5): YAML files that
-// feed raw recorded lines through a parser and the engine and compare the
-// alerts with the exact set expected, in the spirit of promtool test rules.
+// Package ruletest runs rule unit tests (docs/rules.md, "Testing rules"):
+// YAML files that feed raw recorded lines through a parser and the engine
+// and compare the alerts with the exact set expected, in the spirit of
+// promtool test rules. A test file's problems are reported like a rule
+// file's (internal/yamldiag), all at once, with positions.
 //
 // It sits above ingest and rules (it needs both a parser and the engine) and
 // below cmd; nothing but cmd and tests import it.
@@ -16,8 +18,6 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/secwatch/secwatch/internal/event"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rules"
@@ -26,29 +26,32 @@ import (
 // File is one rule test file.
 type File struct {
 	// RuleFiles are rule files or directories, relative to the test file.
-	RuleFiles []string `yaml:"rule_files"`
+	RuleFiles []string
 	// MaxKeys overrides the engine's per-rule group cap (0: default).
-	MaxKeys int    `yaml:"max_keys"`
-	Tests   []Case `yaml:"tests"`
+	MaxKeys int
+	Tests   []Case
+
+	rules   []*rules.Rule // loaded from RuleFiles by Decode
+	loadErr error         // the problems of RuleFiles, reported by each test
 }
 
 // Case is one test.
 type Case struct {
-	Name string `yaml:"name"`
+	Name string
 	// Format of the input lines (default json); TimeField and Pattern as
 	// for a source.
-	Format    string `yaml:"format"`
-	TimeField string `yaml:"time_field"`
-	Pattern   string `yaml:"pattern"`
+	Format    string
+	TimeField string
+	Pattern   string
 	// Rules, when set, restricts the test to these rule ids; otherwise
 	// every rule of RuleFiles is evaluated and every alert must be expected.
-	Rules []string `yaml:"rules"`
+	Rules []string
 	// Input holds raw lines; InputFile names a file relative to the test
 	// file instead.
-	Input     string `yaml:"input"`
-	InputFile string `yaml:"input_file"`
+	Input     string
+	InputFile string
 	// Expect is the exact set of alerts; an empty list means none fires.
-	Expect *[]Expect `yaml:"expect"`
+	Expect *[]Expect
 
 	line int
 }
@@ -57,10 +60,10 @@ type Case struct {
 // group is the global group of a rule without group_by); Time and Count are
 // compared when given.
 type Expect struct {
-	Rule  string            `yaml:"rule"`
-	Group map[string]string `yaml:"group"`
-	Time  string            `yaml:"time"`
-	Count *int              `yaml:"count"`
+	Rule  string
+	Group map[string]string
+	Time  string
+	Count *int
 }
 
 // Result is the outcome of one test.
@@ -139,11 +142,7 @@ func RunFile(path string) ([]Result, error) {
 		return nil, err
 	}
 	dir := filepath.Dir(path)
-	var rulePaths []string
-	for _, rf := range tf.RuleFiles {
-		rulePaths = append(rulePaths, filepath.Join(dir, rf))
-	}
-	all, loadErr := rules.Load(rulePaths...)
+	all, loadErr := tf.rules, tf.loadErr
 	var results []Result
 	for _, c := range tf.Tests {
 		res := Result{File: path, Line: c.line, Name: c.Name}
@@ -155,68 +154,6 @@ func RunFile(path string) ([]Result, error) {
 		results = append(results, res)
 	}
 	return results, nil
-}
-
-// Decode reads and validates a test file; unknown keys are errors.
-func Decode(path string) (*File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var tf File
-	if err := dec.Decode(&tf); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	// Record each test's line for reports.
-	if len(root.Content) == 1 {
-		for i, n := range root.Content[0].Content {
-			if n.Value == "tests" && i+1 < len(root.Content[0].Content) {
-				for j, item := range root.Content[0].Content[i+1].Content {
-					if j < len(tf.Tests) {
-						tf.Tests[j].line = item.Line
-					}
-				}
-			}
-		}
-	}
-	var problems []string
-	if len(tf.RuleFiles) == 0 {
-		problems = append(problems, fmt.Sprintf("%s: rule_files: required", path))
-	}
-	for i, c := range tf.Tests {
-		where := fmt.Sprintf("%s:%d: test %q", path, c.line, c.Name)
-		if c.Name == "" {
-			where = fmt.Sprintf("%s:%d: test #%d", path, c.line, i+1)
-			problems = append(problems, where+": name: required")
-		}
-		if (c.Input == "") == (c.InputFile == "") {
-			problems = append(problems, where+": exactly one of input and input_file is required")
-		}
-		if c.Expect == nil {
-			problems = append(problems, where+": expect: required (an empty list means no alert fires)")
-			continue
-		}
-		for j, e := range *c.Expect {
-			if e.Rule == "" {
-				problems = append(problems, fmt.Sprintf("%s: expect[%d]: rule: required", where, j))
-			}
-			if e.Time != "" {
-				if _, ok := event.ParseTime(e.Time); !ok {
-					problems = append(problems, fmt.Sprintf("%s: expect[%d]: time: not a timestamp: %q", where, j, e.Time))
-				}
-			}
-		}
-	}
-	if len(problems) > 0 {
-		return nil, errors.New(strings.Join(problems, "\n"))
-	}
-	return &tf, nil
 }
 
 func runCase(res *Result, dir string, maxKeys int, all []*rules.Rule, c Case) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/secwatch/secwatch/internal/alarms/pattern"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
@@ -14,7 +15,7 @@ func loadOne(t *testing.T, yaml string) *rules.Rule {
 	if strings.Contains(yaml, "sequence:") {
 		head = "rules:\n  - id: r\n    window: 5m\n"
 	}
-	rs, err := rules.Parse("r.yaml", []byte(head+yaml))
+	rs, err := rulefile.Parse("r.yaml", []byte(head+yaml))
 	if err != nil {
 		t.Fatalf("rule does not load: %v\n%s", err, yaml)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/secwatch/secwatch/internal/alarms/pattern"
-	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/rulefile"
 )
 
 var seedPatterns = []string{
@@ -79,7 +79,7 @@ func FuzzCompile(f *testing.F) {
 	}
 	f.Add([]byte("rules:\n  - id: f\n    window: 5m\n    threshold: 1\n    match: {message: {contains: ERROR}}\n    alarm: {format: text}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rs, _ := rules.Parse("f.yaml", data)
+		rs, _ := rulefile.Parse("f.yaml", data)
 		for _, r := range rs {
 			src, err := pattern.Compile(r)
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/secwatch/secwatch/internal/alarms/pattern"
 	"github.com/secwatch/secwatch/internal/event"
 	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
@@ -25,7 +26,7 @@ import (
 const propertyEvents = 10000
 
 func TestCompiledPatternsAgreeWithRules(t *testing.T) {
-	shipped, err := rules.Load("../../../rules")
+	shipped, err := rulefile.Load("../../../rules")
 	if err != nil {
 		t.Fatalf("loading shipped rules: %v", err)
 	}
@@ -174,7 +175,7 @@ func generateRules(t *testing.T, rng *rand.Rand, n int) []*rules.Rule {
 		fmt.Fprintf(&b, "  - id: gen-%d\n    window: 5m\n    threshold: 1\n    match:\n", i)
 		genMap(&b, rng, 6, 2)
 	}
-	rs, err := rules.Parse("generated.yaml", []byte(b.String()))
+	rs, err := rulefile.Parse("generated.yaml", []byte(b.String()))
 	if err != nil {
 		t.Fatalf("generated rules do not load: %v\n%s", err, b.String())
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alarms/pattern"
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
@@ -41,7 +42,7 @@ func TestCompiledTextPatternsAgreeWithRules(t *testing.T) {
 			fmt.Fprintf(&b, "      message: {ne: %s}\n", w()) // not expressible
 		}
 	}
-	rs, err := rules.Parse("text.yaml", []byte(b.String()))
+	rs, err := rulefile.Parse("text.yaml", []byte(b.String()))
 	if err != nil {
 		t.Fatalf("generated rules do not load: %v", err)
 	}

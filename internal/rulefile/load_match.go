@@ -1,4 +1,4 @@
-package rules
+package rulefile
 
 import (
 	"fmt"
@@ -9,34 +9,16 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
-
-// ParseMatch compiles a match condition: node is a YAML map of field
-// conditions, the value of a rule's match key (a document node holding such
-// a map is accepted too). file and path locate problems ("rules/x.yaml",
-// "match"). Every problem is returned at once as an ErrorList.
-func ParseMatch(file string, node *yaml.Node, path string) (*Match, error) {
-	p := &ruleParser{file: file}
-	if node == nil {
-		p.errorf(nil, path, "required")
-		return nil, p.errs.err()
-	}
-	if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
-		node = node.Content[0]
-	}
-	m := p.matchRoot(node, path)
-	if err := p.errs.err(); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
 
 // opNames are the operators of rule format v1, in the order the docs list them.
 var opNames = []string{
-	string(OpEq), string(OpNe), string(OpIn), string(OpNotIn), string(OpPrefix),
-	string(OpSuffix), string(OpContains), string(OpRegex), string(OpCIDR),
-	string(OpNotCIDR), string(OpExists), string(OpGt), string(OpGte),
-	string(OpLt), string(OpLte),
+	string(rules.OpEq), string(rules.OpNe), string(rules.OpIn), string(rules.OpNotIn), string(rules.OpPrefix),
+	string(rules.OpSuffix), string(rules.OpContains), string(rules.OpRegex), string(rules.OpCIDR),
+	string(rules.OpNotCIDR), string(rules.OpExists), string(rules.OpGt), string(rules.OpGte),
+	string(rules.OpLt), string(rules.OpLte),
 }
 
 // opAliases are operator names from other tools.
@@ -51,9 +33,9 @@ var opAliases = map[string]string{
 const matchDepthMax = 32
 
 // matchRoot compiles the value of a match key.
-func (p *ruleParser) matchRoot(n *yaml.Node, path string) *Match {
-	if n.Kind == yaml.ScalarNode && isNull(n) {
-		p.errorf(n, path, "must be a map of field conditions, got %s (match: {} matches every event)", describeNode(n))
+func (p *ruleParser) matchRoot(n *yaml.Node, path string) *rules.Match {
+	if n.Kind == yaml.ScalarNode && yamldiag.IsNull(n) {
+		p.Errorf(n, path, "must be a map of field conditions, got %s (match: {} matches every event)", p.Describe(n))
 		return nil
 	}
 	return p.conditions(n, path, 0)
@@ -61,31 +43,27 @@ func (p *ruleParser) matchRoot(n *yaml.Node, path string) *Match {
 
 // conditions compiles a map of field conditions, all of which must hold,
 // with the reserved keys any, all and not.
-func (p *ruleParser) conditions(n *yaml.Node, path string, depth int) *Match {
-	if !p.noAlias(n, path) {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "must be a map of field conditions, got %s", describeNode(n))
+func (p *ruleParser) conditions(n *yaml.Node, path string, depth int) *rules.Match {
+	if !p.Is(n, yaml.MappingNode, path, "a map of field conditions") {
 		return nil
 	}
 	if depth > matchDepthMax {
-		p.errorf(n, path, "conditions nested more than %d levels deep", matchDepthMax)
+		p.Errorf(n, path, "conditions nested more than %d levels deep", matchDepthMax)
 		return nil
 	}
-	m := &Match{Kind: MatchAll, Line: n.Line, Col: n.Column}
-	for _, kv := range p.mapping(n, path) {
-		key := joinKey(path, kv.name)
-		var c *Match
-		switch kv.name {
+	m := &rules.Match{Kind: rules.MatchAll, Line: n.Line, Col: n.Column}
+	for _, kv := range p.Entries(n, path) {
+		key := yamldiag.JoinKey(path, kv.Name)
+		var c *rules.Match
+		switch kv.Name {
 		case "any", "all":
 			c = p.conditionList(kv, key, depth)
 		case "not":
-			if child := p.conditions(kv.val, key, depth+1); child != nil {
-				if len(kv.val.Content) == 0 {
-					p.errorf(kv.val, key, "must not be empty") // not: {} holds for no event
+			if child := p.conditions(kv.Val, key, depth+1); child != nil {
+				if len(kv.Val.Content) == 0 {
+					p.Errorf(kv.Val, key, "must not be empty") // not: {} holds for no event
 				}
-				c = &Match{Kind: MatchNot, Children: []*Match{child}, Line: kv.key.Line, Col: kv.key.Column}
+				c = &rules.Match{Kind: rules.MatchNot, Children: []*rules.Match{child}, Line: kv.Key.Line, Col: kv.Key.Column}
 			}
 		default:
 			c = p.field(kv, key)
@@ -98,23 +76,19 @@ func (p *ruleParser) conditions(n *yaml.Node, path string, depth int) *Match {
 }
 
 // conditionList compiles `any: [...]` or `all: [...]`.
-func (p *ruleParser) conditionList(kv keyVal, key string, depth int) *Match {
-	if !p.noAlias(kv.val, key) {
+func (p *ruleParser) conditionList(kv yamldiag.KeyVal, key string, depth int) *rules.Match {
+	if !p.Is(kv.Val, yaml.SequenceNode, key, "a list of condition maps") {
 		return nil
 	}
-	if kv.val.Kind != yaml.SequenceNode {
-		p.errorf(kv.val, key, "must be a list of condition maps, got %s", describeNode(kv.val))
+	if len(kv.Val.Content) == 0 {
+		p.Errorf(kv.Val, key, "must list at least one condition map")
 		return nil
 	}
-	if len(kv.val.Content) == 0 {
-		p.errorf(kv.val, key, "must list at least one condition map")
-		return nil
+	m := &rules.Match{Kind: rules.MatchAll, Line: kv.Key.Line, Col: kv.Key.Column}
+	if kv.Name == "any" {
+		m.Kind = rules.MatchAny
 	}
-	m := &Match{Kind: MatchAll, Line: kv.key.Line, Col: kv.key.Column}
-	if kv.name == "any" {
-		m.Kind = MatchAny
-	}
-	for i, item := range kv.val.Content {
+	for i, item := range kv.Val.Content {
 		if c := p.conditions(item, fmt.Sprintf("%s[%d]", key, i), depth+1); c != nil {
 			m.Children = append(m.Children, c)
 		}
@@ -124,103 +98,103 @@ func (p *ruleParser) conditionList(kv keyVal, key string, depth int) *Match {
 
 // field compiles one field's condition: a scalar (eq), a list (in) or a
 // map of operators.
-func (p *ruleParser) field(kv keyVal, key string) *Match {
-	if strings.TrimSpace(kv.name) == "" {
-		p.errorf(kv.key, key, "empty field name")
+func (p *ruleParser) field(kv yamldiag.KeyVal, key string) *rules.Match {
+	if strings.TrimSpace(kv.Name) == "" {
+		p.Errorf(kv.Key, key, "empty field name")
 		return nil
 	}
-	v := kv.val
-	if !p.noAlias(v, key) {
+	v := kv.Val
+	if !p.NoAlias(v, key) {
 		return nil
 	}
-	m := &Match{Kind: MatchField, Field: kv.name, Line: kv.key.Line, Col: kv.key.Column}
+	m := &rules.Match{Kind: rules.MatchField, Field: kv.Name, Line: kv.Key.Line, Col: kv.Key.Column}
 	switch v.Kind {
 	case yaml.ScalarNode:
-		if isNull(v) {
-			p.errorf(v, key, "must not be null (use {exists: false} to match a missing field)")
+		if yamldiag.IsNull(v) {
+			p.Errorf(v, key, "must not be null (use {exists: false} to match a missing field)")
 			return nil
 		}
 		s, ok := p.value(v, key)
 		if !ok {
 			return nil
 		}
-		m.Tests = []Test{withNums(Test{Op: OpEq, Values: []string{s}, Line: v.Line, Col: v.Column})}
+		m.Tests = []rules.Test{withNums(rules.Test{Op: rules.OpEq, Values: []string{s}, Line: v.Line, Col: v.Column})}
 	case yaml.SequenceNode:
 		vals, ok := p.values(v, key)
 		if !ok {
 			return nil
 		}
-		m.Tests = []Test{withNums(Test{Op: OpIn, Values: vals, Line: v.Line, Col: v.Column})}
+		m.Tests = []rules.Test{withNums(rules.Test{Op: rules.OpIn, Values: vals, Line: v.Line, Col: v.Column})}
 	case yaml.MappingNode:
-		kvs := p.mapping(v, key)
+		kvs := p.Entries(v, key)
 		if len(kvs) == 0 {
-			p.errorf(v, key, "must name at least one operator")
+			p.Errorf(v, key, "must name at least one operator")
 			return nil
 		}
 		for _, op := range kvs {
-			if t, ok := p.test(kv.name, op, joinKey(key, op.name)); ok {
+			if t, ok := p.test(kv.Name, op, yamldiag.JoinKey(key, op.Name)); ok {
 				m.Tests = append(m.Tests, t)
 			}
 		}
 	default:
-		p.errorf(v, key, "must be a value, a list or a map of operators, got %s", describeNode(v))
+		p.Errorf(v, key, "must be a value, a list or a map of operators, got %s", p.Describe(v))
 		return nil
 	}
 	return m
 }
 
 // test compiles one operator and its operand.
-func (p *ruleParser) test(field string, kv keyVal, key string) (Test, bool) {
-	t := Test{Op: Op(kv.name), Line: kv.key.Line, Col: kv.key.Column}
-	n := kv.val
+func (p *ruleParser) test(field string, kv yamldiag.KeyVal, key string) (rules.Test, bool) {
+	t := rules.Test{Op: rules.Op(kv.Name), Line: kv.Key.Line, Col: kv.Key.Column}
+	n := kv.Val
 	var ok bool
 	switch t.Op {
-	case OpEq, OpNe:
+	case rules.OpEq, rules.OpNe:
 		var s string
 		if n.Kind == yaml.SequenceNode {
-			p.errorf(n, key, "must be a single value, got a list (use %s for a list)", map[Op]Op{OpEq: OpIn, OpNe: OpNotIn}[t.Op])
+			p.Errorf(n, key, "must be a single value, got a list (use %s for a list)", map[rules.Op]rules.Op{rules.OpEq: rules.OpIn, rules.OpNe: rules.OpNotIn}[t.Op])
 			return t, false
 		}
 		s, ok = p.value(n, key)
 		t.Values = []string{s}
-	case OpIn, OpNotIn:
+	case rules.OpIn, rules.OpNotIn:
 		t.Values, ok = p.values(n, key)
-	case OpPrefix, OpSuffix, OpContains:
+	case rules.OpPrefix, rules.OpSuffix, rules.OpContains:
 		var s string
 		if s, ok = p.value(n, key); ok && s == "" {
-			p.errorf(n, key, "must not be empty")
+			p.Errorf(n, key, "must not be empty")
 			ok = false
 		}
 		t.Values = []string{s}
-	case OpRegex:
+	case rules.OpRegex:
 		var s string
 		if s, ok = p.value(n, key); ok {
 			t.Values = []string{s}
 			t.Regex, ok = p.regex(n, key, s)
 		}
-	case OpCIDR, OpNotCIDR:
+	case rules.OpCIDR, rules.OpNotCIDR:
 		if t.Values, ok = p.values(n, key); ok {
 			t.Prefixes, ok = p.prefixes(n, key, t.Values)
 		}
-	case OpExists:
-		if ok = p.noAlias(n, key); ok {
+	case rules.OpExists:
+		if ok = p.NoAlias(n, key); ok {
 			if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-				p.errorf(n, key, "must be true or false, got %s", describeNode(n))
+				p.Errorf(n, key, "must be true or false, got %s", p.Describe(n))
 				ok = false
 			}
 			t.Exists = strings.EqualFold(n.Value, "true")
 		}
-	case OpGt, OpGte, OpLt, OpLte:
+	case rules.OpGt, rules.OpGte, rules.OpLt, rules.OpLte:
 		var s string
 		if s, ok = p.value(n, key); ok {
 			if _, num := event.Number(s); !num {
-				p.errorf(n, key, "must be a number, got %q", s)
+				p.Errorf(n, key, "must be a number, got %q", s)
 				ok = false
 			}
 			t.Values = []string{s}
 		}
 	default:
-		p.errorf(kv.key, key, "unknown operator%s", opHint(field, kv.name))
+		p.Errorf(kv.Key, key, "unknown operator%s", opHint(field, kv.Name))
 		return t, false
 	}
 	if !ok {
@@ -231,19 +205,19 @@ func (p *ruleParser) test(field string, kv keyVal, key string) (Test, bool) {
 
 // opHint explains an unknown operator.
 func opHint(field, name string) string {
-	if rest, ok := strings.CutPrefix(name, "not_"); ok && suggestWord(rest, opNames, opAliases) == rest {
+	if rest, ok := strings.CutPrefix(name, "not_"); ok && yamldiag.Suggest(rest, opNames, opAliases) == rest {
 		return fmt.Sprintf(" (negate with not: {%s: {%s: ...}})", formatKey(field), rest)
 	}
-	if h := didYouMean(name, opNames, opAliases); h != "" {
+	if h := yamldiag.DidYouMean(name, opNames, opAliases); h != "" {
 		return h
 	}
 	return fmt.Sprintf(" (for a nested field, write %q)", field+"."+name)
 }
 
 // numbered fills Nums and NumOK for the operators that compare numbers.
-func withNums(t Test) Test {
+func withNums(t rules.Test) rules.Test {
 	switch t.Op {
-	case OpEq, OpNe, OpIn, OpNotIn, OpGt, OpGte, OpLt, OpLte:
+	case rules.OpEq, rules.OpNe, rules.OpIn, rules.OpNotIn, rules.OpGt, rules.OpGte, rules.OpLt, rules.OpLte:
 	default:
 		return t
 	}
@@ -258,15 +232,11 @@ func withNums(t Test) Test {
 // value returns a scalar operand as its literal text. Booleans are written
 // "true" and "false" whatever their YAML spelling, as events carry them.
 func (p *ruleParser) value(n *yaml.Node, key string) (string, bool) {
-	if !p.noAlias(n, key) {
+	if !p.Is(n, yaml.ScalarNode, key, "a single value") {
 		return "", false
 	}
-	if n.Kind != yaml.ScalarNode {
-		p.errorf(n, key, "must be a single value, got %s", describeNode(n))
-		return "", false
-	}
-	if isNull(n) {
-		p.errorf(n, key, "must not be null (use {exists: false} to match a missing field)")
+	if yamldiag.IsNull(n) {
+		p.Errorf(n, key, "must not be null (use {exists: false} to match a missing field)")
 		return "", false
 	}
 	s, ok := p.str(n, key)
@@ -278,7 +248,7 @@ func (p *ruleParser) value(n *yaml.Node, key string) (string, bool) {
 
 // values returns a list operand; a scalar is a list of one.
 func (p *ruleParser) values(n *yaml.Node, key string) ([]string, bool) {
-	if !p.noAlias(n, key) {
+	if !p.NoAlias(n, key) {
 		return nil, false
 	}
 	if n.Kind != yaml.SequenceNode {
@@ -286,7 +256,7 @@ func (p *ruleParser) values(n *yaml.Node, key string) ([]string, bool) {
 		return []string{s}, ok
 	}
 	if len(n.Content) == 0 {
-		p.errorf(n, key, "must list at least one value")
+		p.Errorf(n, key, "must list at least one value")
 		return nil, false
 	}
 	out := make([]string, 0, len(n.Content))
@@ -302,12 +272,12 @@ func (p *ruleParser) values(n *yaml.Node, key string) ([]string, bool) {
 // regex compiles an RE2 pattern; it is anchored only if it anchors itself.
 func (p *ruleParser) regex(n *yaml.Node, key, s string) (*regexp.Regexp, bool) {
 	if s == "" {
-		p.errorf(n, key, "must not be empty")
+		p.Errorf(n, key, "must not be empty")
 		return nil, false
 	}
 	re, err := regexp.Compile(s)
 	if err != nil {
-		p.errorf(n, key, "invalid regex %q: %s", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		p.Errorf(n, key, "invalid regex %q: %s", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 		return nil, false
 	}
 	return re, true
@@ -324,7 +294,7 @@ func (p *ruleParser) prefixes(n *yaml.Node, key string, vals []string) ([]netip.
 		}
 		pfx, msg := parsePrefix(s)
 		if msg != "" {
-			p.errorf(at, k, "%s", msg)
+			p.Errorf(at, k, "%s", msg)
 			ok = false
 			continue
 		}

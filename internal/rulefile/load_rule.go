@@ -1,4 +1,4 @@
-package rules
+package rulefile
 
 import (
 	"fmt"
@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 var ruleKeys = []string{
@@ -47,14 +50,10 @@ const (
 
 // parseRule compiles the n-th (1-based) item of the rules list. It returns
 // a nil Rule only when the item is not a map.
-func (p *ruleParser) parseRule(n *yaml.Node, index int) (*Rule, idPos) {
-	p.rule = ruleLabel("", index)
-	defer func() { p.rule = "" }()
-	if !p.noAlias(n, "") {
-		return nil, idPos{}
-	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "", "must be a map, got %s", describeNode(n))
+func (p *ruleParser) parseRule(n *yaml.Node, index int) (*rules.Rule, idPos) {
+	p.Item = ruleLabel("", index)
+	defer func() { p.Item = "" }()
+	if !p.Is(n, yaml.MappingNode, "", "a map") {
 		return nil, idPos{}
 	}
 	// The id labels every problem of the rule, so it comes first, even
@@ -62,17 +61,17 @@ func (p *ruleParser) parseRule(n *yaml.Node, index int) (*Rule, idPos) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k, v := n.Content[i], n.Content[i+1]; k.Value == "id" && k.Kind == yaml.ScalarNode {
 			if v.Kind == yaml.ScalarNode && idPattern.MatchString(v.Value) {
-				p.rule = ruleLabel(v.Value, 0)
+				p.Item = ruleLabel(v.Value, 0)
 			}
 			break
 		}
 	}
-	kvs := p.mapping(n, "")
-	keys := make(map[string]keyVal, len(kvs))
+	kvs := p.Entries(n, "")
+	keys := make(map[string]yamldiag.KeyVal, len(kvs))
 	for _, kv := range kvs {
-		keys[kv.name] = kv
+		keys[kv.Name] = kv
 	}
-	r := &Rule{File: p.file, Line: n.Line, Col: n.Column, Severity: "medium"}
+	r := &rules.Rule{File: p.File, Line: n.Line, Col: n.Column, Severity: "medium"}
 	id := p.ruleID(r, n, keys)
 	for _, kv := range kvs {
 		p.ruleKey(r, kv)
@@ -83,131 +82,127 @@ func (p *ruleParser) parseRule(n *yaml.Node, index int) (*Rule, idPos) {
 }
 
 // ruleID validates the id and sets r.ID.
-func (p *ruleParser) ruleID(r *Rule, n *yaml.Node, keys map[string]keyVal) idPos {
+func (p *ruleParser) ruleID(r *rules.Rule, n *yaml.Node, keys map[string]yamldiag.KeyVal) idPos {
 	kv, ok := keys["id"]
 	if !ok {
-		p.errorf(n, "id", "required")
+		p.Errorf(n, "id", "required")
 		return idPos{}
 	}
-	s, ok := p.str(kv.val, "id")
+	s, ok := p.str(kv.Val, "id")
 	if !ok {
 		return idPos{}
 	}
 	if !idPattern.MatchString(s) {
-		p.errorf(kv.val, "id", "must match [a-z0-9][a-z0-9-]*, got %q", s)
+		p.Errorf(kv.Val, "id", "must match [a-z0-9][a-z0-9-]*, got %q", s)
 		return idPos{}
 	}
 	r.ID = s
-	return idPos{id: s, file: p.file, line: kv.val.Line, col: kv.val.Column}
+	return idPos{id: s, file: p.File, line: kv.Val.Line, col: kv.Val.Column}
 }
 
 // ruleKey parses one key of a rule into r.
-func (p *ruleParser) ruleKey(r *Rule, kv keyVal) {
-	switch kv.name {
+func (p *ruleParser) ruleKey(r *rules.Rule, kv yamldiag.KeyVal) {
+	switch kv.Name {
 	case "id": // ruleID
 	case "title":
-		r.Title, _ = p.str(kv.val, kv.name)
+		r.Title, _ = p.str(kv.Val, kv.Name)
 	case "severity":
-		if s, ok := p.str(kv.val, kv.name); ok {
-			if slices.Contains(Severities, s) {
+		if s, ok := p.str(kv.Val, kv.Name); ok {
+			if slices.Contains(rules.Severities, s) {
 				r.Severity = s
 			} else {
-				p.errorf(kv.val, kv.name, "must be one of %s, got %q%s", strings.Join(Severities, ", "), s, didYouMean(s, Severities, nil))
+				p.Errorf(kv.Val, kv.Name, "must be one of %s, got %q%s", strings.Join(rules.Severities, ", "), s, yamldiag.DidYouMean(s, rules.Severities, nil))
 			}
 		}
 	case "description":
-		r.Description, _ = p.str(kv.val, kv.name)
+		r.Description, _ = p.str(kv.Val, kv.Name)
 	case "runbook":
-		r.Runbook, _ = p.str(kv.val, kv.name)
+		r.Runbook, _ = p.str(kv.Val, kv.Name)
 	case "labels":
-		r.Labels = p.labels(kv.val)
+		r.Labels = p.labels(kv.Val)
 	case "match":
-		r.Match = p.matchRoot(kv.val, "match")
+		r.Match = p.matchRoot(kv.Val, "match")
 	case "group_by":
-		r.GroupBy = p.fieldList(kv.val, kv.name)
+		r.GroupBy = p.fieldList(kv.Val, kv.Name)
 	case "window":
-		r.Window, _ = p.duration(kv.val, kv.name, windowMin, windowMax)
+		r.Window, _ = p.duration(kv.Val, kv.Name, windowMin, windowMax)
 	case "threshold":
-		r.Threshold, _ = p.count(kv.val, kv.name)
+		r.Threshold, _ = p.count(kv.Val, kv.Name)
 	case "distinct":
-		r.Distinct, _ = p.fieldName(kv.val, kv.name)
+		r.Distinct, _ = p.fieldName(kv.Val, kv.Name)
 	case "cooldown":
-		r.Cooldown, _ = p.duration(kv.val, kv.name, 0, cooldownMax)
+		r.Cooldown, _ = p.duration(kv.Val, kv.Name, 0, cooldownMax)
 	case "absent":
-		r.Absent, _ = p.duration(kv.val, kv.name, windowMin, windowMax)
+		r.Absent, _ = p.duration(kv.Val, kv.Name, windowMin, windowMax)
 	case "sequence":
-		r.Steps = p.steps(kv.val)
+		r.Steps = p.steps(kv.Val)
 	case "alarm":
-		r.Alarm = p.alarm(kv.val)
+		r.Alarm = p.alarm(kv.Val)
 	default:
-		p.unknownKey(kv.key, "", "field", ruleKeys, keyAliases)
+		p.Unknown(kv.Key, "", "field", ruleKeys, keyAliases)
 	}
 }
 
 // kind decides the rule's kind, reports keys that do not belong to it and
 // keys it requires, and resolves the default cooldown.
-func (p *ruleParser) kind(r *Rule, n *yaml.Node, keys map[string]keyVal) {
+func (p *ruleParser) kind(r *rules.Rule, n *yaml.Node, keys map[string]yamldiag.KeyVal) {
 	notAllowed := func(kind string, names ...string) {
 		for _, name := range names {
 			if kv, ok := keys[name]; ok {
-				p.errorf(kv.key, name, "not allowed in %s rule", kind)
+				p.Errorf(kv.Key, name, "not allowed in %s rule", kind)
 			}
 		}
 	}
 	required := func(name, hint string) {
 		if _, ok := keys[name]; !ok {
-			p.errorf(n, name, "required%s", hint)
+			p.Errorf(n, name, "required%s", hint)
 		}
 	}
 	const matchHint = " (match: {} matches every event)"
 	switch {
 	case hasKey(keys, "absent"):
-		r.Kind = KindAbsent
+		r.Kind = rules.KindAbsent
 		notAllowed("an absent", "sequence", "threshold", "distinct", "window")
 		required("match", matchHint)
 	case hasKey(keys, "sequence"):
-		r.Kind = KindSequence
+		r.Kind = rules.KindSequence
 		notAllowed("a sequence", "match", "threshold", "distinct")
 		required("window", "")
 	default:
-		r.Kind = KindThreshold
+		r.Kind = rules.KindThreshold
 		required("window", "")
 		required("match", matchHint)
 	}
 	if r.Distinct != "" && slices.Contains(r.GroupBy, r.Distinct) {
-		p.errorf(keys["distinct"].val, "distinct", "%q is also in group_by, so it always counts 1", r.Distinct)
+		p.Errorf(keys["distinct"].Val, "distinct", "%q is also in group_by, so it always counts 1", r.Distinct)
 	}
 	if _, ok := keys["cooldown"]; !ok {
 		r.Cooldown = r.Window
-		if r.Kind == KindAbsent {
+		if r.Kind == rules.KindAbsent {
 			r.Cooldown = r.Absent
 		}
 	}
 }
 
-func hasKey(keys map[string]keyVal, name string) bool {
+func hasKey(keys map[string]yamldiag.KeyVal, name string) bool {
 	_, ok := keys[name]
 	return ok
 }
 
 // labels parses a map of string to string.
 func (p *ruleParser) labels(n *yaml.Node) map[string]string {
-	if !p.noAlias(n, "labels") {
-		return nil
-	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "labels", "must be a map of names to values, got %s", describeNode(n))
+	if !p.Is(n, yaml.MappingNode, "labels", "a map of names to values") {
 		return nil
 	}
 	m := make(map[string]string)
-	for _, kv := range p.mapping(n, "labels") {
-		key := "labels." + kv.name
-		if kv.name == "" {
-			p.errorf(kv.key, "labels", "empty label name")
+	for _, kv := range p.Entries(n, "labels") {
+		key := "labels." + kv.Name
+		if kv.Name == "" {
+			p.Errorf(kv.Key, "labels", "empty label name")
 			continue
 		}
-		if v, ok := p.str(kv.val, key); ok {
-			m[kv.name] = v
+		if v, ok := p.str(kv.Val, key); ok {
+			m[kv.Name] = v
 		}
 	}
 	return m
@@ -215,7 +210,7 @@ func (p *ruleParser) labels(n *yaml.Node) map[string]string {
 
 // fieldList parses group_by: a list of field names or a single name.
 func (p *ruleParser) fieldList(n *yaml.Node, key string) []string {
-	if !p.noAlias(n, key) {
+	if !p.NoAlias(n, key) {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
@@ -232,7 +227,7 @@ func (p *ruleParser) fieldList(n *yaml.Node, key string) []string {
 			continue
 		}
 		if slices.Contains(out, s) {
-			p.errorf(item, k, "duplicate field %q", s)
+			p.Errorf(item, k, "duplicate field %q", s)
 			continue
 		}
 		out = append(out, s)
@@ -247,7 +242,7 @@ func (p *ruleParser) fieldName(n *yaml.Node, key string) (string, bool) {
 		return "", false
 	}
 	if strings.TrimSpace(s) == "" {
-		p.errorf(n, key, "must be a field name, got %q", s)
+		p.Errorf(n, key, "must be a field name, got %q", s)
 		return "", false
 	}
 	return s, true
@@ -268,29 +263,17 @@ func (p *ruleParser) duration(n *yaml.Node, key string, lo, hi time.Duration) (t
 				hint = fmt.Sprintf(" (write days as hours: \"%dh\")", days*24)
 			}
 		}
-		p.errorf(n, key, "must be a duration like \"5m\", got %q%s", s, hint)
+		p.Errorf(n, key, "must be a duration like \"5m\", got %q%s", s, hint)
 		return 0, false
 	}
 	if d < lo || d > hi {
-		p.errorf(n, key, "must be between %s and %s, got %q", fmtDuration(lo), fmtDuration(hi), s)
+		p.Errorf(n, key, "must be between %s and %s, got %q", fmtDuration(lo), fmtDuration(hi), s)
 		return 0, false
 	}
 	return d, true
 }
 
-func fmtDuration(d time.Duration) string { return FormatDuration(d) }
-
-// FormatDuration writes a limit the way users write it: "5m", "24h".
-func FormatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
-}
+func fmtDuration(d time.Duration) string { return rules.FormatDuration(d) }
 
 // count parses a threshold: a decimal integer >= 0.
 func (p *ruleParser) count(n *yaml.Node, key string) (int, bool) {
@@ -300,52 +283,44 @@ func (p *ruleParser) count(n *yaml.Node, key string) (int, bool) {
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil || v < 0 || strings.HasPrefix(s, "+") {
-		p.errorf(n, key, "must be a whole number >= 0, got %q", s)
+		p.Errorf(n, key, "must be a whole number >= 0, got %q", s)
 		return 0, false
 	}
 	return v, true
 }
 
 // steps parses a sequence's steps.
-func (p *ruleParser) steps(n *yaml.Node) []Step {
-	if !p.noAlias(n, "sequence") {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "sequence", "must be a list of steps, got %s", describeNode(n))
+func (p *ruleParser) steps(n *yaml.Node) []rules.Step {
+	if !p.Is(n, yaml.SequenceNode, "sequence", "a list of steps") {
 		return nil
 	}
 	if len(n.Content) < stepsMin {
-		p.errorf(n, "sequence", "must have at least %d steps, got %d", stepsMin, len(n.Content))
+		p.Errorf(n, "sequence", "must have at least %d steps, got %d", stepsMin, len(n.Content))
 	}
 	if len(n.Content) > stepsMax {
-		p.errorf(n, "sequence", "must have at most %d steps, got %d", stepsMax, len(n.Content))
+		p.Errorf(n, "sequence", "must have at most %d steps, got %d", stepsMax, len(n.Content))
 	}
-	var steps []Step
+	var steps []rules.Step
 	for i, item := range n.Content {
 		key := fmt.Sprintf("sequence[%d]", i)
-		if !p.noAlias(item, key) {
+		if !p.Is(item, yaml.MappingNode, key, "a map with match and threshold") {
 			continue
 		}
-		if item.Kind != yaml.MappingNode {
-			p.errorf(item, key, "must be a map with match and threshold, got %s", describeNode(item))
-			continue
-		}
-		var st Step
+		var st rules.Step
 		hasMatch := false
-		for _, kv := range p.mapping(item, key) {
-			switch kv.name {
+		for _, kv := range p.Entries(item, key) {
+			switch kv.Name {
 			case "match":
 				hasMatch = true
-				st.Match = p.matchRoot(kv.val, key+".match")
+				st.Match = p.matchRoot(kv.Val, key+".match")
 			case "threshold":
-				st.Threshold, _ = p.count(kv.val, key+".threshold")
+				st.Threshold, _ = p.count(kv.Val, key+".threshold")
 			default:
-				p.unknownKey(kv.key, key, "field", stepKeys, keyAliases)
+				p.Unknown(kv.Key, key, "field", stepKeys, keyAliases)
 			}
 		}
 		if !hasMatch {
-			p.errorf(item, key+".match", "required")
+			p.Errorf(item, key+".match", "required")
 		}
 		steps = append(steps, st)
 	}
@@ -353,19 +328,15 @@ func (p *ruleParser) steps(n *yaml.Node) []Step {
 }
 
 // alarm parses the alarm map; every key is an optional string.
-func (p *ruleParser) alarm(n *yaml.Node) *Alarm {
-	if !p.noAlias(n, "alarm") {
+func (p *ruleParser) alarm(n *yaml.Node) *rules.Alarm {
+	if !p.Is(n, yaml.MappingNode, "alarm", "a map (alarm: {} for the defaults)") {
 		return nil
 	}
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "alarm", "must be a map (alarm: {} for the defaults), got %s", describeNode(n))
-		return nil
-	}
-	a := &Alarm{}
-	for _, kv := range p.mapping(n, "alarm") {
-		key := "alarm." + kv.name
+	a := &rules.Alarm{}
+	for _, kv := range p.Entries(n, "alarm") {
+		key := "alarm." + kv.Name
 		var dst *string
-		switch kv.name {
+		switch kv.Name {
 		case "filter_pattern":
 			dst = &a.FilterPattern
 		case "log_group":
@@ -375,19 +346,19 @@ func (p *ruleParser) alarm(n *yaml.Node) *Alarm {
 		case "metric_name":
 			dst = &a.MetricName
 		case "format":
-			if v, ok := p.str(kv.val, key); ok {
+			if v, ok := p.str(kv.Val, key); ok {
 				if !slices.Contains(AlarmFormats, v) {
-					p.errorf(kv.val, key, "must be one of %s, got %q", strings.Join(AlarmFormats, ", "), v)
+					p.Errorf(kv.Val, key, "must be one of %s, got %q", strings.Join(AlarmFormats, ", "), v)
 				} else {
 					a.Format = v
 				}
 			}
 			continue
 		default:
-			p.unknownKey(kv.key, "alarm", "field", alarmKeys, keyAliases)
+			p.Unknown(kv.Key, "alarm", "field", alarmKeys, keyAliases)
 			continue
 		}
-		*dst, _ = p.str(kv.val, key)
+		*dst, _ = p.str(kv.Val, key)
 	}
 	return a
 }

@@ -1,4 +1,4 @@
-package rules
+package rulefile
 
 import (
 	"crypto/sha256"
@@ -7,13 +7,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // FormatMatch renders m in the rule language, as one line of YAML flow
 // syntax: {event_type: authentication_failure, status: [401, 403]}. A
 // compiled condition renders to text that ParseMatch compiles back to the
 // same tree. A nil Match, which matches every event, renders as {}.
-func FormatMatch(m *Match) string {
+func FormatMatch(m *rules.Match) string {
 	var b strings.Builder
 	writeMap(&b, m, false)
 	return b.String()
@@ -23,7 +25,7 @@ func FormatMatch(m *Match) string {
 // does not matter (the conditions of a map, any and all, the operators of a
 // field, the values of in, not_in, cidr and not_cidr) sorted, so that
 // reordering a rule's conditions does not change its hash.
-func canonicalMatch(m *Match) string {
+func canonicalMatch(m *rules.Match) string {
 	if m == nil {
 		return "none"
 	}
@@ -34,13 +36,13 @@ func canonicalMatch(m *Match) string {
 
 // writeMap writes m as a condition map. A MatchAll is the map of its
 // children when their keys are unique; any other node is a map of one entry.
-func writeMap(b *strings.Builder, m *Match, canon bool) {
+func writeMap(b *strings.Builder, m *rules.Match, canon bool) {
 	if m == nil {
 		b.WriteString("{}")
 		return
 	}
-	children := []*Match{m}
-	if m.Kind == MatchAll && uniqueKeys(m.Children) {
+	children := []*rules.Match{m}
+	if m.Kind == rules.MatchAll && uniqueKeys(m.Children) {
 		children = m.Children
 	}
 	entries := make([]string, len(children))
@@ -55,19 +57,19 @@ func writeMap(b *strings.Builder, m *Match, canon bool) {
 	b.WriteByte('}')
 }
 
-func entryKey(m *Match) string {
+func entryKey(m *rules.Match) string {
 	switch m.Kind {
-	case MatchAll:
+	case rules.MatchAll:
 		return "all"
-	case MatchAny:
+	case rules.MatchAny:
 		return "any"
-	case MatchNot:
+	case rules.MatchNot:
 		return "not"
 	}
 	return m.Field
 }
 
-func uniqueKeys(ms []*Match) bool {
+func uniqueKeys(ms []*rules.Match) bool {
 	seen := make(map[string]bool, len(ms))
 	for _, m := range ms {
 		k := entryKey(m)
@@ -81,14 +83,14 @@ func uniqueKeys(ms []*Match) bool {
 
 // entry writes one map entry: `field: condition`, `any: [...]`,
 // `all: [...]` or `not: {...}`.
-func formatEntry(m *Match, canon bool) string {
+func formatEntry(m *rules.Match, canon bool) string {
 	var b strings.Builder
 	switch m.Kind {
-	case MatchField:
+	case rules.MatchField:
 		b.WriteString(formatKey(m.Field))
 		b.WriteString(": ")
 		writeField(&b, m.Tests, canon)
-	case MatchAll, MatchAny:
+	case rules.MatchAll, rules.MatchAny:
 		b.WriteString(entryKey(m))
 		b.WriteString(": [")
 		items := make([]string, len(m.Children))
@@ -102,7 +104,7 @@ func formatEntry(m *Match, canon bool) string {
 		}
 		b.WriteString(strings.Join(items, ", "))
 		b.WriteByte(']')
-	case MatchNot:
+	case rules.MatchNot:
 		b.WriteString("not: ")
 		if len(m.Children) == 1 {
 			writeMap(&b, m.Children[0], canon)
@@ -116,8 +118,8 @@ func formatEntry(m *Match, canon bool) string {
 
 // writeField writes a field's tests: the shorthand for a lone eq or in,
 // a map of operators otherwise.
-func writeField(b *strings.Builder, tests []Test, canon bool) {
-	if len(tests) == 1 && (tests[0].Op == OpEq || tests[0].Op == OpIn) {
+func writeField(b *strings.Builder, tests []rules.Test, canon bool) {
+	if len(tests) == 1 && (tests[0].Op == rules.OpEq || tests[0].Op == rules.OpIn) {
 		b.WriteString(formatOperand(&tests[0], canon))
 		return
 	}
@@ -133,13 +135,13 @@ func writeField(b *strings.Builder, tests []Test, canon bool) {
 	b.WriteByte('}')
 }
 
-func formatOperand(t *Test, canon bool) string {
+func formatOperand(t *rules.Test, canon bool) string {
 	switch t.Op {
-	case OpExists:
+	case rules.OpExists:
 		return strconv.FormatBool(t.Exists)
-	case OpIn, OpNotIn:
+	case rules.OpIn, rules.OpNotIn:
 		return formatList(t.Values, canon)
-	case OpCIDR, OpNotCIDR:
+	case rules.OpCIDR, rules.OpNotCIDR:
 		if len(t.Prefixes) == 0 {
 			return formatList(t.Values, canon)
 		}
@@ -209,7 +211,7 @@ func plainSafe(s string) bool {
 // rule that affects evaluation and output. Positions are left out, so a
 // rule that moves within its file (or to another file) keeps its hash;
 // defaults are resolved first, so writing a default out does not change it.
-func ruleHash(r *Rule) string {
+func ruleHash(r *rules.Rule) string {
 	var b strings.Builder
 	w := func(key, val string) {
 		b.WriteString(key)

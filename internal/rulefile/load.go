@@ -1,96 +1,29 @@
-package rules
+package rulefile
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
-
-// Error is one problem in a rule file. Line and Col are 1-based; 0 means
-// unknown. Rule is the rule's label (`rule "id"`, or `rule #2` when the id
-// is missing or invalid) and Key the path of the offending key
-// ("match.any[0].status"); either may be empty.
-type Error struct {
-	File      string
-	Line, Col int
-	Rule      string
-	Key       string
-	Msg       string
-}
-
-// Error renders the problem as `file:line:col: rule "id": key: problem`,
-// leaving out the parts that are empty.
-func (e Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		if b.Len() > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteString(strconv.Itoa(e.Line))
-		if e.Col > 0 {
-			b.WriteByte(':')
-			b.WriteString(strconv.Itoa(e.Col))
-		}
-	}
-	for _, s := range []string{e.Rule, e.Key, e.Msg} {
-		if s == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString(": ")
-		}
-		b.WriteString(s)
-	}
-	return b.String()
-}
-
-// ErrorList is every problem found, sorted by file, line and column.
-type ErrorList []Error
-
-// Error joins the problems, one per line.
-func (l ErrorList) Error() string {
-	s := make([]string, len(l))
-	for i, e := range l {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "\n")
-}
-
-// sort orders the list by file, line and column, keeping the order in
-// which problems were found at the same position.
-func (l ErrorList) sort() {
-	slices.SortStableFunc(l, func(a, b Error) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
-	})
-}
-
-// err returns l as an error, or nil when it is empty.
-func (l ErrorList) err() error {
-	if len(l) == 0 {
-		return nil
-	}
-	l.sort()
-	return l
-}
 
 // Parse parses and compiles one rule file. file names the file in positions
 // and in each Rule's File. Every problem is reported at once as an
-// ErrorList; the error is nil when there are none. The rules returned are
+// yamldiag.ErrorList; the error is nil when there are none. The rules returned are
 // those without problems, in file order: a caller that gets an error must
 // not use them for alerting as if the file were good.
-func Parse(file string, data []byte) ([]*Rule, error) {
+func Parse(file string, data []byte) ([]*rules.Rule, error) {
 	f := parseFile(file, data)
 	f.errs = append(f.errs, duplicateIDs([]*parsedFile{f})...)
-	return f.good(), f.errs.err()
+	return f.good(), f.errs.Err()
 }
 
 // Load reads rule files and directories. A directory contributes its *.yaml
@@ -98,9 +31,9 @@ func Parse(file string, data []byte) ([]*Rule, error) {
 // (*_test.yaml, *_test.yml) and hidden files (names starting with "."). A
 // file named twice is read once. Ids must be unique across all files; a
 // duplicate is reported at its second occurrence. Load returns the rules
-// without problems in file order and every problem at once as an ErrorList.
-func Load(paths ...string) ([]*Rule, error) {
-	var errs ErrorList
+// without problems in file order and every problem at once as an yamldiag.ErrorList.
+func Load(paths ...string) ([]*rules.Rule, error) {
+	var errs yamldiag.ErrorList
 	var files []string
 	seen := make(map[string]bool)
 	add := func(name string) {
@@ -112,7 +45,7 @@ func Load(paths ...string) ([]*Rule, error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			errs = append(errs, Error{File: p, Msg: pathErrMsg(err)})
+			errs = append(errs, yamldiag.Error{File: p, Msg: pathErrMsg(err)})
 			continue
 		}
 		if !fi.IsDir() {
@@ -121,7 +54,7 @@ func Load(paths ...string) ([]*Rule, error) {
 		}
 		entries, err := os.ReadDir(p)
 		if err != nil {
-			errs = append(errs, Error{File: p, Msg: pathErrMsg(err)})
+			errs = append(errs, yamldiag.Error{File: p, Msg: pathErrMsg(err)})
 			continue
 		}
 		for _, e := range entries { // ReadDir sorts by name
@@ -134,7 +67,7 @@ func Load(paths ...string) ([]*Rule, error) {
 	for _, name := range files {
 		data, err := os.ReadFile(name)
 		if err != nil {
-			errs = append(errs, Error{File: name, Msg: pathErrMsg(err)})
+			errs = append(errs, yamldiag.Error{File: name, Msg: pathErrMsg(err)})
 			continue
 		}
 		f := parseFile(name, data)
@@ -143,11 +76,11 @@ func Load(paths ...string) ([]*Rule, error) {
 	}
 	// duplicateIDs marks the duplicates, so collect rules after it.
 	errs = append(errs, duplicateIDs(parsed)...)
-	var out []*Rule
+	var out []*rules.Rule
 	for _, f := range parsed {
 		out = append(out, f.good()...)
 	}
-	return out, errs.err()
+	return out, errs.Err()
 }
 
 // isRuleFile reports whether a directory entry is a rule file Load reads.
@@ -180,10 +113,10 @@ func pathErrMsg(err error) string {
 // valid id, including rules with other problems, so that duplicates are
 // found among all of them.
 type parsedFile struct {
-	rules []*Rule
+	rules []*rules.Rule
 	ok    []bool // ok[i]: rules[i] has no problem
 	ids   []idPos
-	errs  ErrorList
+	errs  yamldiag.ErrorList
 }
 
 type idPos struct {
@@ -194,8 +127,8 @@ type idPos struct {
 }
 
 // good returns the rules without problems.
-func (f *parsedFile) good() []*Rule {
-	var out []*Rule
+func (f *parsedFile) good() []*rules.Rule {
+	var out []*rules.Rule
 	for i, r := range f.rules {
 		if f.ok[i] {
 			out = append(out, r)
@@ -206,8 +139,8 @@ func (f *parsedFile) good() []*Rule {
 
 // duplicateIDs reports every id defined a second time, at that place,
 // naming the first, and marks the duplicate as not ok.
-func duplicateIDs(files []*parsedFile) ErrorList {
-	var errs ErrorList
+func duplicateIDs(files []*parsedFile) yamldiag.ErrorList {
+	var errs yamldiag.ErrorList
 	first := make(map[string]idPos)
 	for _, f := range files {
 		for _, id := range f.ids {
@@ -216,10 +149,10 @@ func duplicateIDs(files []*parsedFile) ErrorList {
 				first[id.id] = id
 				continue
 			}
-			errs = append(errs, Error{
+			errs = append(errs, yamldiag.Error{
 				File: id.file, Line: id.line, Col: id.col,
-				Rule: ruleLabel(id.id, 0), Key: "id",
-				Msg: fmt.Sprintf("duplicate id, first defined at %s", Error{File: p.file, Line: p.line, Col: p.col}.Error()),
+				Item: ruleLabel(id.id, 0), Key: "id",
+				Msg: fmt.Sprintf("duplicate id, first defined at %s", yamldiag.Error{File: p.file, Line: p.line, Col: p.col}.Error()),
 			})
 			f.ok[id.rule] = false
 		}
@@ -236,63 +169,57 @@ func ruleLabel(id string, n int) string {
 
 // ruleParser collects the problems of one file.
 type ruleParser struct {
-	file string
-	rule string // label of the rule being parsed, "" outside rules
-	errs ErrorList
+	yamldiag.Walker
 }
 
-// errorf records a problem at node n (nil: no position).
-func (p *ruleParser) errorf(n *yaml.Node, key, format string, args ...any) {
-	e := Error{File: p.file, Rule: p.rule, Key: key, Msg: fmt.Sprintf(format, args...)}
-	if n != nil {
-		e.Line, e.Col = n.Line, n.Column
-	}
-	p.errs = append(p.errs, e)
+func newParser(file string) *ruleParser {
+	return &ruleParser{yamldiag.Walker{File: file, What: "a rule file", In: "rule files"}}
+}
+
+// str returns the literal text of a scalar that is not null.
+func (p *ruleParser) str(n *yaml.Node, key string) (string, bool) {
+	return p.Scalar(n, key, "a string")
 }
 
 var topKeys = []string{"rules"}
 
 // parseFile parses one file without checking ids across rules.
 func parseFile(file string, data []byte) *parsedFile {
-	p := &ruleParser{file: file}
+	p := newParser(file)
 	f := &parsedFile{}
-	doc, ok := p.document(data)
+	doc, ok := p.Document(data)
 	if !ok || doc == nil {
-		f.errs = p.errs
+		f.errs = p.Errs
 		return f
 	}
 	if doc.Kind != yaml.MappingNode {
-		p.errorf(doc, "", "a rule file must be a map with a \"rules\" list, got %s", describeNode(doc))
-		f.errs = p.errs
+		p.Errorf(doc, "", "a rule file must be a map with a \"rules\" list, got %s", p.Describe(doc))
+		f.errs = p.Errs
 		return f
 	}
 	var list *yaml.Node
-	for _, kv := range p.mapping(doc, "") {
-		switch kv.name {
+	for _, kv := range p.Entries(doc, "") {
+		switch kv.Name {
 		case "rules":
-			list = kv.val
+			list = kv.Val
 		default:
-			p.unknownKey(kv.key, "", "field", topKeys, keyAliases)
+			p.Unknown(kv.Key, "", "field", topKeys, keyAliases)
 		}
 	}
-	if list != nil && !isNull(list) && p.noAlias(list, "rules") {
-		if list.Kind != yaml.SequenceNode {
-			p.errorf(list, "rules", "must be a list of rules, got %s", describeNode(list))
-		} else {
-			for i, item := range list.Content {
-				before := len(p.errs)
-				r, id := p.parseRule(item, i+1)
-				if r != nil { // nil when the item is not a map, so it has no id
-					if id.id != "" {
-						id.rule = len(f.rules)
-						f.ids = append(f.ids, id)
-					}
-					f.rules = append(f.rules, r)
-					f.ok = append(f.ok, len(p.errs) == before)
+	if list != nil && !yamldiag.IsNull(list) && p.Is(list, yaml.SequenceNode, "rules", "a list of rules") {
+		for i, item := range list.Content {
+			before := len(p.Errs)
+			r, id := p.parseRule(item, i+1)
+			if r != nil { // nil when the item is not a map, so it has no id
+				if id.id != "" {
+					id.rule = len(f.rules)
+					f.ids = append(f.ids, id)
 				}
+				f.rules = append(f.rules, r)
+				f.ok = append(f.ok, len(p.Errs) == before)
 			}
 		}
 	}
-	f.errs = p.errs
+	f.errs = p.Errs
 	return f
 }

@@ -1,4 +1,4 @@
-package rules
+package rulefile
 
 import (
 	"errors"
@@ -14,6 +14,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 // loadErrLines returns the lines of an ErrorList, failing the test when err
@@ -23,7 +25,7 @@ func loadErrLines(t *testing.T, err error) []string {
 	if err == nil {
 		return nil
 	}
-	var list ErrorList
+	var list yamldiag.ErrorList
 	if !errors.As(err, &list) {
 		t.Fatalf("got error of type %T, want ErrorList: %v", err, err)
 	}
@@ -33,7 +35,7 @@ func loadErrLines(t *testing.T, err error) []string {
 	return loadLinesOf(list)
 }
 
-func loadLinesOf(list ErrorList) []string {
+func loadLinesOf(list yamldiag.ErrorList) []string {
 	out := make([]string, len(list))
 	for i, e := range list {
 		out[i] = e.Error()
@@ -48,45 +50,13 @@ func loadCompareLines(t *testing.T, got, want []string) {
 	}
 }
 
-func loadMustParse(t *testing.T, src string) []*Rule {
+func loadMustParse(t *testing.T, src string) []*rules.Rule {
 	t.Helper()
 	rs, err := Parse("rules.yaml", []byte(src))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
 	return rs
-}
-
-func TestErrorFormat(t *testing.T) {
-	tests := []struct {
-		name string
-		err  Error
-		want string
-	}{
-		{"everything", Error{File: "rules/mcp.yaml", Line: 4, Col: 13, Rule: `rule "mcp-auth-failure-burst"`, Key: "window", Msg: `must be between 1s and 24h, got "0s"`},
-			`rules/mcp.yaml:4:13: rule "mcp-auth-failure-burst": window: must be between 1s and 24h, got "0s"`},
-		{"numbered rule", Error{File: "rules/mcp.yaml", Line: 9, Col: 5, Rule: "rule #2", Key: "id", Msg: "required"},
-			"rules/mcp.yaml:9:5: rule #2: id: required"},
-		{"no column", Error{File: "a.yaml", Line: 3, Msg: "invalid yaml: found unexpected end of stream"},
-			"a.yaml:3: invalid yaml: found unexpected end of stream"},
-		{"no position", Error{File: "rules", Msg: "open: no such file or directory"},
-			"rules: open: no such file or directory"},
-		{"no rule", Error{File: "a.yaml", Line: 1, Col: 1, Key: "rule", Msg: "unknown field"},
-			"a.yaml:1:1: rule: unknown field"},
-		{"no file", Error{Line: 2, Col: 3, Key: "match.status", Msg: "must list at least one value"},
-			"2:3: match.status: must list at least one value"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.err.Error(); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
-			}
-		})
-	}
-	list := ErrorList{tests[0].err, tests[1].err}
-	if got, want := list.Error(), tests[0].want+"\n"+tests[1].want; got != want {
-		t.Errorf("ErrorList: got %q, want %q", got, want)
-	}
 }
 
 func TestParseValid(t *testing.T) {
@@ -100,38 +70,38 @@ func TestParseValid(t *testing.T) {
 		t.Fatalf("Parse: %v", err)
 	}
 	type want struct {
-		rule  Rule // compared field by field below, without Match, Steps and Hash
+		rule  rules.Rule // compared field by field below, without rules.Match, Steps and Hash
 		match string
 		steps []string
 	}
 	wants := []want{
 		{
-			rule: Rule{
+			rule: rules.Rule{
 				ID: "mcp-auth-failure-burst", Title: "Repeated authentication failures from one client",
 				Severity:    "high",
 				Description: "More than 10 failed API-key checks from one client IP within 5 minutes.",
 				Runbook:     "https://wiki.example/runbooks/mcp-auth",
 				Labels:      map[string]string{"requirement": "23.2", "team": "security"},
-				Kind:        KindThreshold, GroupBy: []string{"client_ip"},
+				Kind:        rules.KindThreshold, GroupBy: []string{"client_ip"},
 				Window: 5 * time.Minute, Threshold: 10, Distinct: "correlation_id", Cooldown: 15 * time.Minute,
-				Alarm: &Alarm{},
+				Alarm: &rules.Alarm{},
 				File:  name, Line: 3, Col: 5,
 			},
 			match: "{event_type: authentication_failure, status: [401, 403], client_ip: {not_cidr: 10.0.0.0/8}}",
 		},
 		{
-			rule: Rule{
+			rule: rules.Rule{
 				ID: "mcp-security-log-silent", Title: "No security events for an hour", Severity: "medium",
-				Kind: KindAbsent, Absent: time.Hour, Cooldown: time.Hour,
+				Kind: rules.KindAbsent, Absent: time.Hour, Cooldown: time.Hour,
 				File: name, Line: 20, Col: 5,
 			},
 			match: "{logger: security}",
 		},
 		{
-			rule: Rule{
+			rule: rules.Rule{
 				ID: "mcp-brute-force-success", Severity: "critical",
-				Kind: KindSequence, GroupBy: []string{"client_ip"}, Window: 10 * time.Minute, Cooldown: 10 * time.Minute,
-				Alarm: &Alarm{LogGroup: "/mcp-tagging/prod", Namespace: "secwatch", MetricName: "BruteForceSuccess", FilterPattern: "{ $.status = 200 }"},
+				Kind: rules.KindSequence, GroupBy: []string{"client_ip"}, Window: 10 * time.Minute, Cooldown: 10 * time.Minute,
+				Alarm: &rules.Alarm{LogGroup: "/mcp-tagging/prod", Namespace: "secwatch", MetricName: "BruteForceSuccess", FilterPattern: "{ $.status = 200 }"},
 				File:  name, Line: 25, Col: 5,
 			},
 			match: "", // none: each step has its own
@@ -507,7 +477,7 @@ func TestParseDidYouMean(t *testing.T) {
 		if slices.Equal(tt.known, opNames) {
 			aliases = opAliases
 		}
-		if got := suggestWord(tt.word, tt.known, aliases); got != tt.want {
+		if got := yamldiag.Suggest(tt.word, tt.known, aliases); got != tt.want {
 			t.Errorf("suggestion for %q: got %q, want %q", tt.word, got, tt.want)
 		}
 	}
@@ -522,13 +492,13 @@ func loadEvent(kv ...string) *event.Event {
 	return ev
 }
 
-func loadParseMatch(t *testing.T, src string) *Match {
+func loadParseMatch(t *testing.T, src string) *rules.Match {
 	t.Helper()
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &n); err != nil {
 		t.Fatalf("yaml: %v", err)
 	}
-	m, err := ParseMatch("m.yaml", &n, "match")
+	m, err := parseMatch("m.yaml", &n, "match")
 	if err != nil {
 		t.Fatalf("ParseMatch(%s): %v", src, err)
 	}
@@ -609,15 +579,15 @@ func TestParseMatchEval(t *testing.T) {
 
 func TestParseMatchTree(t *testing.T) {
 	m := loadParseMatch(t, "status: [401, 0x1F, 1e3, \"403\"]\nok: {eq: True, ne: 1.50}\nip: {cidr: 10.0.0.0/8}\n")
-	if m.Kind != MatchAll || len(m.Children) != 3 || m.Line != 1 || m.Col != 1 {
-		t.Fatalf("got kind %v with %d children at %d:%d, want MatchAll with 3 at 1:1", m.Kind, len(m.Children), m.Line, m.Col)
+	if m.Kind != rules.MatchAll || len(m.Children) != 3 || m.Line != 1 || m.Col != 1 {
+		t.Fatalf("got kind %v with %d children at %d:%d, want rules.MatchAll with 3 at 1:1", m.Kind, len(m.Children), m.Line, m.Col)
 	}
 	status := m.Children[0]
-	if status.Kind != MatchField || status.Field != "status" || status.Line != 1 || status.Col != 1 || len(status.Tests) != 1 {
+	if status.Kind != rules.MatchField || status.Field != "status" || status.Line != 1 || status.Col != 1 || len(status.Tests) != 1 {
 		t.Fatalf("got %+v, want field status at 1:1 with one test", status)
 	}
 	in := status.Tests[0]
-	if in.Op != OpIn || in.Line != 1 || in.Col != 9 {
+	if in.Op != rules.OpIn || in.Line != 1 || in.Col != 9 {
 		t.Errorf("got op %s at %d:%d, want in at 1:9", in.Op, in.Line, in.Col)
 	}
 	if want := []string{"401", "0x1F", "1e3", "403"}; !slices.Equal(in.Values, want) {
@@ -630,7 +600,7 @@ func TestParseMatchTree(t *testing.T) {
 		t.Errorf("numOK: got %v, want %v (0x1F is not a decimal number, so it compares as text)", in.NumOK, want)
 	}
 	ok := m.Children[1]
-	if len(ok.Tests) != 2 || ok.Tests[0].Op != OpEq || ok.Tests[0].Values[0] != "true" || ok.Tests[1].Op != OpNe ||
+	if len(ok.Tests) != 2 || ok.Tests[0].Op != rules.OpEq || ok.Tests[0].Values[0] != "true" || ok.Tests[1].Op != rules.OpNe ||
 		ok.Tests[1].Values[0] != "1.50" || !ok.Tests[1].NumOK[0] || ok.Tests[1].Nums[0] != 1.5 {
 		t.Errorf("got %+v, want eq true and ne 1.50 (1.5)", ok.Tests)
 	}
@@ -638,19 +608,19 @@ func TestParseMatchTree(t *testing.T) {
 		t.Errorf("ne position: got %d:%d, want 2:16", ok.Tests[1].Line, ok.Tests[1].Col)
 	}
 	ip := m.Children[2].Tests[0]
-	if ip.Op != OpCIDR || len(ip.Prefixes) != 1 || ip.Prefixes[0].String() != "10.0.0.0/8" || !slices.Equal(ip.Values, []string{"10.0.0.0/8"}) {
+	if ip.Op != rules.OpCIDR || len(ip.Prefixes) != 1 || ip.Prefixes[0].String() != "10.0.0.0/8" || !slices.Equal(ip.Values, []string{"10.0.0.0/8"}) {
 		t.Errorf("got %+v, want cidr 10.0.0.0/8", ip)
 	}
 	// not is reserved in condition maps, not an operator of a field.
 	not := loadParseMatch(t, "{not: {b: 1}}")
-	if len(not.Children) != 1 || not.Children[0].Kind != MatchNot {
-		t.Errorf("{not: {b: 1}}: got %s, want a MatchNot", FormatMatch(not))
+	if len(not.Children) != 1 || not.Children[0].Kind != rules.MatchNot {
+		t.Errorf("{not: {b: 1}}: got %s, want a rules.MatchNot", FormatMatch(not))
 	}
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte("{a: {not: {b: 1}}}"), &n); err != nil {
 		t.Fatal(err)
 	}
-	_, err := ParseMatch("m.yaml", &n, "match")
+	_, err := parseMatch("m.yaml", &n, "match")
 	if got, want := loadErrLines(t, err), []string{`m.yaml:1:6: match.a.not: unknown operator (did you mean "ne"?)`}; !slices.Equal(got, want) {
 		t.Errorf("{a: {not: {b: 1}}}: got %q, want %q", got, want)
 	}
@@ -832,4 +802,25 @@ func TestLoadErrors(t *testing.T) {
 	if len(rs) != 0 || err != nil {
 		t.Errorf("Load(): got %d rules, %v; want none, nil", len(rs), err)
 	}
+}
+
+// parseMatch compiles a match condition: node is a YAML map of field
+// conditions, the value of a rule's match key (a document node holding such
+// a map is accepted too). file and path locate problems ("rules/x.yaml",
+// "match"). Every problem is returned at once as an ErrorList. The loader
+// reaches it through the rules that hold a match; tests use it alone.
+func parseMatch(file string, node *yaml.Node, path string) (*rules.Match, error) {
+	p := newParser(file)
+	if node == nil {
+		p.Errorf(nil, path, "required")
+		return nil, p.Errs.Err()
+	}
+	if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
+		node = node.Content[0]
+	}
+	m := p.matchRoot(node, path)
+	if err := p.Errs.Err(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

@@ -1,4 +1,4 @@
-package rules
+package rulefile
 
 import (
 	"os"
@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 // FuzzParse feeds arbitrary bytes to the rule loader. It must never panic
@@ -47,7 +49,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := Parse("f.yaml", data)
 		if err != nil {
-			list, ok := err.(ErrorList)
+			list, ok := err.(yamldiag.ErrorList)
 			if !ok || len(list) == 0 {
 				t.Fatalf("error is %T, want a non-empty ErrorList: %v", err, err)
 			}
@@ -64,7 +66,7 @@ func FuzzParse(f *testing.F) {
 		if len(rs) == 0 {
 			return
 		}
-		e := NewEngine(rs)
+		e := rules.NewEngine(rs)
 		e.MaxKeys = 4
 		for i := range 8 {
 			x := ev.Clone()
@@ -72,6 +74,10 @@ func FuzzParse(f *testing.F) {
 			e.Observe(&x)
 		}
 		e.Advance(ev.Time.Add(48 * time.Hour))
-		e.Restore(e.Snapshot())
+		if s, err := rules.DecodeSnapshot(e.AppendSnapshot(nil)); err == nil {
+			e.Restore(s)
+		} else {
+			t.Fatalf("own snapshot: %v", err)
+		}
 	})
 }
