@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -54,13 +55,14 @@ type Case struct {
 }
 
 // Expect is one expected alert. Rule and Group identify it (an omitted
-// group is the global group of a rule without group_by); Time and Count are
-// compared when given.
+// group is the global group of a rule without group_by); Time, Count and
+// FirstSeen are compared when given.
 type Expect struct {
-	Rule  string            `yaml:"rule"`
-	Group map[string]string `yaml:"group"`
-	Time  string            `yaml:"time"`
-	Count *int              `yaml:"count"`
+	Rule      string            `yaml:"rule"`
+	Group     map[string]string `yaml:"group"`
+	Time      string            `yaml:"time"`
+	Count     *int              `yaml:"count"`
+	FirstSeen string            `yaml:"first_seen"`
 }
 
 // Result is the outcome of one test.
@@ -206,9 +208,9 @@ func Decode(path string) (*File, error) {
 			if e.Rule == "" {
 				problems = append(problems, fmt.Sprintf("%s: expect[%d]: rule: required", where, j))
 			}
-			if e.Time != "" {
-				if _, ok := event.ParseTime(e.Time); !ok {
-					problems = append(problems, fmt.Sprintf("%s: expect[%d]: time: not a timestamp: %q", where, j, e.Time))
+			for _, f := range []struct{ key, v string }{{"time", e.Time}, {"first_seen", e.FirstSeen}} {
+				if _, ok := event.ParseTime(f.v); f.v != "" && !ok {
+					problems = append(problems, fmt.Sprintf("%s: expect[%d]: %s: not a timestamp: %q", where, j, f.key, f.v))
 				}
 			}
 		}
@@ -322,13 +324,19 @@ func matches(e Expect, a *rules.Alert) bool {
 			return false
 		}
 	}
-	if e.Time != "" {
-		t, _ := event.ParseTime(e.Time)
-		if !t.Equal(a.Time) {
-			return false
-		}
+	if !sameTime(e.Time, a.Time) || !sameTime(e.FirstSeen, a.FirstSeen) {
+		return false
 	}
 	return e.Count == nil || *e.Count == a.Count
+}
+
+// sameTime reports whether the expected time s ("" when not given) is t.
+func sameTime(s string, t time.Time) bool {
+	if s == "" {
+		return true
+	}
+	want, _ := event.ParseTime(s)
+	return want.Equal(t)
 }
 
 // Describe renders an alert in the expect syntax, so a reader can paste it.
@@ -338,7 +346,8 @@ func Describe(a *rules.Alert) string {
 		g[f.Key] = f.Value
 	}
 	c := a.Count
-	return describeExpect(Expect{Rule: a.Rule.ID, Group: g, Time: event.FormatTime(a.Time), Count: &c})
+	return describeExpect(Expect{Rule: a.Rule.ID, Group: g, Time: event.FormatTime(a.Time), Count: &c,
+		FirstSeen: event.FormatTime(a.FirstSeen)})
 }
 
 func describeExpect(e Expect) string {
@@ -364,6 +373,9 @@ func describeExpect(e Expect) string {
 	}
 	if e.Count != nil {
 		fmt.Fprintf(&b, ", count: %d", *e.Count)
+	}
+	if e.FirstSeen != "" {
+		b.WriteString(`, first_seen: "` + e.FirstSeen + `"`)
 	}
 	b.WriteString("}")
 	return b.String()
