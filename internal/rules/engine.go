@@ -23,11 +23,12 @@ type Engine struct {
 	// used. Set it before the first Observe.
 	MaxKeys int
 	// MaxLateness is how far behind a rule's time (the greatest time
-	// among the events it matched) an event may arrive and still be judged
-	// exactly. A group's state is kept until MaxLateness after its window
-	// and cooldown have both expired at the rule's time, and an event that
-	// would start a group but is older than the rule's time minus
-	// MaxLateness is tallied late. Each rule keeps its own time, so that a
+	// among the events it matched and grouped) an event may arrive and
+	// still be judged exactly. A group's state is kept until MaxLateness
+	// after its window and cooldown have both expired at the rule's time,
+	// and an event that would start a group but is older than the rule's
+	// time minus MaxLateness is tallied late (docs/rules.md, "Semantics",
+	// 1–3 and 7). Each rule keeps its own time, so that a
 	// source whose events lag another's (a backlog, a slower log) is judged
 	// by the rules that read it as replay would judge it. Input never more
 	// than MaxLateness out of order, as each rule sees it, is evaluated
@@ -84,7 +85,7 @@ type ruleState struct {
 	window int64 // ns
 	cool   int64 // ns
 	absent int64 // ns
-	now    int64 // the rule's time: the greatest time among its matched events (ns)
+	now    int64 // the rule's time: the greatest time among its matched, grouped events (ns)
 }
 
 // group is one rule's state for one group key.

@@ -587,13 +587,14 @@ func TestTrace(t *testing.T) {
 	e := NewEngine([]*Rule{r})
 	var outcomes []string
 	e.Trace = func(tr Trace) { outcomes = append(outcomes, tr.Outcome) }
-	run(t, e, append(fails("a", 0, 1, 2), in{3, "type=fail"}, in{-20, "type=fail ip=a"}))
+	run(t, e, append(fails("a", 0, 1, 2), in{3, "type=fail"}, in{-20, "type=fail ip=a"}, in{-598.5, "type=fail ip=b"}))
 	want := []string{
 		"count 1, fires above 1",
 		"fired: count 2 > 1",
 		"cooling down until 2026-01-28T19:00:11Z",
 		`ungrouped: no field "ip"`,
 		"late: before the group's window (T − window)",
+		"late: would start a group but is more than max_lateness (10m0s) behind the rule's time 2026-01-28T19:00:02Z",
 	}
 	if strings.Join(outcomes, "\n") != strings.Join(want, "\n") {
 		t.Errorf("outcomes:\ngot  %q\nwant %q", outcomes, want)
