@@ -314,14 +314,18 @@ func TestThresholdMatchesBruteForce(t *testing.T) {
 			r.Distinct = "key"
 		}
 		var events []in
-		now := 0.0
+		now, latest := 0.0, 0.0
 		for range 150 {
 			now += float64(rng.n(2000)) / 1000
 			at := now
-			if rng.n(6) == 0 { // out of order by up to 15 s
+			switch rng.n(12) {
+			case 0, 1: // out of order by up to 15 s
 				at -= float64(rng.n(15000)) / 1000
+			case 2: // exactly the allowance behind the rule's time, often a new group
+				at = latest - 15
 			}
-			f := fmt.Sprintf("type=fail ip=%c", 'a'+rng.n(3))
+			latest = max(latest, at)
+			f := fmt.Sprintf("type=fail ip=%c", 'a'+rng.n(6))
 			if distinct {
 				if k := rng.n(5); k > 0 {
 					f += fmt.Sprintf(" key=k%d", k)
