@@ -366,7 +366,7 @@ func (e *Engine) lateness() int64 {
 }
 
 // sweep drops up to max groups (max < 0: all) at the front of the rule's
-// list whose window and cooldown expired more than MaxLateness before
+// list whose window and cooldown expired MaxLateness or more before
 // the rule's time. Groups are ordered by last use, so the front ones are the
 // likeliest to be expired; the sweep stops at the first live group.
 func (e *Engine) sweep(rs *ruleState, max int) {
