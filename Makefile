@@ -40,6 +40,7 @@ test-integration:
 test-rules: build
 	$(BIN)/secwatch check rules
 	$(BIN)/secwatch test rules
+	$(BIN)/secwatch test testdata/semantics
 
 vet:
 	$(GO) vet ./...

@@ -87,15 +87,14 @@ func (e *Event) Map() map[string]string {
 	return m
 }
 
-// Number parses s as a decimal number (integer or float, optional sign and
-// exponent). It reports false for anything else, including "NaN" and "Inf",
-// so that only real numbers take part in numeric comparisons.
+// Number parses s as a decimal number: an optional sign, digits with an
+// optional fraction (".5" and "5." too), and an optional exponent ("4.01e2").
+// It reports false for anything else, including "NaN", "+Inf", hexadecimal
+// ("0x1p4"), digit separators ("1_000"), surrounding spaces and values out
+// of float64's range, so that only real numbers take part in numeric
+// comparisons.
 func Number(s string) (float64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	c := s[0]
-	if !(c >= '0' && c <= '9') && c != '-' && c != '+' && c != '.' {
+	if !isDecimal(s) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(s, 64)
@@ -103,4 +102,38 @@ func Number(s string) (float64, bool) {
 		return 0, false
 	}
 	return f, true
+}
+
+// isDecimal reports whether s is [+-]? (d+ (. d*)? | . d+) ([eE] [+-]? d+)?.
+func isDecimal(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	n := digits()
+	if i < len(s) && s[i] == '.' {
+		i++
+		n += digits()
+	}
+	if n == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }

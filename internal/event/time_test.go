@@ -77,7 +77,13 @@ func TestNumber(t *testing.T) {
 		ok   bool
 	}{
 		{"401", 401, true}, {"401.0", 401, true}, {"-3.5", -3.5, true}, {"1e3", 1000, true},
+		{"+7", 7, true}, {".5", 0.5, true}, {"5.", 5, true}, {"4.01E2", 401, true}, {"1e-3", 0.001, true},
 		{"", 0, false}, {"NaN", 0, false}, {"Inf", 0, false}, {"0x1F", 0, false}, {"12abc", 0, false},
+		// ParseFloat takes these; none is a decimal number.
+		{"+Inf", 0, false}, {"-inf", 0, false}, {"+NaN", 0, false}, {"-Infinity", 0, false},
+		{"0x1Fp0", 0, false}, {"0x_1p0", 0, false}, {"1_000", 0, false},
+		{".", 0, false}, {"-", 0, false}, {"1e", 0, false}, {"1e+", 0, false}, {"e5", 0, false},
+		{" 401", 0, false}, {"401 ", 0, false}, {"1e400", 0, false},
 	}
 	for _, tt := range tests {
 		got, ok := Number(tt.in)

@@ -23,11 +23,12 @@ type Engine struct {
 	// used. Set it before the first Observe.
 	MaxKeys int
 	// MaxLateness is how far behind a rule's time (the greatest time
-	// among the events it matched) an event may arrive and still be judged
-	// exactly. A group's state is kept until MaxLateness after its window
-	// and cooldown have both expired at the rule's time, and an event that
-	// would start a group but is older than the rule's time minus
-	// MaxLateness is tallied late. Each rule keeps its own time, so that a
+	// among the events it matched and grouped) an event may arrive and
+	// still be judged exactly. A group's state is kept until MaxLateness
+	// after its window and cooldown have both expired at the rule's time,
+	// and an event that would start a group but is older than the rule's
+	// time minus MaxLateness is tallied late (docs/rules.md, "Semantics",
+	// 1–3 and 7). Each rule keeps its own time, so that a
 	// source whose events lag another's (a backlog, a slower log) is judged
 	// by the rules that read it as replay would judge it. Input never more
 	// than MaxLateness out of order, as each rule sees it, is evaluated
@@ -84,7 +85,7 @@ type ruleState struct {
 	window int64 // ns
 	cool   int64 // ns
 	absent int64 // ns
-	now    int64 // the rule's time: the greatest time among its matched events (ns)
+	now    int64 // the rule's time: the greatest time among its matched, grouped events (ns)
 }
 
 // group is one rule's state for one group key.
@@ -179,7 +180,7 @@ func (e *Engine) Observe(ev *event.Event) []Alert {
 		// Time moved on: groups whose deadline passed strictly before this
 		// event were silent for the whole duration, whatever it matches.
 		for _, i := range x.absent {
-			out = e.checkAbsent(e.rules[i], ts-1, out)
+			out = e.checkAbsent(e.rules[i], ts, out)
 		}
 		e.clock = ts
 	}
@@ -204,7 +205,7 @@ func (e *Engine) observeAll(ev *event.Event, ts int64) []Alert {
 	if ts > e.clock {
 		for _, rs := range e.rules {
 			if rs.rule.Kind == KindAbsent {
-				out = e.checkAbsent(rs, ts-1, out)
+				out = e.checkAbsent(rs, ts, out)
 			}
 		}
 		e.clock = ts
@@ -260,8 +261,10 @@ func (e *Engine) Advance(now time.Time) []Alert {
 }
 
 // groupFor finds or creates ev's group. It returns nil when ev lacks a
-// group_by field (counted as ungrouped).
-func (e *Engine) groupFor(rs *ruleState, ev *event.Event) *group {
+// group_by field (counted as ungrouped) or would start a group but is late.
+// Only a grouped event moves the rule's time (ts); expired groups are swept
+// before the lookup, so that the group found is never one just dropped.
+func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	r := rs.rule
 	key := e.key[:0]
 	for _, f := range r.GroupBy {
@@ -274,10 +277,15 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event) *group {
 			return nil
 		}
 		// Length-prefixed, so that no value can forge another key.
+		v = groupValue(v)
 		key = appendUvarint(key, uint64(len(v)))
 		key = append(key, v...)
 	}
 	e.key = key
+	rs.seen(ts)
+	if r.Kind != KindAbsent {
+		e.sweep(rs, 2)
+	}
 	if rs.groups == nil {
 		rs.groups = newGroupSet(e.maxKeys())
 	}
@@ -287,11 +295,16 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event) *group {
 		}
 		return g
 	}
-	if ts := ev.Time.UnixNano(); ts <= rs.now-e.lateness() {
+	if limit := rs.now - e.lateness(); ts < limit {
 		// A group for this key may have been dropped; judging the event
 		// against a fresh group could count what the old one would not.
+		// One dropped at limit or before holds nothing an event at limit
+		// or after would count, and no cooldown (see sweep).
 		rs.stats.Late++
-		e.trace(rs, ev, nil, 0, false, "late: older than the rule's time minus max_lateness")
+		if e.Trace != nil { // formatting allocates: only when tracing
+			e.trace(rs, ev, nil, 0, false, fmt.Sprintf("late: would start a group but is more than max_lateness (%s) behind the rule's time %s",
+				time.Duration(e.lateness()), event.FormatTime(time.Unix(0, rs.now))))
+		}
 		return nil
 	}
 	// One allocation holds the key and every group_by value: the values
@@ -353,7 +366,7 @@ func (e *Engine) lateness() int64 {
 }
 
 // sweep drops up to max groups (max < 0: all) at the front of the rule's
-// list whose window and cooldown expired more than MaxLateness before
+// list whose window and cooldown expired MaxLateness or more before
 // the rule's time. Groups are ordered by last use, so the front ones are the
 // likeliest to be expired; the sweep stops at the first live group.
 func (e *Engine) sweep(rs *ruleState, max int) {
@@ -394,15 +407,14 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 		return out
 	}
 	rs.stats.Matched++
-	rs.seen(ts)
-	e.sweep(rs, 2)
-	g := e.groupFor(rs, ev)
+	g := e.groupFor(rs, ev, ts)
 	if g == nil {
 		return out
 	}
 	var val string
 	if r.Distinct != "" {
 		val, _ = ev.Get(r.Distinct)
+		val = groupValue(val)
 	}
 	if !g.seen || ts > g.t {
 		g.seen = true

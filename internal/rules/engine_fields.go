@@ -1,6 +1,11 @@
 package rules
 
-import "github.com/secwatch/secwatch/internal/event"
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/secwatch/secwatch/internal/event"
+)
 
 // FieldsRead returns the names of every event field that rs read: match
 // conditions (sequence steps included), group_by and distinct fields, and
@@ -37,4 +42,44 @@ func (e *Engine) expand(ev *event.Event) {
 	}
 	e.expanded = e.seq
 	e.Expand(ev)
+}
+
+// groupValue returns v as group keys and distinct values compare it: the
+// text as written, except an IPv6 address, which becomes its canonical text
+// (an IPv4-mapped address the IPv4 address), so that one client is one group
+// however its address is spelt. IPv4 text that parses is already canonical;
+// numbers are not normalised (401 and 401.0 are two values). It allocates
+// only for an address not written canonically.
+func groupValue(v string) string {
+	if !maybeIPv6(v) {
+		return v
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return v
+	}
+	var buf [64]byte
+	b := a.Unmap().AppendTo(buf[:0])
+	if string(b) == v {
+		return v
+	}
+	return string(b)
+}
+
+// maybeIPv6 reports whether v could be IPv6 text: a colon, and before any
+// zone ("%eth0") only hex digits, colons and dots, at most 45 of them. It
+// spares ordinary text the parse, whose error allocates.
+func maybeIPv6(v string) bool {
+	addr, _, _ := strings.Cut(v, "%")
+	if len(addr) > 45 || strings.IndexByte(addr, ':') < 0 {
+		return false
+	}
+	for i := 0; i < len(addr); i++ {
+		switch c := addr[i]; {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F', c == ':', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }

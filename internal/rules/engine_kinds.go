@@ -17,8 +17,7 @@ func (e *Engine) observeAbsent(rs *ruleState, ev *event.Event, ts int64, out []A
 		return out
 	}
 	rs.stats.Matched++
-	rs.seen(ts)
-	g := e.groupFor(rs, ev)
+	g := e.groupFor(rs, ev, ts)
 	if g == nil {
 		return out
 	}
@@ -37,15 +36,17 @@ func (e *Engine) observeAbsent(rs *ruleState, ev *event.Event, ts int64, out []A
 	return out
 }
 
-// checkAbsent fires for every group silent for the rule's absent duration at
-// time now: no matching event in (now − absent, now]. The alert time is the
-// last sighting plus the duration, so live and replay agree.
+// checkAbsent fires for every group whose deadline (last sighting plus the
+// absent duration) is strictly before now: an event at the deadline is in
+// time, and until time has passed it another event of that instant may
+// still come, in whatever order sources deliver it. The alert time is the
+// deadline, so live and replay agree.
 func (e *Engine) checkAbsent(rs *ruleState, now int64, out []Alert) []Alert {
 	if rs.groups == nil {
 		return out
 	}
 	r := rs.rule
-	for g := rs.groups.front; g != nil && g.last+rs.absent <= now; g = rs.groups.front {
+	for g := rs.groups.front; g != nil && g.last+rs.absent < now; g = rs.groups.front {
 		rs.groups.remove(g)
 		last := time.Unix(0, g.last).UTC()
 		samples := g.sampleEvents()
@@ -94,9 +95,7 @@ func (e *Engine) observeSequence(rs *ruleState, ev *event.Event, ts int64, out [
 		return out
 	}
 	rs.stats.Matched++
-	rs.seen(ts)
-	e.sweep(rs, 2)
-	g := e.groupFor(rs, ev)
+	g := e.groupFor(rs, ev, ts)
 	if g == nil {
 		return out
 	}

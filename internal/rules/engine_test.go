@@ -314,14 +314,18 @@ func TestThresholdMatchesBruteForce(t *testing.T) {
 			r.Distinct = "key"
 		}
 		var events []in
-		now := 0.0
+		now, latest := 0.0, 0.0
 		for range 150 {
 			now += float64(rng.n(2000)) / 1000
 			at := now
-			if rng.n(6) == 0 { // out of order by up to 15 s
+			switch rng.n(12) {
+			case 0, 1: // out of order by up to 15 s
 				at -= float64(rng.n(15000)) / 1000
+			case 2: // exactly the allowance behind the rule's time, often a new group
+				at = latest - 15
 			}
-			f := fmt.Sprintf("type=fail ip=%c", 'a'+rng.n(3))
+			latest = max(latest, at)
+			f := fmt.Sprintf("type=fail ip=%c", 'a'+rng.n(6))
 			if distinct {
 				if k := rng.n(5); k > 0 {
 					f += fmt.Sprintf(" key=k%d", k)
@@ -532,10 +536,12 @@ func TestAbsent(t *testing.T) {
 		{"fires at last sighting plus the duration", append(fails("a", 0, 5), in{20, "type=ok ip=z"}), 0,
 			[]want{{"a", 15, 0, 5}}},
 		{"an event exactly at the deadline keeps it quiet", fails("a", 0, 10), 0, nil},
-		{"each group separately", append(fails("a", 0), append(fails("b", 8), in{18, "type=ok"})...), 0,
+		{"each group separately", append(fails("a", 0), append(fails("b", 8), in{18.5, "type=ok"})...), 0,
 			[]want{{"a", 10, 0, 0}, {"b", 18, 0, 8}}},
-		{"advance fires in live mode", fails("a", 0), 10, []want{{"a", 10, 0, 0}}},
-		{"advance before the deadline does not fire", fails("a", 0), 9.9, nil},
+		{"advance fires in live mode", fails("a", 0), 10.001, []want{{"a", 10, 0, 0}}},
+		{"advance to the deadline does not fire yet", fails("a", 0), 10, nil},
+		{"another event at the deadline does not fire it", append(fails("a", 0), in{10, "type=ok"}), 0, nil},
+		{"nor before the group's own event of that instant", append(fails("a", 0), in{10, "type=ok"}, in{10, "type=fail ip=a"}, in{19, "type=ok"}), 0, nil},
 		{"re-armed after firing", append(fails("a", 0), append(fails("a", 30), in{45, "type=ok"})...), 0,
 			[]want{{"a", 10, 0, 0}, {"a", 40, 0, 30}}},
 		{"late sighting does not move the deadline back", append(fails("a", 5, 1), in{14, "type=ok"}), 0, nil},
@@ -585,13 +591,14 @@ func TestTrace(t *testing.T) {
 	e := NewEngine([]*Rule{r})
 	var outcomes []string
 	e.Trace = func(tr Trace) { outcomes = append(outcomes, tr.Outcome) }
-	run(t, e, append(fails("a", 0, 1, 2), in{3, "type=fail"}, in{-20, "type=fail ip=a"}))
+	run(t, e, append(fails("a", 0, 1, 2), in{3, "type=fail"}, in{-20, "type=fail ip=a"}, in{-598.5, "type=fail ip=b"}))
 	want := []string{
 		"count 1, fires above 1",
 		"fired: count 2 > 1",
 		"cooling down until 2026-01-28T19:00:11Z",
 		`ungrouped: no field "ip"`,
 		"late: before the group's window (T − window)",
+		"late: would start a group but is more than max_lateness (10m0s) behind the rule's time 2026-01-28T19:00:02Z",
 	}
 	if strings.Join(outcomes, "\n") != strings.Join(want, "\n") {
 		t.Errorf("outcomes:\ngot  %q\nwant %q", outcomes, want)

@@ -20,7 +20,7 @@ import (
 var (
 	fileKeys   = []string{"rule_files", "max_keys", "tests"}
 	caseKeys   = []string{"name", "format", "time_field", "pattern", "rules", "input", "input_file", "expect"}
-	expectKeys = []string{"rule", "group", "time", "count"}
+	expectKeys = []string{"rule", "group", "time", "count", "first_seen"}
 )
 
 // keyAliases are words users write for a key under another name.
@@ -258,15 +258,8 @@ func (p *decoder) expects(kv yamldiag.KeyVal) *[]Expect {
 		if g, ok := keys["group"]; ok {
 			e.Group = p.group(g)
 		}
-		if t, ok := keys["time"]; ok {
-			if s, ok := p.Scalar(t.Val, t.Path, "a timestamp"); ok {
-				if _, ok := event.ParseTime(s); ok {
-					e.Time = s
-				} else {
-					p.Errorf(t.Val, t.Path, "must be a timestamp like \"2026-01-28T19:14:59Z\", got %q", s)
-				}
-			}
-		}
+		e.Time = p.timestamp(keys, "time")
+		e.FirstSeen = p.timestamp(keys, "first_seen")
 		if c, ok := keys["count"]; ok {
 			if n, ok := p.count(c); ok {
 				e.Count = &n
@@ -275,6 +268,24 @@ func (p *decoder) expects(kv yamldiag.KeyVal) *[]Expect {
 		out = append(out, e)
 	}
 	return &out
+}
+
+// timestamp parses the optional timestamp under key ("" when absent or
+// invalid; an invalid one is reported).
+func (p *decoder) timestamp(keys map[string]yamldiag.KeyVal, key string) string {
+	t, ok := keys[key]
+	if !ok {
+		return ""
+	}
+	s, ok := p.Scalar(t.Val, t.Path, "a timestamp")
+	if !ok {
+		return ""
+	}
+	if _, ok := event.ParseTime(s); !ok {
+		p.Errorf(t.Val, t.Path, "must be a timestamp like \"2026-01-28T19:14:59Z\", got %q", s)
+		return ""
+	}
+	return s
 }
 
 // group parses an expected group: a map of field names to values.

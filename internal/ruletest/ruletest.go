@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
 	"github.com/secwatch/secwatch/internal/ingest"
@@ -60,10 +61,11 @@ type Case struct {
 // group is the global group of a rule without group_by); Time and Count are
 // compared when given.
 type Expect struct {
-	Rule  string
-	Group map[string]string
-	Time  string
-	Count *int
+	Rule      string
+	Group     map[string]string
+	Time      string
+	Count     *int
+	FirstSeen string
 }
 
 // Result is the outcome of one test.
@@ -259,11 +261,8 @@ func matches(e Expect, a *rules.Alert) bool {
 			return false
 		}
 	}
-	if e.Time != "" {
-		t, _ := event.ParseTime(e.Time)
-		if !t.Equal(a.Time) {
-			return false
-		}
+	if !sameTime(e.Time, a.Time) || !sameTime(e.FirstSeen, a.FirstSeen) {
+		return false
 	}
 	return e.Count == nil || *e.Count == a.Count
 }
@@ -275,7 +274,8 @@ func Describe(a *rules.Alert) string {
 		g[f.Key] = f.Value
 	}
 	c := a.Count
-	return describeExpect(Expect{Rule: a.Rule.ID, Group: g, Time: event.FormatTime(a.Time), Count: &c})
+	return describeExpect(Expect{Rule: a.Rule.ID, Group: g, Time: event.FormatTime(a.Time), Count: &c,
+		FirstSeen: event.FormatTime(a.FirstSeen)})
 }
 
 func describeExpect(e Expect) string {
@@ -302,6 +302,18 @@ func describeExpect(e Expect) string {
 	if e.Count != nil {
 		fmt.Fprintf(&b, ", count: %d", *e.Count)
 	}
+	if e.FirstSeen != "" {
+		b.WriteString(`, first_seen: "` + e.FirstSeen + `"`)
+	}
 	b.WriteString("}")
 	return b.String()
+}
+
+// sameTime reports whether the expected time s ("" when not given) is t.
+func sameTime(s string, t time.Time) bool {
+	if s == "" {
+		return true
+	}
+	want, _ := event.ParseTime(s)
+	return want.Equal(t)
 }
