@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/secwatch/secwatch/internal/sigma"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -256,6 +257,17 @@ var topKeys = []string{"rules"}
 func parseFile(file string, data []byte) *parsedFile {
 	p := &ruleParser{file: file}
 	f := &parsedFile{}
+	// Sigma hook: a Sigma rule file is converted to a native one here, with
+	// its problems at the Sigma file's positions (internal/sigma).
+	if native, problems, isSigma := sigma.Native(file, data); isSigma {
+		for _, pr := range problems {
+			f.errs = append(f.errs, Error(pr))
+		}
+		if len(problems) > 0 {
+			return f
+		}
+		data = native
+	}
 	doc, ok := p.document(data)
 	if !ok || doc == nil {
 		f.errs = p.errs

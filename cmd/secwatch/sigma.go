@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/sigma"
+)
+
+func cmdSigma(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "convert" {
+		return cmdSigmaConvert(ctx, args[1:], stdin, stdout, stderr)
+	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help") {
+		fmt.Fprintln(stdout, "Usage: secwatch sigma convert [flags] FILE|DIR...")
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "Usage: secwatch sigma convert [flags] FILE|DIR...")
+	return exitUsage
+}
+
+func cmdSigmaConvert(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("sigma convert", "FILE|DIR...",
+		"Convert Sigma detection and correlation rules into a native rule file on stdout.\n"+
+			"Directories are read recursively (*.yml, *.yaml). Rules that need a field the pipeline\n"+
+			"lacks are skipped with a warning on stderr; any other problem is printed as\n"+
+			"file:line:col: rule: key: problem and the exit code is 1. See docs/sigma.md.", stderr)
+	pipeline := fs.String("pipeline", "", "field mapping: "+strings.Join(sigma.PipelineNames, ", ")+
+		" (default: alb for webserver rules, json for the others)")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	files, errs := readSigmaFiles(fs.Args())
+	res := sigma.Convert(files, sigma.Options{Pipeline: *pipeline})
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", rules.Error(w))
+	}
+	for _, p := range res.Errors {
+		errs = append(errs, rules.Error(p))
+	}
+	if len(errs) > 0 {
+		fmt.Fprintln(stderr, errs)
+		return exitFailed
+	}
+	// What is printed must load like a hand-written file.
+	if _, err := rules.Parse("sigma-convert.yaml", res.YAML); err != nil {
+		fmt.Fprintf(stderr, "secwatch sigma convert: the converted rules do not load (a bug):\n%v\n", err)
+		return exitFailed
+	}
+	stdout.Write(res.YAML)
+	fmt.Fprintf(stderr, "converted %d rules, skipped %d\n", res.Rules, len(res.Warnings))
+	return exitOK
+}
+
+// readSigmaFiles reads files and, recursively, the *.yml and *.yaml files
+// of directories, in name order.
+func readSigmaFiles(paths []string) ([]sigma.File, rules.ErrorList) {
+	var files []sigma.File
+	var errs rules.ErrorList
+	for _, p := range paths {
+		err := filepath.WalkDir(p, func(name string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			ext := filepath.Ext(name)
+			if e.IsDir() || (name != p && ext != ".yml" && ext != ".yaml") {
+				return nil
+			}
+			data, err := os.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			files = append(files, sigma.File{Name: name, Data: data})
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, rules.Error{File: p, Msg: err.Error()})
+		}
+	}
+	return files, errs
+}
