@@ -365,18 +365,21 @@ const dashes = "-/\u2013\u2014\u2015"
 // URL field and its dash variants for windash.
 func (t target) literal(r rune, windash bool) string {
 	if windash && strings.ContainsRune(dashes, r) {
-		return "[" + regexp.QuoteMeta(dashes) + "]"
+		var alts []string
+		for _, d := range dashes {
+			alts = append(alts, t.literal(d, false))
+		}
+		return "(?:" + strings.Join(alts, "|") + ")"
 	}
 	q := regexp.QuoteMeta(string(r))
 	if !t.urlDecoded || isAlnum(r) {
 		return q
 	}
-	alts := []string{q}
 	var enc strings.Builder
 	for _, c := range []byte(string(r)) {
 		fmt.Fprintf(&enc, "%%%02X", c)
 	}
-	alts = append(alts, "(?i:"+enc.String()+")")
+	alts := []string{q, "(?i:" + enc.String() + ")"}
 	if r == ' ' && t.plusSpace {
 		alts = append(alts, `\+`)
 	}
