@@ -30,9 +30,11 @@ func cmdSigmaConvert(_ context.Context, args []string, _ io.Reader, stdout, stde
 		"Convert Sigma detection and correlation rules into a native rule file on stdout.\n"+
 			"Directories are read recursively (*.yml, *.yaml). Rules that need a field the pipeline\n"+
 			"lacks are skipped with a warning on stderr; any other problem is printed as\n"+
-			"file:line:col: rule: key: problem and the exit code is 1. See docs/sigma.md.", stderr)
+			"file:line:col: rule: key: problem and the exit code is 1 (with --keep-going, the rules\n"+
+			"with problems are left out instead). See docs/sigma.md.", stderr)
 	pipeline := fs.String("pipeline", "", "field mapping: "+strings.Join(sigma.PipelineNames, ", ")+
 		" (default: alb for webserver rules, json for the others)")
+	keepGoing := fs.Bool("keep-going", false, "leave out the rules that have problems, print the problems, and convert the rest (exit 0)")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -48,9 +50,12 @@ func cmdSigmaConvert(_ context.Context, args []string, _ io.Reader, stdout, stde
 	for _, p := range res.Errors {
 		errs = append(errs, rules.Error(p))
 	}
-	if len(errs) > 0 {
+	if len(errs) > 0 && !*keepGoing {
 		fmt.Fprintln(stderr, errs)
 		return exitFailed
+	}
+	for _, e := range errs {
+		fmt.Fprintf(stderr, "left out: %s\n", e)
 	}
 	// What is printed must load like a hand-written file.
 	if _, err := rules.Parse("sigma-convert.yaml", res.YAML); err != nil {
@@ -58,7 +63,7 @@ func cmdSigmaConvert(_ context.Context, args []string, _ io.Reader, stdout, stde
 		return exitFailed
 	}
 	stdout.Write(res.YAML)
-	fmt.Fprintf(stderr, "converted %d rules, skipped %d\n", res.Rules, len(res.Warnings))
+	fmt.Fprintf(stderr, "converted %d rules; %d warnings, %d problems left out\n", res.Rules, len(res.Warnings), len(errs))
 	return exitOK
 }
 

@@ -25,15 +25,17 @@ type Options struct {
 
 // Result is what Convert produces.
 type Result struct {
-	// YAML is a native rule file holding the converted rules.
+	// YAML is a native rule file holding the rules converted without
+	// problems.
 	YAML []byte
 	// Rules is the number of native rules in YAML.
 	Rules int
 	// Warnings are the rules skipped because they need a field the
 	// pipeline lacks.
 	Warnings []Problem
-	// Errors are the problems that stop conversion; when there are any,
-	// YAML must not be used.
+	// Errors are the problems of rules that cannot be converted. YAML
+	// holds the other rules: use it only when the caller has decided to
+	// leave those out.
 	Errors []Problem
 }
 
@@ -54,9 +56,6 @@ func Convert(files []File, opt Options) Result {
 	c.index()
 	out := c.emit()
 	res := Result{Rules: len(out), Warnings: sorted(p.warnings), Errors: sorted(p.problems)}
-	if len(res.Errors) > 0 {
-		return res
-	}
 	var buf bytes.Buffer
 	buf.WriteString("# Converted from Sigma by secwatch sigma convert (docs/sigma.md).\n")
 	if len(out) == 0 {

@@ -316,8 +316,8 @@ func (co *correlation) ruleNode(i int) *yaml.Node {
 	return co.rulesN
 }
 
-// skipped warns that a correlation is left out with a rule it needs
-// (when that rule was skipped rather than wrong).
+// skipped reports that a correlation is left out with a rule it needs: a
+// warning when that rule was skipped, an error when it is wrong.
 func (c *conversion) skipped(co *correlation, ref *document) {
 	for _, w := range c.p.warnings {
 		if w.File == ref.file && w.Rule == ref.label {
@@ -325,6 +325,7 @@ func (c *conversion) skipped(co *correlation, ref *document) {
 			return
 		}
 	}
+	c.p.errorf(co.d, co.rulesN, "correlation.rules", "it needs %s, which has problems", ref.label)
 }
 
 // steps converts a temporal_ordered correlation's rules to sequence steps.

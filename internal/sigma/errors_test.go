@@ -39,7 +39,7 @@ func TestUnsupportedIsAnErrorWithPosition(t *testing.T) {
 		{"bad regex", fmt.Sprintf(webRule, "cs-uri-query|re: 'a(?=b)'", "selection"),
 			`x.yml:6:22: rule "r1": cs-uri-query|re: invalid regex (RE2 syntax)`},
 		{"regex on the host", fmt.Sprintf(webRule, "cs-host|re: 'evil'", "selection"),
-			`cs-host|re: a regex on cs-host|re (a part of request_url) cannot use anchors and is only supported on the query`},
+			`cs-host|re: a regex on cs-host (a part of request_url) is supported only on the query, and without anchors`},
 		{"cidr with host bits", fmt.Sprintf(webRule, "c-ip|cidr: 10.1.2.3/16", "selection"),
 			`x.yml:6:16: rule "r1": c-ip|cidr: cidr needs a network like 10.0.0.0/8 (host bits zero), got "10.1.2.3/16"`},
 		{"undefined identifier", fmt.Sprintf(webRule, "c-ip: 1.2.3.4", "selection and not fliter"),

@@ -206,8 +206,11 @@ func (c *converter) valueCond(t target, m modifiers, k, v *yaml.Node) (cond, boo
 		}
 		return leaf(t.field, "exists", b), true
 	case isNull(v):
-		if m.mode != "eq" || t.part != nil {
+		switch {
+		case m.mode != "eq" || (t.part != nil && t.part != urlQuery):
 			return bad("null only means a missing field")
+		case t.part == urlQuery:
+			return leaf(t.field, "regex", `^[^?]*\??$`), true // no query, or an empty one
 		}
 		return leaf(t.field, "exists", false), true
 	case m.cmp != "":
@@ -243,7 +246,7 @@ func (c *converter) regexCond(t target, m modifiers, k, v *yaml.Node) (cond, boo
 	}
 	if t.part != nil {
 		if t.part != urlQuery || strings.ContainsAny(v.Value, "^$") {
-			c.p.errorf(c.d, v, k.Value, "a regex on %s (a part of %s) cannot use anchors and is only supported on the query", k.Value, t.field)
+			c.p.errorf(c.d, v, k.Value, "a regex on %s (a part of %s) is supported only on the query, and without anchors", strings.Split(k.Value, "|")[0], t.field)
 			return cond{}, false
 		}
 		re = "(?s:" + t.part.start + ".*)(?:" + re + ")"
