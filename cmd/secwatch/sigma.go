@@ -44,8 +44,16 @@ func cmdSigmaConvert(_ context.Context, args []string, _ io.Reader, stdout, stde
 	}
 	files, errs := readSigmaFiles(fs.Args())
 	res := sigma.Convert(files, sigma.Options{Pipeline: *pipeline})
+	otherLogs := 0
 	for _, w := range res.Warnings {
+		if w.Key == "logsource" { // a repository holds rules for many logs: count them
+			otherLogs++
+			continue
+		}
 		fmt.Fprintf(stderr, "warning: %s\n", rules.Error(w))
+	}
+	if otherLogs > 0 {
+		fmt.Fprintf(stderr, "skipped %d rules for other logs than the pipeline reads\n", otherLogs)
 	}
 	for _, p := range res.Errors {
 		errs = append(errs, rules.Error(p))
@@ -63,7 +71,7 @@ func cmdSigmaConvert(_ context.Context, args []string, _ io.Reader, stdout, stde
 		return exitFailed
 	}
 	stdout.Write(res.YAML)
-	fmt.Fprintf(stderr, "converted %d rules; %d warnings, %d problems left out\n", res.Rules, len(res.Warnings), len(errs))
+	fmt.Fprintf(stderr, "converted %d rules; %d skipped, %d problems left out\n", res.Rules, len(res.Warnings), len(errs))
 	return exitOK
 }
 

@@ -52,8 +52,6 @@ func TestUnsupportedIsAnErrorWithPosition(t *testing.T) {
 			`x.yml:7:24: rule "r1": detection.condition: missing )`},
 		{"pattern matches nothing", fmt.Sprintf(webRule, "c-ip: 1.2.3.4", "1 of filter_*"),
 			`x.yml:7:19: rule "r1": detection.condition: "filter_*" matches no search identifier`},
-		{"unknown key", "title: t\nid: r1\nlogsorce: {}\ndetection: {s: {a: 1}, condition: s}\n",
-			`x.yml:3:1: rule "r1": logsorce: unknown Sigma key`},
 		{"no title", "id: r1\ndetection: {s: {a: 1}, condition: s}\n",
 			`x.yml:1:1: rule "r1": title: required`},
 		{"bad level", "title: t\nid: r1\nlevel: severe\ndetection: {s: {a: 1}, condition: s}\n",

@@ -55,14 +55,6 @@ func (d *document) nativeID() string {
 
 var nonID = regexp.MustCompile(`[^a-z0-9-]+`)
 
-// topKeys are the keys of a Sigma rule; others are errors.
-var topKeys = map[string]bool{
-	"title": true, "id": true, "name": true, "related": true, "status": true, "description": true,
-	"references": true, "author": true, "date": true, "modified": true, "tags": true,
-	"logsource": true, "detection": true, "correlation": true, "falsepositives": true,
-	"level": true, "fields": true, "license": true, "taxonomy": true, "scope": true, "generate": true,
-}
-
 // parser collects the problems of one conversion.
 type parser struct {
 	problems []Problem
@@ -197,10 +189,6 @@ func (p *parser) parseDocument(file string, index int, n *yaml.Node) *document {
 			d.detection = v
 		case "correlation":
 			d.correlation = v
-		default:
-			if !topKeys[k] {
-				p.errorf(d, kv.k, k, "unknown Sigma key")
-			}
 		}
 	}
 	if d.title == "" {
