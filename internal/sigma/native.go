@@ -1,9 +1,6 @@
 package sigma
 
-import (
-	"maps"
-	"slices"
-)
+import "maps"
 
 // cond is a native match condition: a leaf (one field and its operators)
 // or all/any/not of others.
@@ -81,22 +78,6 @@ func (c cond) list() []map[string]any {
 		out[i] = k.yaml()
 	}
 	return out
-}
-
-// fields lists the fields c reads, sorted.
-func (c cond) fields() []string {
-	set := map[string]bool{}
-	var walk func(cond)
-	walk = func(c cond) {
-		if c.op == "leaf" {
-			set[c.field] = true
-		}
-		for _, k := range c.kids {
-			walk(k)
-		}
-	}
-	walk(c)
-	return slices.Sorted(maps.Keys(set))
 }
 
 // nativeRule is one rule of the output file, in the key order of the

@@ -39,10 +39,9 @@ type document struct {
 	logsource                    map[string]string
 	detection                    *yaml.Node
 	correlation                  *yaml.Node
-	generated                    bool // a correlation wants its rules emitted as well
 }
 
-// idSource is the Sigma id or name as a native id, or "".
+// nativeID is the Sigma id (or else name) as a native rule id, or "".
 func (d *document) nativeID() string {
 	for _, s := range []string{d.id, d.name} {
 		s = strings.Trim(nonID.ReplaceAllString(strings.ToLower(s), "-"), "-")
