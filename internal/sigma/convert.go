@@ -131,12 +131,15 @@ func (c *conversion) index() {
 		}
 	}
 	for _, d := range c.docs {
-		if d.correlation != nil {
-			if co := c.correlation(d); co != nil {
-				for _, r := range co.rules {
-					c.used[r] = true
-				}
+		// Marked even when the correlation has problems: its rules are
+		// parts, not rules to run on their own.
+		for _, name := range c.referenced(d) {
+			if r := c.refs[name]; r != nil {
+				c.used[r] = true
 			}
+		}
+		if d.correlation != nil {
+			c.correlation(d)
 		}
 	}
 }

@@ -255,7 +255,7 @@ func (c *conversion) correlate(d *document) (nativeRule, bool) {
 	if !ok {
 		return r, false
 	}
-	if len(co.bounds) > 0 && !(len(co.bounds) == 1 && (co.bounds["gte"] == len(co.rules) || co.bounds["eq"] == len(co.rules))) {
+	if c.typesNeeded(co) != len(co.rules) {
 		c.p.errorf(d, co.condN, "correlation.condition", "temporal_ordered needs every rule in order; a condition other than gte: %d is not supported", len(co.rules))
 		return r, false
 	}
@@ -271,12 +271,10 @@ func (c *conversion) correlate(d *document) (nativeRule, bool) {
 // has ordered sequences only, so the exact forms are the ones that need
 // one of the rules: a single rule, or a condition of gte: 1.
 func (c *conversion) temporal(co *correlation, r nativeRule) (nativeRule, bool) {
-	distinct := slices.Compact(slices.Clone(co.rules))
-	need := len(distinct)
-	if v, ok := co.bounds["gte"]; ok && len(co.bounds) == 1 {
-		need = v
-	} else if v, ok := co.bounds["gt"]; ok && len(co.bounds) == 1 {
-		need = v + 1
+	need := c.typesNeeded(co)
+	if need < 1 {
+		c.p.errorf(co.d, co.condN, "correlation.condition", "holds with no event at all; write gte: 1 for \"at least one\"")
+		return r, false
 	}
 	if need > 1 {
 		c.p.errorf(co.d, co.typNode, "correlation.type", "temporal (any order) of %d rules cannot be expressed exactly: native sequence rules are ordered; write temporal_ordered if the order is known", need)
@@ -289,6 +287,30 @@ func (c *conversion) temporal(co *correlation, r nativeRule) (nativeRule, bool) 
 	zero := 0
 	r.Match, r.Threshold = x.yaml(), &zero
 	return r, true
+}
+
+// typesNeeded is how many of a temporal correlation's rules its condition
+// needs (the specification counts "different event types"): all of them
+// without a condition, -1 for a condition that is not one lower bound.
+func (c *conversion) typesNeeded(co *correlation) int {
+	distinct := map[*document]bool{}
+	for _, r := range co.rules {
+		distinct[r] = true
+	}
+	if len(co.bounds) == 0 {
+		return len(distinct)
+	}
+	if len(co.bounds) == 1 {
+		for k, v := range co.bounds {
+			switch k {
+			case "gte", "eq":
+				return v
+			case "gt":
+				return v + 1
+			}
+		}
+	}
+	return -1
 }
 
 // anyOf is the condition "matches one of the referenced detection rules".
@@ -347,6 +369,7 @@ func (c *conversion) steps(outer, co *correlation) ([]nativeStep, bool) {
 		}
 		inner := c.correlation(ref)
 		if inner == nil {
+			c.skipped(co, ref)
 			return nil, false
 		}
 		at := co.ruleNode(i)

@@ -164,11 +164,12 @@ func lexCondition(s string) []condTok {
 // condParser is a recursive-descent parser of a condition: or binds
 // loosest, then and, then not.
 type condParser struct {
-	c    *converter
-	n    *yaml.Node
-	toks []condTok
-	i    int
-	err  bool
+	c     *converter
+	n     *yaml.Node
+	toks  []condTok
+	i     int
+	err   bool
+	depth int // of not and parentheses, bounded so a hostile condition cannot exhaust the stack
 }
 
 func (c *converter) condition(n *yaml.Node) (cond, bool) {
@@ -236,6 +237,12 @@ func (cp *condParser) and() cond {
 }
 
 func (cp *condParser) not() cond {
+	if cp.depth++; cp.depth > maxDepth {
+		t, _ := cp.peek()
+		cp.fail(t, "nests deeper than the %d levels native rules allow", maxDepth)
+		return cond{}
+	}
+	defer func() { cp.depth-- }()
 	if cp.word("not") {
 		return negate(cp.not())
 	}

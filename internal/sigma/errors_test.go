@@ -58,6 +58,12 @@ func TestUnsupportedIsAnErrorWithPosition(t *testing.T) {
 			`x.yml:3:8: rule "r1": level: must be one of informational, low, medium, high, critical, got "severe"`},
 		{"yaml alias", "title: t\nid: r1\ndetection: {s: &a {a: 1}, t: *a, condition: s}\n",
 			`x.yml:1:1: rule "r1": : yaml aliases are not allowed in rule files`},
+		{"deep condition", fmt.Sprintf(webRule, "c-ip: 1.2.3.4", strings.Repeat("not ", 40)+"selection"),
+			`x.yml:7:142: rule "r1": detection.condition: nests deeper than the 32 levels native rules allow`},
+		{"exists on a part", fmt.Sprintf(webRule, "cs-uri-query|exists: true", "selection"),
+			`x.yml:6:26: rule "r1": cs-uri-query|exists: exists takes true or false, on a whole field, got "true"`},
+		{"broken yaml", "title: t\ndetection: {s: [\n",
+			`x.yml:3:0: : : invalid yaml: did not find expected node content`},
 		{"timeframe", "title: t\nid: r1\ndetection: {s: {a: 1}, timeframe: 5m, condition: s}\n",
 			`x.yml:3:24: rule "r1": detection.timeframe: timeframe is obsolete`},
 	}
@@ -118,6 +124,8 @@ func TestCorrelationLimitsAreErrors(t *testing.T) {
 			`"ip" is "client_ip" for one rule and "target_ip" for another: a native group_by names one field for every event`},
 		{"partial order condition", "  type: temporal_ordered\n  rules: [rule_a, rule_b]\n  group-by: [c-ip]\n  timespan: 5m\n  condition: {gte: 1}",
 			`correlation.condition: temporal_ordered needs every rule in order`},
+		{"temporal gte 0", "  type: temporal\n  rules: [rule_a, rule_b]\n  group-by: [c-ip]\n  timespan: 5m\n  condition: {gte: 0}",
+			`x.yml:8:14: rule "c1": correlation.condition: holds with no event at all`},
 		{"unknown type", "  type: value_sum\n  rules: [rule_a]\n  group-by: [c-ip]\n  timespan: 5m\n  condition: {field: sc-bytes, gt: 3}",
 			`x.yml:4:9: rule "c1": correlation.type: must be one of event_count, value_count, temporal, temporal_ordered, got "value_sum"`},
 	}
@@ -209,5 +217,15 @@ detection: {s: {sc-status: 401}, condition: s}
 				t.Errorf("got problems\n%s\nwant one containing\n%s", strings.Join(got, "\n"), tt.want)
 			}
 		})
+	}
+}
+
+// TestCorrelationPartsStayParts: the rules of a correlation with a problem
+// are not emitted on their own (they would alert on every event).
+func TestCorrelationPartsStayParts(t *testing.T) {
+	src := fmt.Sprintf(corrFile, "  type: event_count\n  rules: [rule_a, rule_b]\n  group-by: [c-ip]\n  timespan: 5m\n  condition: {lt: 3}")
+	res := Convert([]File{{Name: "x.yml", Data: []byte(src)}}, Options{})
+	if len(res.Errors) != 1 || res.Rules != 0 {
+		t.Errorf("got %d rules and problems %+v; want no rule and the lt error", res.Rules, res.Errors)
 	}
 }

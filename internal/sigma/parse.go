@@ -52,7 +52,10 @@ func (d *document) nativeID() string {
 	return ""
 }
 
-var nonID = regexp.MustCompile(`[^a-z0-9-]+`)
+var (
+	nonID    = regexp.MustCompile(`[^a-z0-9-]+`)
+	yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+)
 
 // parser collects the problems of one conversion.
 type parser struct {
@@ -122,7 +125,15 @@ func (p *parser) parseFile(name string, data []byte) (docs []*document) {
 			return docs
 		}
 		if err != nil {
-			p.errorf(file, nil, "", "invalid yaml: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+			pr := problem(file, nil, "", "invalid yaml: "+strings.TrimPrefix(err.Error(), "yaml: "))
+			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+				pr.Line, _ = strconv.Atoi(m[1])
+				pr.Msg = "invalid yaml: " + strings.TrimPrefix(err.Error(), m[0])
+				if strings.HasPrefix(pr.Msg, "invalid yaml: did not find expected") {
+					pr.Line++ // libyaml's parser (not its scanner) counts lines from 0
+				}
+			}
+			p.problems = append(p.problems, pr)
 			return nil
 		}
 		if len(n.Content) == 0 {

@@ -201,8 +201,8 @@ func (c *converter) valueCond(t target, m modifiers, k, v *yaml.Node) (cond, boo
 	switch {
 	case m.exists:
 		b, err := strconv.ParseBool(v.Value)
-		if err != nil || v.Tag != "!!bool" {
-			return bad("exists takes true or false, got %q", v.Value)
+		if err != nil || v.Tag != "!!bool" || t.part != nil {
+			return bad("exists takes true or false, on a whole field, got %q", v.Value)
 		}
 		return leaf(t.field, "exists", b), true
 	case isNull(v):
