@@ -41,7 +41,12 @@ type Result struct {
 
 // Convert converts Sigma files together (correlations may reference rules
 // in any of them). Problems are sorted by file, line and column.
-func Convert(files []File, opt Options) Result {
+func Convert(files []File, opt Options) (res Result) {
+	defer func() {
+		if r := recover(); r != nil { // a bug must not take a reload down
+			res = Result{Errors: []Problem{{Msg: fmt.Sprintf("sigma: internal error: %v", r)}}}
+		}
+	}()
 	p := &parser{}
 	c := &conversion{p: p, dets: map[*document]*detResult{}, corrs: map[*document]*correlation{}}
 	if opt.Pipeline != "" {
@@ -55,7 +60,7 @@ func Convert(files []File, opt Options) Result {
 	}
 	c.index()
 	out := c.emit()
-	res := Result{Rules: len(out), Warnings: sorted(p.warnings), Errors: sorted(p.problems)}
+	res = Result{Rules: len(out), Warnings: sorted(p.warnings), Errors: sorted(p.problems)}
 	var buf bytes.Buffer
 	buf.WriteString("# Converted from Sigma by secwatch sigma convert (docs/sigma.md).\n")
 	if len(out) == 0 {
