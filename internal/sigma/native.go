@@ -1,6 +1,10 @@
 package sigma
 
-import "maps"
+import (
+	"maps"
+	"regexp"
+	"strings"
+)
 
 // cond is a native match condition: a leaf (one field and its operators)
 // or all/any/not of others.
@@ -26,10 +30,66 @@ func join(op string, cs []cond) cond {
 			kids = append(kids, c)
 		}
 	}
+	if op == "any" {
+		kids = mergeRegexes(kids)
+	}
 	if len(kids) == 1 {
 		return kids[0]
 	}
 	return cond{op: op, kids: kids}
+}
+
+// mergeRegexes turns alternatives that are regexes on the same field with
+// the same flags into one regex, (?flags)(?:a|b|…): one RE2 pass per event
+// instead of one per value, for rules that list dozens of values.
+func mergeRegexes(kids []cond) []cond {
+	type group struct {
+		at     int // index in out
+		flags  string
+		bodies []string
+	}
+	var out []cond
+	var groups []*group
+	byKey := map[string]*group{}
+	for _, k := range kids {
+		re, ok := k.ops["regex"].(string)
+		if k.op != "leaf" || !ok || len(k.ops) != 1 {
+			out = append(out, k)
+			continue
+		}
+		flags, body := splitFlags(re)
+		if inlineFlags.MatchString(body) {
+			body = "(?:" + body + ")" // keeps a flag set inside the body from reaching the next alternative
+		}
+		key := k.field + "\x00" + flags
+		g := byKey[key]
+		if g == nil {
+			g = &group{at: len(out), flags: flags}
+			byKey[key] = g
+			groups = append(groups, g)
+			out = append(out, cond{op: "leaf", field: k.field})
+		}
+		g.bodies = append(g.bodies, body)
+	}
+	for _, g := range groups {
+		re := g.flags + g.bodies[0]
+		if len(g.bodies) > 1 {
+			re = g.flags + "(?:" + strings.Join(g.bodies, "|") + ")"
+		}
+		out[g.at].ops = map[string]any{"regex": re}
+	}
+	return out
+}
+
+var (
+	leadingFlags = regexp.MustCompile(`^\(\?[imsU]+\)`)
+	inlineFlags  = regexp.MustCompile(`\(\?[imsU-]+\)`)
+)
+
+// splitFlags splits "(?is)body" into "(?is)" and "body".
+func splitFlags(re string) (flags, body string) {
+	f := leadingFlags.FindString(re)
+	return f, re[len(f):]
 }
 
 func negate(c cond) cond {
