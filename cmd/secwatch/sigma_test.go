@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -341,8 +342,22 @@ tests:
 	if out, errb, code := secwatch(t, "", "test", dir); code != exitOK || !strings.Contains(out, "1 passed, 0 failed") {
 		t.Errorf("test: %d %s %s", code, out, errb)
 	}
-	if _, err := filepath.Abs(in); err != nil {
+	// A rule test may name the Sigma file itself.
+	sigmaSrc, err := os.ReadFile("../../testdata/sigma/correlation/burst.yml")
+	if err != nil {
 		t.Fatal(err)
+	}
+	writeFile(t, dir, "burst.yml", string(sigmaSrc))
+	writeFile(t, dir, "converted_test.yaml", `rule_files: [burst.yml]
+tests:
+  - name: the Sigma file, converted at load
+    format: alb
+    input_file: in.log
+    expect:
+      - {rule: t-burst, group: {client_ip: 198.51.100.7}, time: "2026-12-07T12:00:09Z", count: 10}
+`)
+	if out, errb, code := secwatch(t, "", "test", filepath.Join(dir, "converted_test.yaml")); code != exitOK || !strings.Contains(out, "1 passed, 0 failed") {
+		t.Errorf("test on the Sigma file: %d %s %s", code, out, errb)
 	}
 }
 
