@@ -32,6 +32,7 @@ func commands() []command {
 		{"test", "run rule tests (*_test.yaml); exit 1 on any failure", cmdTest},
 		{"explain", "show, per event, which rules matched and why they fired or not", cmdExplain},
 		{"alarms", "plan, apply or audit the CloudWatch alarms derived from the rules", cmdAlarms},
+		{"sigma", "convert Sigma rules into native rules (sigma convert FILE|DIR...)", cmdSigma},
 		{"probe", "check a service's TLS, plaintext, auth, CORS and OAuth metadata; exit 1 on any failure", cmdProbe},
 		{"version", "print the version", cmdVersion},
 	}

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/sigma"
 	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
@@ -187,6 +188,17 @@ var topKeys = []string{"rules"}
 func parseFile(file string, data []byte) *parsedFile {
 	p := newParser(file)
 	f := &parsedFile{}
+	// Sigma hook: a Sigma rule file is converted to a native one here, with
+	// its problems at the Sigma file's positions (internal/sigma).
+	if native, problems, isSigma := sigma.Native(file, data); isSigma {
+		for _, pr := range problems {
+			f.errs = append(f.errs, pr)
+		}
+		if len(problems) > 0 {
+			return f
+		}
+		data = native
+	}
 	doc, ok := p.Document(data)
 	if !ok || doc == nil {
 		f.errs = p.Errs
