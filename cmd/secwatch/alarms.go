@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -111,7 +112,7 @@ func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	var want []alarms.Resource
 	if sub != "audit" {
 		var errs []error
-		if want, errs = alarms.Desired(rs, alarmSettings(cfg.Alarms)); len(errs) > 0 {
+		if want, errs = alarms.Desired(rs, alarmSettings(cfg)); len(errs) > 0 {
 			for _, e := range errs {
 				fmt.Fprintln(stderr, e)
 			}
@@ -141,7 +142,7 @@ func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		}
 		return exitOK
 	}
-	return planOrApply(ctx, sub == "apply", &alarms.Reconciler{CloudWatch: cw, Logs: logs, Prune: *prune, Owner: cfg.Alarms.Owner}, want, *asJSON, stdout, stderr)
+	return planOrApply(ctx, sub == "apply", &alarms.Reconciler{CloudWatch: cw, Logs: logs, Prune: *prune, Owner: cfg.Alarms.Owner, NamePrefix: cfg.Alarms.NamePrefix}, want, *asJSON, stdout, stderr)
 }
 
 // planOrApply prints the plan and, for apply, carries it out.
@@ -177,9 +178,21 @@ func planOrApply(ctx context.Context, apply bool, rec *alarms.Reconciler, want [
 }
 
 // alarmSettings turns the config's alarms map into the reconciler's
-// settings.
-func alarmSettings(c config.Alarms) alarms.Settings {
-	s := alarms.Settings{TopicARN: c.TopicARN, LogGroup: c.LogGroup, Namespace: c.Namespace, Owner: c.Owner}
+// settings, with the format of the source reading each log group (the
+// first, when several sources read one).
+func alarmSettings(cfg *config.Config) alarms.Settings {
+	c := cfg.Alarms
+	s := alarms.Settings{TopicARN: c.TopicARN, LogGroup: c.LogGroup, Namespace: c.Namespace, Owner: c.Owner, NamePrefix: c.NamePrefix, Formats: map[string]string{}}
+	for _, src := range cfg.Sources {
+		if src.Type != config.TypeCloudWatch {
+			continue
+		}
+		for _, g := range src.LogGroups {
+			if _, seen := s.Formats[g]; !seen {
+				s.Formats[g] = cmp.Or(src.Format, "json")
+			}
+		}
+	}
 	if h := c.Heartbeat; h.Enabled {
 		s.Heartbeat = &alarms.Heartbeat{Namespace: h.Namespace, MetricName: h.MetricName, Period: h.Period, MissingAfter: h.MissingAfter}
 	}

@@ -82,7 +82,7 @@ func TestDesiredRuleAlarms(t *testing.T) {
 		if len(a.Actions) != 1 || a.Actions[0] != testSettings.TopicARN || !a.ActionsEnabled {
 			t.Errorf("%s: actions %v", tc.name, a.Actions)
 		}
-		if a.Tags[TagManaged] != "true" || a.Tags[TagRule] != strings.TrimPrefix(tc.name, NamePrefix) || len(a.Tags[TagHash]) != 16 {
+		if a.Tags[TagManaged] != "true" || a.Tags[TagRule] != strings.TrimPrefix(tc.name, "secwatch-") || len(a.Tags[TagHash]) != 16 {
 			t.Errorf("%s: tags %v", tc.name, a.Tags)
 		}
 		if len(r.Notes) != len(tc.notes) {
