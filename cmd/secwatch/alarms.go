@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -28,8 +29,9 @@ const alarmsAbout = `Provision and audit CloudWatch alarms (docs/alarms.md).
   apply   make the plan so (idempotent); --prune also deletes secwatch-owned
           resources whose rules are gone. Foreign alarms are never touched.
   audit   report every alarm of the region that cannot work: no metric published
-          with exactly its namespace, name and dimensions, no actions, actions to
-          topics that do not exist; exit 1 on any finding.`
+          with exactly its namespace, name and dimensions, a metric filter whose
+          pattern matches none of its log group's recent events, no actions,
+          actions to topics that do not exist; exit 1 on any finding.`
 
 // cmdAlarms is `secwatch alarms plan|apply|audit`.
 func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -57,6 +59,7 @@ func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	var prune, verify *bool
 	var format, timeField *string
 	var prefix *string
+	var lookBack *time.Duration
 	switch sub {
 	case "plan", "apply":
 		prune = fs.Bool("prune", false, "also delete secwatch-owned metric filters and alarms whose rules are gone")
@@ -67,7 +70,8 @@ func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		timeField = fs.String("time-field", "", "time `field` of the FILEs for --verify (default: that source's time_field)")
 	}
 	if sub == "audit" {
-		prefix = fs.String("prefix", "", "audit only the alarms whose names start with `prefix` (default: every alarm)")
+		prefix = fs.String("prefix", "", "audit only the alarms whose names start with `prefix`, and the metric filters feeding them (default: every alarm and filter)")
+		lookBack = fs.Duration("look-back", alarms.DefaultLookBack, "run each metric filter's pattern over its log group's events of this `duration`")
 	}
 	if code, ok := parseFlags(fs, args[1:], stdout); !ok {
 		return code
@@ -126,7 +130,11 @@ func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return exitFailed
 	}
 	if sub == "audit" {
-		a := &alarms.Auditor{CloudWatch: cw, Logs: logs, SNS: topics, AlarmNamePrefix: *prefix}
+		if *lookBack <= 0 {
+			fmt.Fprintf(stderr, "secwatch alarms audit: --look-back must be positive, got %s\n", *lookBack)
+			return exitUsage
+		}
+		a := &alarms.Auditor{CloudWatch: cw, Logs: logs, SNS: topics, AlarmNamePrefix: *prefix, LookBack: *lookBack}
 		rep, err := a.Audit(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "secwatch alarms audit: %v\n", err)
