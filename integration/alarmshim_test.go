@@ -25,6 +25,8 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/secwatch/secwatch/internal/alarms/pattern"
 )
 
 // alarmShim is an http.Handler in front of kumo that supplies what kumo
@@ -43,7 +45,16 @@ import (
 //   - DescribeAlarms pagination: kumo cuts the list at MaxRecords without
 //     a NextToken; the shim asks kumo for everything and pages itself;
 //   - gzip request bodies (the SDK compresses PutMetricData), which kumo
-//     does not decompress: the shim decompresses them.
+//     does not decompress: the shim decompresses them;
+//   - filter patterns, which kumo ignores (its FilterLogEvents takes the
+//     pattern for a substring): PutMetricFilter and FilterLogEvents reject
+//     a pattern secwatch's parser (internal/alarms/pattern) rejects, and
+//     FilterLogEvents returns the events the pattern matches;
+//   - metric filters at work: every event of a PutLogEvents that a metric
+//     filter of its group matches becomes one datum (the filter's value,
+//     the event's timestamp) put to kumo, and every alarm on that metric is
+//     evaluated (see evaluate) and set through kumo's SetAlarmState, which
+//     kumo never does by itself.
 //
 // Like kumo, it keeps one state per process: see startAlarmShim.
 type alarmShim struct {
@@ -53,6 +64,16 @@ type alarmShim struct {
 	mu    sync.Mutex
 	filts map[string]map[string]metricFilter // log group → filter name → filter
 	tmd   map[string]string                  // alarm name → TreatMissingData
+	// pmu serialises PutLogEvents: the data points of a metric and the
+	// alarm states computed from them.
+	pmu    sync.Mutex
+	points map[string][]datum // namespace + "\x00" + metric name → data points put
+}
+
+// datum is one data point a metric filter published.
+type datum struct {
+	at    time.Time
+	value float64
 }
 
 // metricFilter is the JSON shape of a CloudWatch Logs metric filter.
@@ -79,9 +100,11 @@ func startAlarmShim(t testing.TB) string {
 		s := &alarmShim{
 			kumo:  httputil.NewSingleHostReverseProxy(u),
 			logs:  cloudwatchlogs.NewFromConfig(awsConfig(kumoURL)),
-			cw:    cloudwatch.NewFromConfig(awsConfig(kumoURL)),
-			filts: map[string]map[string]metricFilter{},
-			tmd:   map[string]string{},
+			// Uncompressed: kumo does not read gzip bodies.
+			cw:     cloudwatch.NewFromConfig(awsConfig(kumoURL), func(o *cloudwatch.Options) { o.DisableRequestCompression = true }),
+			filts:  map[string]map[string]metricFilter{},
+			tmd:    map[string]string{},
+			points: map[string][]datum{},
 		}
 		shim.url = httptest.NewServer(s).URL
 	})
@@ -117,6 +140,12 @@ func (s *alarmShim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "Logs_20140328.DeleteMetricFilter":
 		s.deleteMetricFilter(w, r)
+		return
+	case "Logs_20140328.PutLogEvents":
+		s.putLogEvents(w, r)
+		return
+	case "Logs_20140328.FilterLogEvents":
+		s.filterLogEvents(w, r)
 		return
 	}
 	switch op, _ := strings.CutPrefix(r.URL.Path, cwPath); op {
@@ -173,6 +202,10 @@ func (s *alarmShim) putMetricFilter(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(in.MetricTransformations) != 1:
 		logsError(w, "InvalidParameterException", "exactly one metricTransformation is allowed")
+		return
+	}
+	if _, err := pattern.Parse(in.FilterPattern); err != nil {
+		logsError(w, "InvalidParameterException", "Invalid metric filter pattern: "+err.Error())
 		return
 	}
 	t := in.MetricTransformations[0]

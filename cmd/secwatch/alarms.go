@@ -236,15 +236,12 @@ func alarmClients(ctx context.Context, region, endpoint string) (*cloudwatch.Cli
 	if awsCfg.Region == "" {
 		return nil, nil, nil, errors.New("no AWS region: set alarms.region or aws.region, or AWS_REGION")
 	}
-	ep := func() *string {
-		if endpoint == "" {
-			return nil
-		}
-		return aws.String(endpoint)
+	if endpoint != "" { // else AWS_ENDPOINT_URL or the shared config may name one
+		awsCfg.BaseEndpoint = aws.String(endpoint)
 	}
-	cw := cloudwatch.NewFromConfig(awsCfg, func(o *cloudwatch.Options) { o.BaseEndpoint = ep() })
-	logs := cloudwatchlogs.NewFromConfig(awsCfg, func(o *cloudwatchlogs.Options) { o.BaseEndpoint = ep() })
-	topics := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.BaseEndpoint = ep() })
+	cw := cloudwatch.NewFromConfig(awsCfg)
+	logs := cloudwatchlogs.NewFromConfig(awsCfg)
+	topics := sns.NewFromConfig(awsCfg)
 	return cw, logs, topics, nil
 }
 
