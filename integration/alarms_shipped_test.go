@@ -2,8 +2,8 @@ package integration
 
 import (
 	"bufio"
-	"errors"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,7 +167,7 @@ func TestAlarmsShippedDeploymentFires(t *testing.T) {
 	}
 
 	lines := recordedMCP(t)
-	base := time.Now().UTC().Truncate(5*time.Minute).Add(-4 * time.Hour)
+	base := time.Now().UTC().Truncate(5 * time.Minute).Add(-4 * time.Hour)
 	nearMiss := between(lines, "2026-01-28T19:57:02.807Z", "2026-01-28T20:00:36.727277Z")
 	putRecorded(t, f.logs, f.group, nearMiss, base.Add(time.Second))
 	if st, why := state(); st != cwtypes.StateValueOk || !strings.Contains(why, "sums [10]") {

@@ -98,8 +98,8 @@ func startAlarmShim(t testing.TB) string {
 	shim.once.Do(func() {
 		u, _ := url.Parse(kumoURL)
 		s := &alarmShim{
-			kumo:  httputil.NewSingleHostReverseProxy(u),
-			logs:  cloudwatchlogs.NewFromConfig(awsConfig(kumoURL)),
+			kumo: httputil.NewSingleHostReverseProxy(u),
+			logs: cloudwatchlogs.NewFromConfig(awsConfig(kumoURL)),
 			// Uncompressed: kumo does not read gzip bodies.
 			cw:     cloudwatch.NewFromConfig(awsConfig(kumoURL), func(o *cloudwatch.Options) { o.DisableRequestCompression = true }),
 			filts:  map[string]map[string]metricFilter{},
