@@ -114,7 +114,7 @@ func compileFor(r *rules.Rule, group, format string) (string, error) {
 		return pattern.CompileFormat(r, ff.Filter)
 	}
 	var errs []error
-	eachTest(r.Match, func(field string, t *rules.Test) {
+	EachTest(r.Match, func(field string, t *rules.Test) {
 		errs = append(errs, fmt.Errorf("%smatch.%s: %s; %s is parsed from the text of the line, not a property a filter pattern can select, so { $.%s … } would never match (give alarm.filter_pattern: %s; check it with alarms plan --verify)",
 			at(t.Line, t.Col), field, neverThere(group, format, ff), field, field, suggestion(ff, field, t)))
 	})
@@ -141,8 +141,8 @@ func suggestion(ff FormatFields, field string, t *rules.Test) string {
 	return ff.Hint
 }
 
-// eachTest calls fn for every field test of m, in order.
-func eachTest(m *rules.Match, fn func(field string, t *rules.Test)) {
+// EachTest calls fn for every field test of m, in order.
+func EachTest(m *rules.Match, fn func(field string, t *rules.Test)) {
 	if m == nil {
 		return
 	}
@@ -153,6 +153,6 @@ func eachTest(m *rules.Match, fn func(field string, t *rules.Test)) {
 		return
 	}
 	for _, c := range m.Children {
-		eachTest(c, fn)
+		EachTest(c, fn)
 	}
 }
