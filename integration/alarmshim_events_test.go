@@ -190,14 +190,8 @@ func (s *alarmShim) filterLogEvents(w http.ResponseWriter, r *http.Request) {
 	delete(req, "nextToken") // one page holds every match
 	req["limit"] = 10_000
 	fwd, _ := json.Marshal(req)
-	rec := s.forward(r, fwd)
-	if rec.Code != http.StatusOK {
-		copyAnswer(w, rec, rec.Body.Bytes())
-		return
-	}
-	resp := map[string]any{}
-	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-		logsError(w, "ServiceUnavailableException", err.Error())
+	rec, resp, ok := s.forwardDecode(w, r, fwd, json.Unmarshal, func(err error) { logsError(w, "ServiceUnavailableException", err.Error()) })
+	if !ok {
 		return
 	}
 	all, _ := resp["events"].([]any)

@@ -131,21 +131,15 @@ func (s *alarmShim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header.Del("Content-Encoding")
 		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	}
-	switch target := r.Header.Get("X-Amz-Target"); target {
-	case "Logs_20140328.PutMetricFilter":
-		s.putMetricFilter(w, r)
-		return
-	case "Logs_20140328.DescribeMetricFilters":
-		s.describeMetricFilters(w, r)
-		return
-	case "Logs_20140328.DeleteMetricFilter":
-		s.deleteMetricFilter(w, r)
-		return
-	case "Logs_20140328.PutLogEvents":
-		s.putLogEvents(w, r)
-		return
-	case "Logs_20140328.FilterLogEvents":
-		s.filterLogEvents(w, r)
+	logsOps := map[string]http.HandlerFunc{
+		"PutMetricFilter":       s.putMetricFilter,
+		"DescribeMetricFilters": s.describeMetricFilters,
+		"DeleteMetricFilter":    s.deleteMetricFilter,
+		"PutLogEvents":          s.putLogEvents,
+		"FilterLogEvents":       s.filterLogEvents,
+	}
+	if op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "Logs_20140328."); ok && logsOps[op] != nil {
+		logsOps[op](w, r)
 		return
 	}
 	switch op, _ := strings.CutPrefix(r.URL.Path, cwPath); op {
@@ -340,6 +334,23 @@ func (s *alarmShim) forward(r *http.Request, body []byte) *httptest.ResponseReco
 	return rec
 }
 
+// forwardDecode forwards body to kumo and decodes its answer into a map.
+// When kumo fails, its answer is copied to w; when the answer does not
+// decode, fail writes the error; ok is false in both cases.
+func (s *alarmShim) forwardDecode(w http.ResponseWriter, r *http.Request, body []byte, decode func([]byte, any) error, fail func(error)) (rec *httptest.ResponseRecorder, resp map[string]any, ok bool) {
+	rec = s.forward(r, body)
+	if rec.Code != http.StatusOK {
+		copyAnswer(w, rec, rec.Body.Bytes())
+		return rec, nil, false
+	}
+	resp = map[string]any{}
+	if err := decode(rec.Body.Bytes(), &resp); err != nil {
+		fail(err)
+		return rec, nil, false
+	}
+	return rec, resp, true
+}
+
 func copyAnswer(w http.ResponseWriter, rec *httptest.ResponseRecorder, body []byte) {
 	for k, v := range rec.Header() {
 		if k != "Content-Length" {
@@ -462,14 +473,8 @@ func (s *alarmShim) describeAlarms(w http.ResponseWriter, r *http.Request) {
 	fwd, _ := cborEnc.Marshal(req)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec := s.forward(r, fwd)
-	if rec.Code != http.StatusOK {
-		copyAnswer(w, rec, rec.Body.Bytes())
-		return
-	}
-	resp := map[string]any{}
-	if err := cborDec.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+	rec, resp, ok := s.forwardDecode(w, r, fwd, cborDec.Unmarshal, func(err error) { http.Error(w, err.Error(), http.StatusInternalServerError) })
+	if !ok {
 		return
 	}
 	all, _ := resp["MetricAlarms"].([]any)
