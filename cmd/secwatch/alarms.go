@@ -186,11 +186,12 @@ func planOrApply(ctx context.Context, apply bool, rec *alarms.Reconciler, want [
 }
 
 // alarmSettings turns the config's alarms map into the reconciler's
-// settings, with the format of the source reading each log group (the
-// first, when several sources read one).
+// settings, with the format of the source reading each log group or log
+// group prefix (the first, when several sources read one).
 func alarmSettings(cfg *config.Config) alarms.Settings {
 	c := cfg.Alarms
-	s := alarms.Settings{TopicARN: c.TopicARN, LogGroup: c.LogGroup, Namespace: c.Namespace, Owner: c.Owner, NamePrefix: c.NamePrefix, Formats: map[string]string{}}
+	s := alarms.Settings{TopicARN: c.TopicARN, LogGroup: c.LogGroup, Namespace: c.Namespace, Owner: c.Owner, NamePrefix: c.NamePrefix,
+		Formats: map[string]string{}, PrefixFormats: map[string]string{}}
 	for _, src := range cfg.Sources {
 		if src.Type != config.TypeCloudWatch {
 			continue
@@ -198,6 +199,11 @@ func alarmSettings(cfg *config.Config) alarms.Settings {
 		for _, g := range src.LogGroups {
 			if _, seen := s.Formats[g]; !seen {
 				s.Formats[g] = cmp.Or(src.Format, "json")
+			}
+		}
+		if p := src.LogGroupPrefix; p != "" {
+			if _, seen := s.PrefixFormats[p]; !seen {
+				s.PrefixFormats[p] = cmp.Or(src.Format, "json")
 			}
 		}
 	}

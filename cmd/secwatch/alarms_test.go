@@ -99,6 +99,7 @@ func TestAlarmSettingsFromConfig(t *testing.T) {
 		{Type: config.TypeCloudWatch, Format: "mcp", LogGroups: []string{"/g", "/h"}},
 		{Type: config.TypeCloudWatch, LogGroups: []string{"/h", "/j"}},
 		{Type: config.TypeFile, Format: "alb"},
+		{Type: config.TypeCloudWatch, Format: "alb", LogGroupPrefix: "/alb/"},
 	}}
 	c := &cfg.Alarms
 	s := alarmSettings(cfg)
@@ -107,6 +108,9 @@ func TestAlarmSettingsFromConfig(t *testing.T) {
 	}
 	if want := map[string]string{"/g": "mcp", "/h": "mcp", "/j": "json"}; !maps.Equal(s.Formats, want) {
 		t.Errorf("formats %v, want %v", s.Formats, want)
+	}
+	if want := map[string]string{"/alb/": "alb"}; !maps.Equal(s.PrefixFormats, want) {
+		t.Errorf("prefix formats %v, want %v", s.PrefixFormats, want)
 	}
 	if h := s.Heartbeat; h == nil || h.Namespace != "hb" || h.MetricName != "Beat" || h.Period != 2*time.Minute || h.MissingAfter != 10*time.Minute {
 		t.Errorf("heartbeat %+v", s.Heartbeat)

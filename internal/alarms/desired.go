@@ -66,9 +66,25 @@ type Settings struct {
 	NamePrefix string
 	// Formats maps a log group to the ingest format of the source that
 	// reads it: a rule's filter pattern is compiled for what a metric
-	// filter sees of that format's events. A group not in it is compiled
-	// by the rule's alarm.format.
-	Formats map[string]string
+	// filter sees of that format's events. A group not in it takes the
+	// format of the longest PrefixFormats key it starts with; a group in
+	// neither is compiled by the rule's alarm.format.
+	Formats       map[string]string
+	PrefixFormats map[string]string // log_group_prefix → format
+}
+
+// formatOf returns the format of the source reading group, or "".
+func (s Settings) formatOf(group string) string {
+	if f, ok := s.Formats[group]; ok {
+		return f
+	}
+	best, format := -1, ""
+	for p, f := range s.PrefixFormats {
+		if strings.HasPrefix(group, p) && len(p) > best {
+			best, format = len(p), f
+		}
+	}
+	return format
 }
 
 func owner(s string) string { return cmp.Or(s, "true") }
@@ -278,7 +294,7 @@ func ruleResource(r *rules.Rule, s Settings, ns string) (Resource, error) {
 	if group == "" {
 		return fail("log_group: required (set it in the rule, or alarms.log_group in the config)")
 	}
-	pat, err := compileFor(r, group, s.Formats[group])
+	pat, err := compileFor(r, group, s.formatOf(group))
 	if err != nil {
 		var pe *pattern.Error
 		if errors.As(err, &pe) {
