@@ -170,12 +170,16 @@ func TestAlarmsShippedDeploymentFires(t *testing.T) {
 	base := time.Now().UTC().Truncate(5 * time.Minute).Add(-4 * time.Hour)
 	nearMiss := between(lines, "2026-01-28T19:57:02.807Z", "2026-01-28T20:00:36.727277Z")
 	putRecorded(t, f.logs, f.group, nearMiss, base.Add(time.Second))
-	if st, why := state(); st != cwtypes.StateValueOk || !strings.Contains(why, "sums [10]") {
+	st, why := state()
+	t.Logf("near miss, %d lines: %s %s: %s", len(nearMiss), alarm, st, why)
+	if st != cwtypes.StateValueOk || !strings.Contains(why, "sums [10]") {
 		t.Errorf("after the near miss (%d lines, 10 failures): %s (%s), want OK on a sum of 10", len(nearMiss), st, why)
 	}
 	burst := between(lines, "2026-01-28T19:33:56.831Z", "2026-01-28T19:38:43.769824Z")
 	putRecorded(t, f.logs, f.group, burst, base.Add(30*time.Minute+time.Second))
-	if st, why := state(); st != cwtypes.StateValueAlarm || !strings.Contains(why, "sums [26]") {
+	st, why = state()
+	t.Logf("attack burst, %d lines: %s %s: %s", len(burst), alarm, st, why)
+	if st != cwtypes.StateValueAlarm || !strings.Contains(why, "sums [26]") {
 		t.Errorf("after the attack burst (%d lines, 26 failures): %s (%s), want ALARM on a sum of 26", len(burst), st, why)
 	}
 
@@ -263,7 +267,9 @@ alarms: {topic_arn: `+f.topic+`, log_group: `+f.group+`, namespace: `+f.ns+`, na
 		if step.arg == "--prune" {
 			args = []string{"apply", "--prune"}
 		}
-		if out := run(step.cfg, args...); !strings.Contains(out, step.want) {
+		out := run(step.cfg, args...)
+		t.Logf("alarms %s --config %s: %s", strings.Join(args, " "), filepath.Base(step.cfg), step.want)
+		if !strings.Contains(out, step.want) {
 			t.Errorf("alarms %s --config %s: output lacks %q:\n%s", strings.Join(args, " "), filepath.Base(step.cfg), step.want, out)
 		}
 	}
