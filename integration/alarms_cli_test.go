@@ -8,12 +8,40 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 )
+
+var binary struct {
+	once sync.Once
+	path string
+	err  error
+	out  []byte
+}
+
+// secwatchBinary builds the secwatch command once per test process.
+func secwatchBinary(t *testing.T) string {
+	t.Helper()
+	binary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "secwatch-integration-")
+		if err != nil {
+			binary.err = err
+			return
+		}
+		binary.path = filepath.Join(dir, "secwatch")
+		build := exec.Command("go", "build", "-o", binary.path, "./cmd/secwatch")
+		build.Dir = ".." // the main module, with its own go.sum
+		binary.out, binary.err = build.CombinedOutput()
+	})
+	if binary.err != nil {
+		t.Fatalf("go build: %v\n%s", binary.err, binary.out)
+	}
+	return binary.path
+}
 
 // TestAlarmsCommandLine runs the secwatch binary's `alarms` commands
 // against the emulator, as an operator would: exit codes and output of
@@ -24,12 +52,7 @@ func TestAlarmsCommandLine(t *testing.T) {
 	f := newAlarmsFixture(t)
 	endpoint := startAlarmShim(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "secwatch")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/secwatch")
-	build.Dir = ".." // the main module, with its own go.sum
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := secwatchBinary(t)
 	writeFile := func(name, text string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)

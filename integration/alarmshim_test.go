@@ -25,6 +25,8 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/secwatch/secwatch/internal/alarms/pattern"
 )
 
 // alarmShim is an http.Handler in front of kumo that supplies what kumo
@@ -43,7 +45,16 @@ import (
 //   - DescribeAlarms pagination: kumo cuts the list at MaxRecords without
 //     a NextToken; the shim asks kumo for everything and pages itself;
 //   - gzip request bodies (the SDK compresses PutMetricData), which kumo
-//     does not decompress: the shim decompresses them.
+//     does not decompress: the shim decompresses them;
+//   - filter patterns, which kumo ignores (its FilterLogEvents takes the
+//     pattern for a substring): PutMetricFilter and FilterLogEvents reject
+//     a pattern secwatch's parser (internal/alarms/pattern) rejects, and
+//     FilterLogEvents returns the events the pattern matches;
+//   - metric filters at work: every event of a PutLogEvents that a metric
+//     filter of its group matches becomes one datum (the filter's value,
+//     the event's timestamp) put to kumo, and every alarm on that metric is
+//     evaluated (see evaluate) and set through kumo's SetAlarmState, which
+//     kumo never does by itself.
 //
 // Like kumo, it keeps one state per process: see startAlarmShim.
 type alarmShim struct {
@@ -53,6 +64,16 @@ type alarmShim struct {
 	mu    sync.Mutex
 	filts map[string]map[string]metricFilter // log group → filter name → filter
 	tmd   map[string]string                  // alarm name → TreatMissingData
+	// pmu serialises PutLogEvents: the data points of a metric and the
+	// alarm states computed from them.
+	pmu    sync.Mutex
+	points map[string][]datum // namespace + "\x00" + metric name → data points put
+}
+
+// datum is one data point a metric filter published.
+type datum struct {
+	at    time.Time
+	value float64
 }
 
 // metricFilter is the JSON shape of a CloudWatch Logs metric filter.
@@ -77,11 +98,13 @@ func startAlarmShim(t testing.TB) string {
 	shim.once.Do(func() {
 		u, _ := url.Parse(kumoURL)
 		s := &alarmShim{
-			kumo:  httputil.NewSingleHostReverseProxy(u),
-			logs:  cloudwatchlogs.NewFromConfig(awsConfig(kumoURL)),
-			cw:    cloudwatch.NewFromConfig(awsConfig(kumoURL)),
-			filts: map[string]map[string]metricFilter{},
-			tmd:   map[string]string{},
+			kumo: httputil.NewSingleHostReverseProxy(u),
+			logs: cloudwatchlogs.NewFromConfig(awsConfig(kumoURL)),
+			// Uncompressed: kumo does not read gzip bodies.
+			cw:     cloudwatch.NewFromConfig(awsConfig(kumoURL), func(o *cloudwatch.Options) { o.DisableRequestCompression = true }),
+			filts:  map[string]map[string]metricFilter{},
+			tmd:    map[string]string{},
+			points: map[string][]datum{},
 		}
 		shim.url = httptest.NewServer(s).URL
 	})
@@ -108,15 +131,15 @@ func (s *alarmShim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header.Del("Content-Encoding")
 		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	}
-	switch target := r.Header.Get("X-Amz-Target"); target {
-	case "Logs_20140328.PutMetricFilter":
-		s.putMetricFilter(w, r)
-		return
-	case "Logs_20140328.DescribeMetricFilters":
-		s.describeMetricFilters(w, r)
-		return
-	case "Logs_20140328.DeleteMetricFilter":
-		s.deleteMetricFilter(w, r)
+	logsOps := map[string]http.HandlerFunc{
+		"PutMetricFilter":       s.putMetricFilter,
+		"DescribeMetricFilters": s.describeMetricFilters,
+		"DeleteMetricFilter":    s.deleteMetricFilter,
+		"PutLogEvents":          s.putLogEvents,
+		"FilterLogEvents":       s.filterLogEvents,
+	}
+	if op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "Logs_20140328."); ok && logsOps[op] != nil {
+		logsOps[op](w, r)
 		return
 	}
 	switch op, _ := strings.CutPrefix(r.URL.Path, cwPath); op {
@@ -173,6 +196,10 @@ func (s *alarmShim) putMetricFilter(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(in.MetricTransformations) != 1:
 		logsError(w, "InvalidParameterException", "exactly one metricTransformation is allowed")
+		return
+	}
+	if _, err := pattern.Parse(in.FilterPattern); err != nil {
+		logsError(w, "InvalidParameterException", "Invalid metric filter pattern: "+err.Error())
 		return
 	}
 	t := in.MetricTransformations[0]
@@ -307,6 +334,23 @@ func (s *alarmShim) forward(r *http.Request, body []byte) *httptest.ResponseReco
 	return rec
 }
 
+// forwardDecode forwards body to kumo and decodes its answer into a map.
+// When kumo fails, its answer is copied to w; when the answer does not
+// decode, fail writes the error; ok is false in both cases.
+func (s *alarmShim) forwardDecode(w http.ResponseWriter, r *http.Request, body []byte, decode func([]byte, any) error, fail func(error)) (rec *httptest.ResponseRecorder, resp map[string]any, ok bool) {
+	rec = s.forward(r, body)
+	if rec.Code != http.StatusOK {
+		copyAnswer(w, rec, rec.Body.Bytes())
+		return rec, nil, false
+	}
+	resp = map[string]any{}
+	if err := decode(rec.Body.Bytes(), &resp); err != nil {
+		fail(err)
+		return rec, nil, false
+	}
+	return rec, resp, true
+}
+
 func copyAnswer(w http.ResponseWriter, rec *httptest.ResponseRecorder, body []byte) {
 	for k, v := range rec.Header() {
 		if k != "Content-Length" {
@@ -429,14 +473,8 @@ func (s *alarmShim) describeAlarms(w http.ResponseWriter, r *http.Request) {
 	fwd, _ := cborEnc.Marshal(req)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec := s.forward(r, fwd)
-	if rec.Code != http.StatusOK {
-		copyAnswer(w, rec, rec.Body.Bytes())
-		return
-	}
-	resp := map[string]any{}
-	if err := cborDec.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+	rec, resp, ok := s.forwardDecode(w, r, fwd, cborDec.Unmarshal, func(err error) { http.Error(w, err.Error(), http.StatusInternalServerError) })
+	if !ok {
 		return
 	}
 	all, _ := resp["MetricAlarms"].([]any)

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -28,8 +30,9 @@ const alarmsAbout = `Provision and audit CloudWatch alarms (docs/alarms.md).
   apply   make the plan so (idempotent); --prune also deletes secwatch-owned
           resources whose rules are gone. Foreign alarms are never touched.
   audit   report every alarm of the region that cannot work: no metric published
-          with exactly its namespace, name and dimensions, no actions, actions to
-          topics that do not exist; exit 1 on any finding.`
+          with exactly its namespace, name and dimensions, a metric filter whose
+          pattern matches none of its log group's recent events, no actions,
+          actions to topics that do not exist; exit 1 on any finding.`
 
 // cmdAlarms is `secwatch alarms plan|apply|audit`.
 func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -57,6 +60,7 @@ func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	var prune, verify *bool
 	var format, timeField *string
 	var prefix *string
+	var lookBack *time.Duration
 	switch sub {
 	case "plan", "apply":
 		prune = fs.Bool("prune", false, "also delete secwatch-owned metric filters and alarms whose rules are gone")
@@ -67,7 +71,8 @@ func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		timeField = fs.String("time-field", "", "time `field` of the FILEs for --verify (default: that source's time_field)")
 	}
 	if sub == "audit" {
-		prefix = fs.String("prefix", "", "audit only the alarms whose names start with `prefix` (default: every alarm)")
+		prefix = fs.String("prefix", "", "audit only the alarms whose names start with `prefix`, and the metric filters feeding them (default: every alarm and filter)")
+		lookBack = fs.Duration("look-back", alarms.DefaultLookBack, "run each metric filter's pattern over its log group's events of this `duration`")
 	}
 	if code, ok := parseFlags(fs, args[1:], stdout); !ok {
 		return code
@@ -112,7 +117,7 @@ func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	var want []alarms.Resource
 	if sub != "audit" {
 		var errs []error
-		if want, errs = alarms.Desired(rs, alarmSettings(cfg.Alarms)); len(errs) > 0 {
+		if want, errs = alarms.Desired(rs, alarmSettings(cfg)); len(errs) > 0 {
 			for _, e := range errs {
 				fmt.Fprintln(stderr, e)
 			}
@@ -126,7 +131,11 @@ func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return exitFailed
 	}
 	if sub == "audit" {
-		a := &alarms.Auditor{CloudWatch: cw, Logs: logs, SNS: topics, AlarmNamePrefix: *prefix}
+		if *lookBack <= 0 {
+			fmt.Fprintf(stderr, "secwatch alarms audit: --look-back must be positive, got %s\n", *lookBack)
+			return exitUsage
+		}
+		a := &alarms.Auditor{CloudWatch: cw, Logs: logs, SNS: topics, AlarmNamePrefix: *prefix, LookBack: *lookBack}
 		rep, err := a.Audit(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "secwatch alarms audit: %v\n", err)
@@ -142,7 +151,7 @@ func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		}
 		return exitOK
 	}
-	return planOrApply(ctx, sub == "apply", &alarms.Reconciler{CloudWatch: cw, Logs: logs, Prune: *prune, Owner: cfg.Alarms.Owner}, want, *asJSON, stdout, stderr)
+	return planOrApply(ctx, sub == "apply", &alarms.Reconciler{CloudWatch: cw, Logs: logs, Prune: *prune, Owner: cfg.Alarms.Owner, NamePrefix: cfg.Alarms.NamePrefix}, want, *asJSON, stdout, stderr)
 }
 
 // planOrApply prints the plan and, for apply, carries it out.
@@ -178,9 +187,27 @@ func planOrApply(ctx context.Context, apply bool, rec *alarms.Reconciler, want [
 }
 
 // alarmSettings turns the config's alarms map into the reconciler's
-// settings.
-func alarmSettings(c config.Alarms) alarms.Settings {
-	s := alarms.Settings{TopicARN: c.TopicARN, LogGroup: c.LogGroup, Namespace: c.Namespace, Owner: c.Owner}
+// settings, with the format of the source reading each log group or log
+// group prefix (the first, when several sources read one).
+func alarmSettings(cfg *config.Config) alarms.Settings {
+	c := cfg.Alarms
+	s := alarms.Settings{TopicARN: c.TopicARN, LogGroup: c.LogGroup, Namespace: c.Namespace, Owner: c.Owner, NamePrefix: c.NamePrefix,
+		Formats: map[string]string{}, PrefixFormats: map[string]string{}}
+	for _, src := range cfg.Sources {
+		if src.Type != config.TypeCloudWatch {
+			continue
+		}
+		for _, g := range src.LogGroups {
+			if _, seen := s.Formats[g]; !seen {
+				s.Formats[g] = cmp.Or(src.Format, "json")
+			}
+		}
+		if p := src.LogGroupPrefix; p != "" {
+			if _, seen := s.PrefixFormats[p]; !seen {
+				s.PrefixFormats[p] = cmp.Or(src.Format, "json")
+			}
+		}
+	}
 	if h := c.Heartbeat; h.Enabled {
 		s.Heartbeat = &alarms.Heartbeat{Namespace: h.Namespace, MetricName: h.MetricName, Period: h.Period, MissingAfter: h.MissingAfter}
 	}
@@ -216,15 +243,12 @@ func alarmClients(ctx context.Context, region, endpoint string) (*cloudwatch.Cli
 	if awsCfg.Region == "" {
 		return nil, nil, nil, errors.New("no AWS region: set alarms.region or aws.region, or AWS_REGION")
 	}
-	ep := func() *string {
-		if endpoint == "" {
-			return nil
-		}
-		return aws.String(endpoint)
+	if endpoint != "" { // else AWS_ENDPOINT_URL or the shared config may name one
+		awsCfg.BaseEndpoint = aws.String(endpoint)
 	}
-	cw := cloudwatch.NewFromConfig(awsCfg, func(o *cloudwatch.Options) { o.BaseEndpoint = ep() })
-	logs := cloudwatchlogs.NewFromConfig(awsCfg, func(o *cloudwatchlogs.Options) { o.BaseEndpoint = ep() })
-	topics := sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.BaseEndpoint = ep() })
+	cw := cloudwatch.NewFromConfig(awsCfg)
+	logs := cloudwatchlogs.NewFromConfig(awsCfg)
+	topics := sns.NewFromConfig(awsCfg)
 	return cw, logs, topics, nil
 }
 

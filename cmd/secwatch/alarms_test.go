@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -90,14 +91,26 @@ func TestAlarmsRuleErrorsBeforeAWS(t *testing.T) {
 }
 
 func TestAlarmSettingsFromConfig(t *testing.T) {
-	c := config.Alarms{
-		Enabled: true, TopicARN: "arn:aws:sns:eu-west-1:123456789012:a", LogGroup: "/g", Namespace: "ns", Owner: "prod",
+	cfg := &config.Config{Alarms: config.Alarms{
+		Enabled: true, TopicARN: "arn:aws:sns:eu-west-1:123456789012:a", LogGroup: "/g", Namespace: "ns", Owner: "prod", NamePrefix: "staging",
 		Heartbeat: config.Heartbeat{Enabled: true, Namespace: "hb", MetricName: "Beat", Period: 2 * time.Minute, MissingAfter: 10 * time.Minute},
 		Lag:       config.Lag{Enabled: true, MetricName: "Lag", Threshold: time.Minute},
-	}
-	s := alarmSettings(c)
-	if s.TopicARN != c.TopicARN || s.LogGroup != "/g" || s.Namespace != "ns" || s.Owner != "prod" {
+	}, Sources: []config.Source{
+		{Type: config.TypeCloudWatch, Format: "mcp", LogGroups: []string{"/g", "/h"}},
+		{Type: config.TypeCloudWatch, LogGroups: []string{"/h", "/j"}},
+		{Type: config.TypeFile, Format: "alb"},
+		{Type: config.TypeCloudWatch, Format: "alb", LogGroupPrefix: "/alb/"},
+	}}
+	c := &cfg.Alarms
+	s := alarmSettings(cfg)
+	if s.TopicARN != c.TopicARN || s.LogGroup != "/g" || s.Namespace != "ns" || s.Owner != "prod" || s.NamePrefix != "staging" {
 		t.Errorf("settings %+v", s)
+	}
+	if want := map[string]string{"/g": "mcp", "/h": "mcp", "/j": "json"}; !maps.Equal(s.Formats, want) {
+		t.Errorf("formats %v, want %v", s.Formats, want)
+	}
+	if want := map[string]string{"/alb/": "alb"}; !maps.Equal(s.PrefixFormats, want) {
+		t.Errorf("prefix formats %v, want %v", s.PrefixFormats, want)
 	}
 	if h := s.Heartbeat; h == nil || h.Namespace != "hb" || h.MetricName != "Beat" || h.Period != 2*time.Minute || h.MissingAfter != 10*time.Minute {
 		t.Errorf("heartbeat %+v", s.Heartbeat)
@@ -107,7 +120,7 @@ func TestAlarmSettingsFromConfig(t *testing.T) {
 		t.Errorf("lag %+v", s.Lag)
 	}
 	c.Heartbeat.Enabled, c.Lag.Enabled = false, false
-	if s := alarmSettings(c); s.Heartbeat != nil || s.Lag != nil {
+	if s := alarmSettings(cfg); s.Heartbeat != nil || s.Lag != nil {
 		t.Errorf("disabled: %+v", s)
 	}
 }
@@ -130,5 +143,40 @@ func TestAlarmsVerifyUsesTheSourceFormat(t *testing.T) {
 	out, errb, code := secwatch(t, "", "alarms", "plan", "--config", cfg, "--verify", log)
 	if code != exitFailed || !strings.Contains(out, "events.jsonl:2:") || strings.Contains(out, "events.jsonl:1:") || strings.Contains(out+errb, "127.0.0.1:1") {
 		t.Errorf("got %d\nstdout: %s\nstderr: %s", code, out, errb)
+	}
+}
+
+// TestAlarmsPlanKnowsTheGroupFormat: a rule on a field the mcp format
+// parses out of text, on a log group a cloudwatch source reads with
+// format mcp, is a plan error naming the rule, the field and the pattern
+// that works, before any AWS call; the same for a hand-written JSON pattern
+// on a property the envelope never has.
+func TestAlarmsPlanKnowsTheGroupFormat(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "rules.yaml", alarmRule+`  - id: by-hand
+    match: {event_type: cors_violation}
+    window: 5m
+    threshold: 5
+    alarm: {log_group: /mcp-tagging/prod, filter_pattern: '{ $.logger = "security" && $.event_type = "cors_violation" }'}
+`)
+	cfg := writeFile(t, dir, "secwatch.yaml", `rules: [rules.yaml]
+sources:
+  - {name: mcp, type: cloudwatch, format: mcp, log_groups: [/mcp-tagging/prod]}
+aws: {region: eu-west-1, endpoint: "http://127.0.0.1:1"}
+alarms: {}
+`)
+	_, errb, code := secwatch(t, "", "alarms", "plan", "--config", cfg)
+	for _, want := range []string{
+		`rules.yaml:3:25: rule "burst": alarm: match.event_type: log group /mcp-tagging/prod is read with format mcp, whose events a metric filter sees as JSON objects with only the properties correlation_id, level, logger, message, timestamp; event_type is parsed from the text of the line`,
+		`{ $.message = %^[0-9-]+ [0-9:,]+ - SECURITY - [A-Z]+ - SECURITY EVENT \[[A-Z]+\]: authentication_failure - % }`,
+		`rule "by-hand": alarm: filter_pattern: $.event_type: log group /mcp-tagging/prod is read with format mcp`,
+		"2 rules cannot become alarms; nothing was read or changed",
+	} {
+		if !strings.Contains(errb, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb)
+		}
+	}
+	if code != exitFailed || strings.Contains(errb, "127.0.0.1:1") {
+		t.Errorf("got exit %d, stderr %s", code, errb)
 	}
 }

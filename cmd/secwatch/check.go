@@ -48,6 +48,7 @@ func cmdCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		return exitFailed
 	}
 	fmt.Fprintf(stdout, "ok: %d rules\n", len(rs))
+	failed = lintRuleFields(stderr, *cfgPath, rs) || failed
 	if failed {
 		return exitFailed
 	}

@@ -11,11 +11,13 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
 )
@@ -30,6 +32,7 @@ type auditMetricsAPI interface {
 // uses.
 type auditFiltersAPI interface {
 	DescribeMetricFilters(ctx context.Context, in *cloudwatchlogs.DescribeMetricFiltersInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DescribeMetricFiltersOutput, error)
+	FilterLogEvents(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInput, opts ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error)
 }
 
 // topicsAPI is the part of the SNS client the Auditor uses.
@@ -67,20 +70,29 @@ const (
 
 // Auditor inspects the alarms of one account and region. CloudWatch is
 // required; Logs (metric filters, which publish metrics only once a log
-// event matches) and SNS (topic existence) may be nil, and then those
-// checks are skipped and the report says so.
+// event matches, and whether their patterns match the events) and SNS
+// (topic existence) may be nil, and then those checks are skipped and the
+// report says so.
 type Auditor struct {
 	CloudWatch auditMetricsAPI
 	Logs       auditFiltersAPI
 	SNS        topicsAPI
 	// AlarmNamePrefix limits the audit to alarms whose names start with
-	// it; "" audits every metric alarm.
+	// it, and the pattern check to the filters feeding them; "" audits
+	// every metric alarm and every metric filter.
 	AlarmNamePrefix string
+	// LookBack is how far back a filter's pattern is run over its log
+	// group's events; 0 means DefaultLookBack.
+	LookBack time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
 }
 
 // Finding is one problem of one alarm.
 type Finding struct {
-	Alarm   string `json:"alarm"`
+	Alarm string `json:"alarm"` // "" for a metric filter no audited alarm watches
+	// Filter names the metric filter of a never-matches finding.
+	Filter  string `json:"filter,omitempty"`
 	Problem string `json:"problem"`
 	Detail  string `json:"detail"`
 }
@@ -124,10 +136,20 @@ func (a *Auditor) Audit(ctx context.Context) (*Report, error) {
 	}
 	rep.Checked = len(alarms)
 
-	fed, err := a.filterMetrics(ctx, rep)
+	fed, filters, err := a.filterMetrics(ctx, rep)
 	if err != nil {
 		return nil, err
 	}
+	dead := map[metricKey][]deadFilter{}
+	if a.Logs != nil {
+		for _, d := range a.deadFilters(ctx, a.filtersToCheck(filters, alarms), rep) {
+			for _, t := range d.filter.MetricTransformations {
+				k := metricKey{aws.ToString(t.MetricNamespace), aws.ToString(t.MetricName)}
+				dead[k] = append(dead[k], d)
+			}
+		}
+	}
+	watchedByAudited := map[*deadFilter]bool{}
 	published := map[metricKey][]map[string]string{}
 	topics := map[string]error{}
 	for _, m := range alarms {
@@ -146,6 +168,12 @@ func (a *Auditor) Audit(ctx context.Context) (*Report, error) {
 					return nil, err
 				}
 				published[k] = sets
+			}
+			for i := range dead[k] {
+				d := &dead[k][i]
+				add(NeverMatches, "%s", d.detail)
+				rep.Findings[len(rep.Findings)-1].Filter = aws.ToString(d.filter.FilterName)
+				watchedByAudited[d] = true
 			}
 			if hasSet(sets, w.dims) || fedBy(fed[k], w.dims) {
 				continue
@@ -189,10 +217,21 @@ func (a *Auditor) Audit(ctx context.Context) (*Report, error) {
 			rep.Passed = append(rep.Passed, name)
 		}
 	}
+	if a.AlarmNamePrefix == "" {
+		for k := range dead {
+			for i := range dead[k] {
+				if d := &dead[k][i]; !watchedByAudited[d] {
+					rep.Findings = append(rep.Findings, Finding{Filter: aws.ToString(d.filter.FilterName), Problem: NeverMatches, Detail: d.detail})
+				}
+			}
+		}
+	}
 	if a.SNS == nil {
 		rep.Warnings = append(rep.Warnings, "SNS topics were not checked")
 	}
-	slices.SortStableFunc(rep.Findings, func(x, y Finding) int { return cmp.Compare(x.Alarm, y.Alarm) })
+	slices.SortStableFunc(rep.Findings, func(x, y Finding) int {
+		return cmp.Or(cmp.Compare(x.Alarm, y.Alarm), cmp.Compare(x.Filter, y.Filter))
+	})
 	slices.Sort(rep.Passed)
 	return rep, nil
 }
@@ -256,18 +295,20 @@ func (a *Auditor) listMetrics(ctx context.Context, k metricKey) ([]map[string]st
 // filterMetrics returns, per metric, the dimension-name sets that metric
 // filters publish it with: a metric filter publishes only once a log
 // event matches, so a fresh secwatch alarm's metric is not listed yet.
-func (a *Auditor) filterMetrics(ctx context.Context, rep *Report) (map[metricKey][][]string, error) {
+func (a *Auditor) filterMetrics(ctx context.Context, rep *Report) (map[metricKey][][]string, []logstypes.MetricFilter, error) {
 	fed := map[metricKey][][]string{}
 	if a.Logs == nil {
-		rep.Warnings = append(rep.Warnings, "metric filters were not read: alarms on metrics that only a metric filter publishes are reported as never firing")
-		return fed, nil
+		rep.Warnings = append(rep.Warnings, "metric filters were not read: alarms on metrics that only a metric filter publishes are reported as never firing, and no filter pattern was checked")
+		return fed, nil, nil
 	}
+	var all []logstypes.MetricFilter
 	in := &cloudwatchlogs.DescribeMetricFiltersInput{}
 	for {
 		out, err := a.Logs.DescribeMetricFilters(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("describe metric filters: %w", err)
+			return nil, nil, fmt.Errorf("describe metric filters: %w", err)
 		}
+		all = append(all, out.MetricFilters...)
 		for _, f := range out.MetricFilters {
 			for _, t := range f.MetricTransformations {
 				k := metricKey{aws.ToString(t.MetricNamespace), aws.ToString(t.MetricName)}
@@ -275,10 +316,29 @@ func (a *Auditor) filterMetrics(ctx context.Context, rep *Report) (map[metricKey
 			}
 		}
 		if aws.ToString(out.NextToken) == "" {
-			return fed, nil
+			return fed, all, nil
 		}
 		in.NextToken = out.NextToken
 	}
+}
+
+// filtersToCheck returns the filters whose patterns the audit runs: every
+// one, or with AlarmNamePrefix those feeding an audited alarm.
+func (a *Auditor) filtersToCheck(filters []logstypes.MetricFilter, audited []cwtypes.MetricAlarm) []logstypes.MetricFilter {
+	if a.AlarmNamePrefix == "" {
+		return filters
+	}
+	watched := map[metricKey]bool{}
+	for _, m := range audited {
+		for _, w := range watchedMetrics(m) {
+			watched[metricKey{w.ns, w.name}] = true
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(filters), func(f logstypes.MetricFilter) bool {
+		return !slices.ContainsFunc(f.MetricTransformations, func(t logstypes.MetricTransformation) bool {
+			return watched[metricKey{aws.ToString(t.MetricNamespace), aws.ToString(t.MetricName)}]
+		})
+	})
 }
 
 func hasSet(sets []map[string]string, want map[string]string) bool {
@@ -353,7 +413,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(r.Findings) > 0 {
 		ew.printf("ALARM\tPROBLEM\tDETAIL\n")
 		for _, f := range r.Findings {
-			ew.printf("%s\t%s\t%s\n", f.Alarm, f.Problem, f.Detail)
+			ew.printf("%s\t%s\t%s\n", cmp.Or(f.Alarm, "(no alarm)"), f.Problem, f.Detail)
 		}
 	}
 	if ew.err == nil {

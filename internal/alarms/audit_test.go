@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 )
 
 func dimsOf(kv ...string) []cwtypes.Dimension {
@@ -93,5 +94,59 @@ func TestAuditWithoutOptionalClients(t *testing.T) {
 	}
 	if len(rep.Findings) != 1 || rep.Findings[0].Problem != NeverFires || len(rep.Warnings) != 2 {
 		t.Errorf("findings %+v, warnings %q", rep.Findings, rep.Warnings)
+	}
+}
+
+// TestAuditNeverMatches: a metric filter whose pattern matches none of the
+// events of a log group that has events is reported against the alarm on
+// its metric, with the counts; a filter that matches (after empty pages, as
+// CloudWatch returns them) passes; a filter on a group without events is
+// not judged; a filter no audited alarm watches is reported by its name.
+func TestAuditNeverMatches(t *testing.T) {
+	f := newFakeAWS()
+	topic := "arn:aws:sns:eu-west-1:123456789012:alerts"
+	f.topics[topic] = true
+	envelope := `{"message": "2026-01-28 19:33:56,831 - SECURITY - WARNING - SECURITY EVENT [MEDIUM]: authentication_failure - Bearer token is empty", "logger": "security"}`
+	f.events["/mcp"] = []string{`{"message": "started", "logger": "main"}`, envelope, envelope}
+	f.events["/quiet"] = []string{}
+	filter := func(name, group, pat, metric string) {
+		f.filters = append(f.filters, logstypes.MetricFilter{FilterName: aws.String(name), LogGroupName: aws.String(group), FilterPattern: aws.String(pat),
+			MetricTransformations: []logstypes.MetricTransformation{{MetricNamespace: aws.String("secwatch"), MetricName: aws.String(metric), MetricValue: aws.String("1")}}})
+		f.alarms[name] = cwtypes.MetricAlarm{AlarmName: aws.String(name), Namespace: aws.String("secwatch"), MetricName: aws.String(metric),
+			TreatMissingData: aws.String(notBreaching), AlarmActions: []string{topic}, ActionsEnabled: aws.Bool(true)}
+	}
+	filter("secwatch-dead", "/mcp", `{ $.event_type = "authentication_failure" }`, "dead")
+	filter("secwatch-live", "/mcp", `{ $.message = "*authentication_failure*" }`, "live")
+	filter("secwatch-quiet", "/quiet", `{ $.event_type = "x" }`, "quiet")
+	filter("other-team", "/mcp", `"ERROR"`, "errors")
+	delete(f.alarms, "other-team")
+
+	rep, err := (&Auditor{CloudWatch: f, Logs: f, SNS: f}).Audit(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, fd := range rep.Findings {
+		got = append(got, fd.Alarm+" "+fd.Filter+" "+fd.Problem+": "+fd.Detail)
+	}
+	want := []string{
+		" other-team never-matches: metric filter other-team on /mcp matched 0 of the 3 events of the last 24h: pattern \"ERROR\"",
+		`secwatch-dead secwatch-dead never-matches: metric filter secwatch-dead on /mcp matched 0 of the 3 events of the last 24h: pattern { $.event_type = "authentication_failure" }`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if strings.Join(rep.Passed, ",") != "secwatch-live,secwatch-quiet" {
+		t.Errorf("passed %v", rep.Passed)
+	}
+	// With a prefix, only the filters feeding the audited alarms are run.
+	f.calls = nil
+	if _, err := (&Auditor{CloudWatch: f, Logs: f, AlarmNamePrefix: "secwatch-live"}).Audit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, "FilterLogEvents") && !strings.Contains(c, "*authentication_failure*") {
+			t.Errorf("with --prefix secwatch-live: %s", c)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package alarms
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -57,7 +58,7 @@ type current struct {
 func (r *Reconciler) readCurrent(ctx context.Context) (*current, error) {
 	cur := &current{alarms: map[string]*liveAlarm{}}
 	in := &cloudwatch.DescribeAlarmsInput{
-		AlarmNamePrefix: aws.String(NamePrefix),
+		AlarmNamePrefix: aws.String(namePrefix(r.NamePrefix)),
 		AlarmTypes:      []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm},
 		MaxRecords:      aws.Int32(100),
 	}
@@ -90,7 +91,7 @@ func (r *Reconciler) readCurrent(ctx context.Context) (*current, error) {
 				la.Tags[k] = aws.ToString(t.Value)
 			}
 		}
-		la.Managed = la.Tags[TagManaged] == owner(r.Owner)
+		la.Managed = la.Tags[TagManaged] == owner(r.Owner) && cmp.Or(la.Tags[TagPrefix], DefaultNamePrefix) == cmp.Or(r.NamePrefix, DefaultNamePrefix)
 	}
 	fin := &cloudwatchlogs.DescribeMetricFiltersInput{}
 	for {
@@ -99,7 +100,11 @@ func (r *Reconciler) readCurrent(ctx context.Context) (*current, error) {
 			return nil, fmt.Errorf("describe metric filters: %w", err)
 		}
 		for _, f := range out.MetricFilters {
-			if name := aws.ToString(f.FilterName); strings.HasPrefix(name, NamePrefix) {
+			name := aws.ToString(f.FilterName)
+			if la := cur.alarms[name]; la != nil && la.Tags[TagPrefix] != "" && la.Tags[TagPrefix] != cmp.Or(r.NamePrefix, DefaultNamePrefix) {
+				continue // another deployment's, whose prefix extends ours
+			}
+			if strings.HasPrefix(name, namePrefix(r.NamePrefix)) {
 				cur.filters = append(cur.filters, filterFromSDK(f))
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -14,16 +15,27 @@ import (
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
-// Names and tags of secwatch's resources.
+// Names and tags of secwatch's resources. A resource is named
+// <prefix>-<rule id>, <prefix>-heartbeat or <prefix>-ingestion-lag.
 const (
-	NamePrefix    = "secwatch-"
-	HeartbeatName = NamePrefix + "heartbeat"
-	LagName       = NamePrefix + "ingestion-lag"
+	DefaultNamePrefix = "secwatch"
+	HeartbeatName     = DefaultNamePrefix + "-" + heartbeatSuffix // under the default prefix
+	LagName           = DefaultNamePrefix + "-" + lagSuffix
+
+	heartbeatSuffix = "heartbeat"
+	lagSuffix       = "ingestion-lag"
 
 	TagManaged = "secwatch:managed"
 	TagRule    = "secwatch:rule"
 	TagHash    = "secwatch:hash"
+	// TagPrefix is the name prefix of the deployment that made the alarm;
+	// absent means DefaultNamePrefix (alarms made before prefixes).
+	TagPrefix = "secwatch:prefix"
 )
+
+// namePrefix returns "<prefix>-" for a configured prefix ("" means
+// DefaultNamePrefix).
+func namePrefix(p string) string { return cmp.Or(p, DefaultNamePrefix) + "-" }
 
 // Comparison operators, statistics and missing-data treatments used.
 const (
@@ -48,6 +60,31 @@ type Settings struct {
 	// Deployments that share an account and region set different owners,
 	// and each plans and prunes only its own alarms.
 	Owner string
+	// NamePrefix names every resource (<NamePrefix>-<rule id>,
+	// <NamePrefix>-heartbeat); "" means DefaultNamePrefix. Deployments
+	// sharing an account and region set different prefixes.
+	NamePrefix string
+	// Formats maps a log group to the ingest format of the source that
+	// reads it: a rule's filter pattern is compiled for what a metric
+	// filter sees of that format's events. A group not in it takes the
+	// format of the longest PrefixFormats key it starts with; a group in
+	// neither is compiled by the rule's alarm.format.
+	Formats       map[string]string
+	PrefixFormats map[string]string // log_group_prefix → format
+}
+
+// formatOf returns the format of the source reading group, or "".
+func (s Settings) formatOf(group string) string {
+	if f, ok := s.Formats[group]; ok {
+		return f
+	}
+	best, format := -1, ""
+	for p, f := range s.PrefixFormats {
+		if strings.HasPrefix(group, p) && len(p) > best {
+			best, format = len(p), f
+		}
+	}
+	return format
 }
 
 func owner(s string) string { return cmp.Or(s, "true") }
@@ -136,7 +173,7 @@ func Desired(rs []*rules.Rule, s Settings) ([]Resource, []error) {
 	if h := s.Heartbeat; h != nil {
 		period := max(h.Period, time.Minute)
 		out = append(out, builtin(Alarm{
-			Name:              HeartbeatName,
+			Name:              namePrefix(s.NamePrefix) + heartbeatSuffix,
 			Description:       "secwatch is not running: no heartbeat for " + rules.FormatDuration(h.MissingAfter) + " (missing data is breaching)",
 			Namespace:         h.Namespace,
 			MetricName:        h.MetricName,
@@ -150,7 +187,7 @@ func Desired(rs []*rules.Rule, s Settings) ([]Resource, []error) {
 	}
 	if l := s.Lag; l != nil {
 		out = append(out, builtin(Alarm{
-			Name:              LagName,
+			Name:              namePrefix(s.NamePrefix) + lagSuffix,
 			Description:       "secwatch reads CloudWatch Logs more than " + rules.FormatDuration(l.Threshold) + " behind",
 			Namespace:         l.Namespace,
 			MetricName:        l.MetricName,
@@ -182,9 +219,14 @@ func Desired(rs []*rules.Rule, s Settings) ([]Resource, []error) {
 func builtin(a Alarm, s Settings) Resource {
 	a.ActionsEnabled = true
 	a.Actions = actions(s)
-	a.Tags = map[string]string{TagManaged: owner(s.Owner)}
+	a.Tags = baseTags(s)
 	a.Tags[TagHash] = hash(nil, &a)
 	return Resource{Alarm: a}
+}
+
+// baseTags are the tags every alarm of s carries, before its rule and hash.
+func baseTags(s Settings) map[string]string {
+	return map[string]string{TagManaged: owner(s.Owner), TagPrefix: cmp.Or(s.NamePrefix, DefaultNamePrefix)}
 }
 
 func actions(s Settings) []string {
@@ -196,7 +238,7 @@ func actions(s Settings) []string {
 
 // ruleResource builds the filter and alarm of one rule.
 func ruleResource(r *rules.Rule, s Settings, ns string) (Resource, error) {
-	name := NamePrefix + r.ID
+	name := namePrefix(s.NamePrefix) + r.ID
 	fail := func(format string, args ...any) (Resource, error) {
 		return Resource{}, fmt.Errorf("%s:%d:%d: rule %q: alarm: %s", r.File, r.Line, r.Col, r.ID, fmt.Sprintf(format, args...))
 	}
@@ -252,9 +294,13 @@ func ruleResource(r *rules.Rule, s Settings, ns string) (Resource, error) {
 	if group == "" {
 		return fail("log_group: required (set it in the rule, or alarms.log_group in the config)")
 	}
-	pat, err := pattern.Compile(r)
+	pat, err := compileFor(r, group, s.formatOf(group))
 	if err != nil {
-		return Resource{}, fmt.Errorf("%s:%d:%d: %w", r.File, r.Line, r.Col, err)
+		var pe *pattern.Error
+		if errors.As(err, &pe) {
+			err = fmt.Errorf("%s:%d:%d: %w", r.File, r.Line, r.Col, err)
+		}
+		return Resource{}, err
 	}
 	if len(pat) > 1024 {
 		return fail("filter pattern is %d characters, CloudWatch allows 1024", len(pat))
@@ -268,7 +314,8 @@ func ruleResource(r *rules.Rule, s Settings, ns string) (Resource, error) {
 		Value:      "1",
 	}
 	a.Namespace, a.MetricName = f.Namespace, f.MetricName
-	a.Tags = map[string]string{TagManaged: owner(s.Owner), TagRule: r.ID}
+	a.Tags = baseTags(s)
+	a.Tags[TagRule] = r.ID
 	a.Tags[TagHash] = hash(f, &a)
 	res.Filter, res.Alarm = f, a
 	return res, nil

@@ -83,7 +83,7 @@ func TestDesiredRuleAlarms(t *testing.T) {
 		if len(a.Actions) != 1 || a.Actions[0] != testSettings.TopicARN || !a.ActionsEnabled {
 			t.Errorf("%s: actions %v", tc.name, a.Actions)
 		}
-		if a.Tags[TagManaged] != "true" || a.Tags[TagRule] != strings.TrimPrefix(tc.name, NamePrefix) || len(a.Tags[TagHash]) != 16 {
+		if a.Tags[TagManaged] != "true" || a.Tags[TagRule] != strings.TrimPrefix(tc.name, "secwatch-") || len(a.Tags[TagHash]) != 16 {
 			t.Errorf("%s: tags %v", tc.name, a.Tags)
 		}
 		if len(r.Notes) != len(tc.notes) {
@@ -207,6 +207,55 @@ func TestDesiredBuiltins(t *testing.T) {
 	for _, a := range []Alarm{hb, lag} {
 		if a.Tags[TagManaged] != "prod" || a.Tags[TagRule] != "" || len(a.Actions) != 1 {
 			t.Errorf("%s: tags %v, actions %v", a.Name, a.Tags, a.Actions)
+		}
+	}
+}
+
+// TestDesiredCompilesForTheGroupFormat: the source format of the group
+// (exact, else the longest prefix) decides how a rule compiles: json
+// compiles the match, mcp and alb refuse its fields.
+func TestDesiredCompilesForTheGroupFormat(t *testing.T) {
+	rs, err := rules.Parse("r.yaml", []byte(`rules:
+  - id: a
+    match: {status: 401}
+    window: 5m
+    threshold: 10
+    alarm: {log_group: /app}
+  - id: b
+    match: {elb_status_code: 502}
+    window: 5m
+    threshold: 10
+    alarm: {log_group: /alb/prod}
+  - id: c
+    match: {event_type: cors_violation}
+    window: 5m
+    threshold: 10
+    alarm: {log_group: /mcp-tagging/prod}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Settings{
+		Formats:       map[string]string{"/app": "json", "/mcp-tagging/prod": "mcp"},
+		PrefixFormats: map[string]string{"/": "json", "/alb/": "alb"},
+	}
+	got, errs := Desired(rs, s)
+	if len(got) != 1 || got[0].Filter.Pattern != "{ $.status = 401 }" {
+		t.Errorf("resources %+v", got)
+	}
+	var msgs []string
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{
+		`r.yaml:8:30: rule "b": alarm: match.elb_status_code: log group /alb/prod is read with format alb, whose events a metric filter sees as text lines, not JSON`,
+		"a space-delimited pattern such as [type, time, elb, client, target, p1, p2, p3, elb_status_code = 5*, ...]",
+		`r.yaml:13:25: rule "c": alarm: match.event_type: log group /mcp-tagging/prod is read with format mcp`,
+		`SECURITY EVENT \[[A-Z]+\]: cors_violation - %`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("errors lack %q:\n%s", want, all)
 		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 	logstypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
+
+	"github.com/secwatch/secwatch/internal/alarms/pattern"
 )
 
 // fakeAWS is an in-memory CloudWatch, CloudWatch Logs and SNS that pages
@@ -25,11 +27,12 @@ type fakeAWS struct {
 	filters []logstypes.MetricFilter
 	metrics []cwtypes.Metric
 	topics  map[string]bool
+	events  map[string][]string // log group → messages, all within any look-back
 	calls   []string
 }
 
 func newFakeAWS() *fakeAWS {
-	return &fakeAWS{alarms: map[string]cwtypes.MetricAlarm{}, tags: map[string]map[string]string{}, topics: map[string]bool{}}
+	return &fakeAWS{alarms: map[string]cwtypes.MetricAlarm{}, tags: map[string]map[string]string{}, topics: map[string]bool{}, events: map[string][]string{}}
 }
 
 const pageSize = 2
@@ -142,6 +145,38 @@ func (f *fakeAWS) DeleteMetricFilter(_ context.Context, in *cloudwatchlogs.Delet
 		}
 	}
 	return nil, errors.New("ResourceNotFoundException")
+}
+
+// FilterLogEvents matches with the pattern package and pages like
+// CloudWatch at its worst: one event at most per page, and an empty page
+// with a next token before every event.
+func (f *fakeAWS) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterLogEventsInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
+	group := aws.ToString(in.LogGroupName)
+	f.calls = append(f.calls, "FilterLogEvents "+group+" "+aws.ToString(in.FilterPattern))
+	evs, ok := f.events[group]
+	if !ok {
+		return nil, &smithy.GenericAPIError{Code: "ResourceNotFoundException", Message: "The specified log group does not exist."}
+	}
+	p, err := pattern.Parse(aws.ToString(in.FilterPattern))
+	if err != nil {
+		return nil, &smithy.GenericAPIError{Code: "InvalidParameterException", Message: err.Error()}
+	}
+	var all []string
+	for _, m := range evs {
+		if p.Match([]byte(m)) {
+			all = append(all, m)
+		}
+	}
+	// Page i is empty when even, event (i-1)/2 when odd.
+	i, _ := strconv.Atoi(aws.ToString(in.NextToken))
+	out := &cloudwatchlogs.FilterLogEventsOutput{}
+	if i%2 == 1 {
+		out.Events = []logstypes.FilteredLogEvent{{Message: aws.String(all[(i-1)/2])}}
+	}
+	if i+1 < 2*len(all) {
+		out.NextToken = aws.String(strconv.Itoa(i + 1))
+	}
+	return out, nil
 }
 
 func (f *fakeAWS) GetTopicAttributes(_ context.Context, in *sns.GetTopicAttributesInput, _ ...func(*sns.Options)) (*sns.GetTopicAttributesOutput, error) {

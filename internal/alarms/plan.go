@@ -37,6 +37,9 @@ type Reconciler struct {
 	// Alarms with another value belong to another deployment and are
 	// never changed.
 	Owner string
+	// NamePrefix is Settings.NamePrefix: only resources named
+	// <NamePrefix>-* and tagged with it are this Reconciler's.
+	NamePrefix string
 }
 
 // Plan is the difference between what secwatch wants and what exists.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"cmp"
+	"regexp"
 	"time"
 )
 
@@ -31,9 +32,13 @@ type Alarms struct {
 	// configuration manages. Default "true". Deployments sharing an
 	// account and region need different owners: each changes and prunes
 	// only the alarms tagged with its own.
-	Owner     string
-	Heartbeat Heartbeat
-	Lag       Lag
+	Owner string
+	// NamePrefix names every alarm and metric filter: <prefix>-<rule id>,
+	// <prefix>-heartbeat. Default "secwatch". Two deployments in one
+	// account and region (staging beside prod) set different prefixes.
+	NamePrefix string
+	Heartbeat  Heartbeat
+	Lag        Lag
 }
 
 // Heartbeat is the metric the daemon publishes while its engine loop runs,
@@ -57,6 +62,7 @@ type Lag struct {
 // Defaults of the alarms map.
 const (
 	DefaultAlarmNamespace     = "secwatch"
+	DefaultAlarmNamePrefix    = "secwatch"
 	DefaultHeartbeatMetric    = "Heartbeat"
 	DefaultHeartbeatPeriod    = time.Minute
 	DefaultHeartbeatMissing   = 5 * time.Minute
@@ -68,15 +74,16 @@ const (
 )
 
 var (
-	alarmsKeys    = []string{"topic_arn", "region", "endpoint", "log_group", "namespace", "owner", "heartbeat", "lag"}
+	alarmsKeys    = []string{"topic_arn", "region", "endpoint", "log_group", "namespace", "owner", "name_prefix", "heartbeat", "lag"}
 	heartbeatKeys = []string{"enabled", "namespace", "metric_name", "period", "missing_after"}
 	lagKeys       = []string{"enabled", "metric_name", "threshold"}
 )
 
 func defaultAlarms() Alarms {
 	return Alarms{
-		Namespace: DefaultAlarmNamespace,
-		Owner:     "true",
+		Namespace:  DefaultAlarmNamespace,
+		Owner:      "true",
+		NamePrefix: DefaultAlarmNamePrefix,
 		Heartbeat: Heartbeat{
 			Enabled: true, Namespace: DefaultAlarmNamespace, MetricName: DefaultHeartbeatMetric,
 			Period: DefaultHeartbeatPeriod, MissingAfter: DefaultHeartbeatMissing,
@@ -112,6 +119,14 @@ func (p *parser) alarms(kv keyVal, a *Alarms) {
 			a.Namespace = p.metricName(kv, a.Namespace, maxAlarmNamespaceLength)
 		case "owner":
 			a.Owner = p.metricName(kv, a.Owner, 256)
+		case "name_prefix":
+			if v, ok := p.scalar(kv.val, kv.path, "a name prefix"); ok {
+				if !namePrefixRE.MatchString(v) {
+					p.errorf(kv.val, kv.path, "must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit and not ending in '-', got %s", p.got(kv.val))
+				} else {
+					a.NamePrefix = v
+				}
+			}
 		case "heartbeat":
 			p.heartbeat(kv, &a.Heartbeat)
 		case "lag":
@@ -119,6 +134,10 @@ func (p *parser) alarms(kv keyVal, a *Alarms) {
 		}
 	}
 }
+
+// namePrefixRE: alarm names allow more, but the prefix is also a metric
+// filter name (no ':' or '*') and is followed by "-".
+var namePrefixRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_.])?$`)
 
 func (p *parser) heartbeat(kv keyVal, h *Heartbeat) {
 	var missing *keyVal

@@ -21,7 +21,7 @@ func TestAlarmsDefaults(t *testing.T) {
 	}
 	want := Alarms{
 		Enabled: true, TopicARN: "arn:aws:sns:eu-west-1:123456789012:alerts", Region: "eu-west-1",
-		Endpoint: "http://localhost:4566", LogGroup: "/mcp-tagging/prod", Namespace: "secwatch", Owner: "true",
+		Endpoint: "http://localhost:4566", LogGroup: "/mcp-tagging/prod", Namespace: "secwatch", Owner: "true", NamePrefix: "secwatch",
 		Heartbeat: Heartbeat{Enabled: true, Namespace: "secwatch", MetricName: "Heartbeat", Period: time.Minute, MissingAfter: 5 * time.Minute},
 		Lag:       Lag{MetricName: "IngestionLagSeconds", Threshold: 5 * time.Minute},
 	}
@@ -43,6 +43,7 @@ func TestAlarmsKeys(t *testing.T) {
   log_group: /other
   namespace: mcp/prod
   owner: prod
+  name_prefix: secwatch-staging
   heartbeat: {namespace: ops, metric_name: Beat, period: 2m}
   lag: {enabled: true, threshold: 90s}
 `), nil)
@@ -50,7 +51,7 @@ func TestAlarmsKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := c.Alarms
-	if a.TopicARN != "arn:aws:sns:eu-west-1:123456789012:pager" || a.LogGroup != "/other" || a.Namespace != "mcp/prod" || a.Owner != "prod" ||
+	if a.TopicARN != "arn:aws:sns:eu-west-1:123456789012:pager" || a.LogGroup != "/other" || a.Namespace != "mcp/prod" || a.Owner != "prod" || a.NamePrefix != "secwatch-staging" ||
 		a.Heartbeat.Namespace != "ops" || a.Heartbeat.MetricName != "Beat" || a.Heartbeat.Period != 2*time.Minute ||
 		a.Heartbeat.MissingAfter != 6*time.Minute || !a.Lag.Enabled || a.Lag.Threshold != 90*time.Second {
 		t.Errorf("got %+v", a)
@@ -64,6 +65,7 @@ aws: {region: us-east-1}
 alarms:
   topic_arn: "arn:aws:sns:eu-west-1:123456789012:alerts"
   namespace: ":bad"
+  name_prefix: "prod-"
   heartbeat: {period: 90s, missing_after: 5m, enabld: true}
   lag: {enabled: true}
 `), nil)
@@ -71,6 +73,7 @@ alarms:
 	for _, want := range []string{
 		`secwatch.yaml:5:14: alarms.topic_arn: alarms can only notify a topic in their own region: the alarms are in "us-east-1", the topic in "eu-west-1"`,
 		`secwatch.yaml:6:14: alarms.namespace: must be 1 to 255 printable ASCII characters not starting with ":", got ":bad"`,
+		`secwatch.yaml:7:16: alarms.name_prefix: must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit and not ending in '-', got "prod-"`,
 		`alarms.heartbeat.period: must be a whole number of minutes, got "90s"`,
 		`alarms.heartbeat.enabld: unknown field (did you mean "enabled"?)`,
 		`alarms.lag.enabled: is true but no source has type cloudwatch`,

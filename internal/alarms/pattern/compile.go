@@ -52,13 +52,18 @@ func (e *Error) Error() string {
 // the raw line exactly when r.Match holds for the parsed event.
 func Compile(r *rules.Rule) (string, error) {
 	format := FormatJSON
-	if r.Alarm != nil {
-		if r.Alarm.FilterPattern != "" {
-			return r.Alarm.FilterPattern, nil
-		}
-		if r.Alarm.Format != "" {
-			format = r.Alarm.Format
-		}
+	if r.Alarm != nil && r.Alarm.Format != "" {
+		format = r.Alarm.Format
+	}
+	return CompileFormat(r, format)
+}
+
+// CompileFormat is Compile with the log group's event shape given by the
+// caller (FormatJSON or FormatText) in place of r.Alarm.Format;
+// r.Alarm.FilterPattern still wins.
+func CompileFormat(r *rules.Rule, format string) (string, error) {
+	if r.Alarm != nil && r.Alarm.FilterPattern != "" {
+		return r.Alarm.FilterPattern, nil
 	}
 	c := &compiler{r: r, format: format}
 	if r.Kind == rules.KindSequence {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -479,4 +481,34 @@ func (c *cond) setWildcards(v string) {
 		c.trail = true // "*" alone: any text
 	}
 	c.core = v
+}
+
+// Properties returns the first step of every selector of a JSON property
+// pattern ("a" for $.a.b[0]), sorted and without repeats; nil for other
+// patterns. A property no event of the log group has makes its
+// conditions false, whatever the operator, except NOT EXISTS.
+func (p *Pattern) Properties() []string {
+	if p.kind != kindJSON {
+		return nil
+	}
+	seen := map[string]bool{}
+	var walk func(n node)
+	walk = func(n node) {
+		switch n := n.(type) {
+		case allOf[map[string]any]:
+			for _, k := range n {
+				walk(k)
+			}
+		case anyOf[map[string]any]:
+			for _, k := range n {
+				walk(k)
+			}
+		case *cond:
+			if len(n.sel) > 0 {
+				seen[n.sel[0].name] = true
+			}
+		}
+	}
+	walk(p.json)
+	return slices.Sorted(maps.Keys(seen))
 }

@@ -43,6 +43,12 @@ func TestCompiledPatternsAgreeWithRules(t *testing.T) {
 	untranslatable := map[string]int{}
 	nShipped := 0
 	for i, r := range all {
+		if r.Alarm != nil && r.Alarm.FilterPattern != "" {
+			// A hand-written pattern for the log group of another format
+			// (rules/mcp.yaml's envelope patterns): checked copy by copy in
+			// rules/alarms_test.go and line by line by plan --verify.
+			continue
+		}
 		src, err := pattern.Compile(r)
 		if err != nil {
 			var ce *pattern.Error
