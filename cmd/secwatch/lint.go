@@ -11,6 +11,7 @@ import (
 	"github.com/secwatch/secwatch/internal/alarms"
 	"github.com/secwatch/secwatch/internal/config"
 	"github.com/secwatch/secwatch/internal/rules"
+	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
 // lintRuleFields is `secwatch check --config`'s lint for rule fields that
@@ -50,7 +51,7 @@ func lintRuleFields(w io.Writer, cfgPath string, rs []*rules.Rule) bool {
 	var problems []string
 	report := func(r *rules.Rule, line, col int, key, field string) {
 		problems = append(problems, fmt.Sprintf("%s:%d:%d: rule %q: %s: no source produces field %q (the sources' formats %s never do)%s",
-			r.File, line, col, r.ID, key, field, strings.Join(slices.Sorted(maps.Keys(names)), ", "), rules.DidYouMean(field, known, nil)))
+			r.File, line, col, r.ID, key, field, strings.Join(slices.Sorted(maps.Keys(names)), ", "), yamldiag.DidYouMean(field, known, nil)))
 	}
 	for _, r := range rs {
 		matches := []*rules.Match{r.Match}

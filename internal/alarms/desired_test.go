@@ -215,7 +215,7 @@ func TestDesiredBuiltins(t *testing.T) {
 // (exact, else the longest prefix) decides how a rule compiles: json
 // compiles the match, mcp and alb refuse its fields.
 func TestDesiredCompilesForTheGroupFormat(t *testing.T) {
-	rs, err := rules.Parse("r.yaml", []byte(`rules:
+	rs, err := rulefile.Parse("r.yaml", []byte(`rules:
   - id: a
     match: {status: 401}
     window: 5m
