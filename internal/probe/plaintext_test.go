@@ -21,7 +21,9 @@ func TestPlaintextAnswers(t *testing.T) {
 		{"temporary redirect", redirect("https://127.0.0.1:8443/mcp", http.StatusFound), "warn:plaintext_redirect_temporary"},
 		{"redirect to another host", redirect("https://evil.example/mcp", http.StatusMovedPermanently), "fail:plaintext_redirect_other_host"},
 		{"redirect to http", redirect("http://127.0.0.1:8080/mcp", http.StatusMovedPermanently), "fail:plaintext_redirect_not_https"},
-		{"401 in clear", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) }, "warn:plaintext_answered"},
+		// The endpoint authenticates in clear: clients send their key there.
+		{"401 in clear", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) }, "fail:plaintext_auth_served"},
+		{"404 in clear", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotFound) }, "warn:plaintext_answered"},
 		{"204 in clear", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }, "fail:plaintext_served"},
 	}
 	for _, c := range cases {

@@ -1,0 +1,36 @@
+package probe
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// maxKeyFile bounds the size of a key file.
+const maxKeyFile = 4096
+
+// ReadKeyFile reads an API key from a file, such as a mounted secret: its
+// content without surrounding white space. The daemon calls it before every
+// round, so a rotated key is used without a restart. The error names the
+// file, never its content.
+func ReadKeyFile(path string) (Secret, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("api key file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	switch k := strings.TrimSpace(string(b)); {
+	case err != nil:
+		return "", fmt.Errorf("api key file: %w", err)
+	case len(b) > maxKeyFile:
+		return "", fmt.Errorf("api key file %s: larger than %d bytes", path, maxKeyFile)
+	case k == "":
+		return "", fmt.Errorf("api key file %s: empty", path)
+	case strings.ContainsAny(k, "\r\n"):
+		return "", fmt.Errorf("api key file %s: more than one line", path)
+	default:
+		return Secret(k), nil
+	}
+}
