@@ -41,6 +41,10 @@ var (
 	// only ("Invalid API key sk-...", "token abcd1234..."); the value must
 	// look like a key (see phraseCredential).
 	keyPhrase = regexp.MustCompile(`(?i)\b((?:api[ _-]?key|access[ _-]?token|token|secret|password)\s+)([A-Za-z0-9][A-Za-z0-9\-._~+/=]{7,})`)
+	// A server's refusal quoting the credential it refused ("Invalid API
+	// key abcdefgh", "unknown token: …"), whatever it looks like; the MCP
+	// server's own form, "Invalid API key (hash: 9c1d4f2a)", is kept.
+	refusedKey = regexp.MustCompile(`(?i)\b((?:invalid|unknown|wrong|bad|expired|revoked)\s+(?:api[ _-]?key|token)\s*:?\s+)[^\s(][^\s,;]{7,}`)
 )
 
 // A shape is one form of credential in free text. Text tries each shape
@@ -64,6 +68,7 @@ var shapes = []shape{
 	{"secret key=value pair", []string{"key", "token", "passw", "secret", "authorization", "cookie"}, template(secretPair, "${1}"+Mask)},
 	{"live or test key", []string{"_live", "-live", "_test", "-test"}, template(liveKey, Mask)},
 	{"key after its name", []string{"key", "token", "secret", "password"}, phraseCredential},
+	{"refused key quoted", []string{"key", "token"}, template(refusedKey, "${1}"+Mask)},
 }
 
 // schemeCredential masks the credential after "Bearer " or "Basic ", but

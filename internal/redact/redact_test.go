@@ -90,6 +90,9 @@ func TestTextChallengesAndLoggedKeys(t *testing.T) {
 		{"rejected rk_test_51Habc9xyz for tenant 4", "rejected " + Mask + " for tenant 4"},
 		{"Invalid API key q9XvT2mLpa (expired)", "Invalid API key " + Mask + " (expired)"},
 		{"Invalid API key (hash: 9c1d4f2a)", "Invalid API key (hash: 9c1d4f2a)"},
+		{"Invalid API key abcdefghijkl", "Invalid API key " + Mask},
+		{"unknown token: qwertyuiop, closing", "unknown token: " + Mask + ", closing"},
+		{"request with a wrong key answered 401", "request with a wrong key answered 401"},
 		{"api key rotation scheduled", "api key rotation scheduled"},
 		{"token refreshed for 3 sessions", "token refreshed for 3 sessions"},
 	} {
