@@ -22,8 +22,8 @@ func cmdProbe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		"Check a service from the outside against requirements 18 (TLS, no plaintext), 19 (API key,\n"+
 			"RFC 6750 challenge), 20 (CORS) and 24.5 (OAuth metadata): one line per check naming its\n"+
 			"requirement, ✓ pass, ✗ fail, ! warning, ? partly untested (the detail names the flag that\n"+
-			"would test it), - not applicable. Exit 1 if any check fails (warnings and untested parts do\n"+
-			"not fail). The API key is read from the environment variable --api-key-env or the file\n"+
+			"would test it), - not applicable. Exit 1 if any check fails (warnings do not fail; untested\n"+
+			"parts fail only with --fail-untested). The API key is read from the environment variable --api-key-env or the file\n"+
 			"--api-key-file and is never printed. See docs/probes.md.", stderr)
 	origin := fs.String("origin", probe.DefaultOrigin, "an `origin` the service must refuse")
 	allowed := fs.String("allowed-origin", "", "an `origin` the service must allow (default: that part of cors is not tested)")
@@ -38,6 +38,7 @@ func cmdProbe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	timeout := fs.Duration("timeout", probe.DefaultTimeout, "per connection and request")
 	warnDays := fs.Int("cert-warn-days", probe.DefaultCertWarnDays, "warn when the certificate expires in fewer `days`")
 	failDays := fs.Int("cert-fail-days", probe.DefaultCertFailDays, "fail when the certificate expires in fewer `days`")
+	failUntested := fs.Bool("fail-untested", false, "exit 1 also when part of a requirement is untested (for a deployment gate)")
 	originPost := fs.String("disallowed-origin-post", "fail", "severity of a POST with a disallowed Origin not refused with 403: fail or warn")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
@@ -96,7 +97,7 @@ func cmdProbe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	t.Name = "" // the URL's host
 	results := probe.Run(ctx, t)
-	return writeProbeReport(stdout, target, results, *asJSON)
+	return writeProbeReport(stdout, target, results, *asJSON, *failUntested)
 }
 
 // checkProbeFlags checks the flags that may hold a credential by mistake
@@ -123,11 +124,14 @@ func checkProbeFlags(fs *flag.FlagSet, keyEnv, keyFile, plain, origin, allowed s
 	return ""
 }
 
-// writeProbeReport writes the results and returns the exit code.
-func writeProbeReport(w io.Writer, target string, results []probe.Result, asJSON bool) int {
+// writeProbeReport writes the results and returns the exit code: 1 when a
+// check failed, or when failUntested and something was untested.
+func writeProbeReport(w io.Writer, target string, results []probe.Result, asJSON, failUntested bool) int {
 	counts := map[probe.Status]int{}
+	untested := false
 	for i := range results {
 		counts[results[i].Status()]++
+		untested = untested || results[i].UntestedCodes() != ""
 	}
 	if asJSON {
 		for i := range results {
@@ -155,7 +159,7 @@ func writeProbeReport(w io.Writer, target string, results []probe.Result, asJSON
 		fmt.Fprintf(w, "%d checks: %d passed, %d failed, %d warnings, %d partly untested, %d not applicable\n",
 			len(results), counts[probe.Pass], counts[probe.Fail], counts[probe.Warn], counts[probe.Untested], counts[probe.Skip])
 	}
-	if counts[probe.Fail] > 0 {
+	if counts[probe.Fail] > 0 || failUntested && untested {
 		return exitFailed
 	}
 	return exitOK

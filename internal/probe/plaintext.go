@@ -12,7 +12,7 @@ import (
 // challengeNote names the scheme of a 401's challenge, if any.
 func challengeNote(h http.Header) string {
 	if _, ok := bearer(h.Values("WWW-Authenticate")); ok {
-		return " with a Bearer challenge"
+		return " with a challenge (scheme Bearer)"
 	}
 	return ""
 }
