@@ -302,8 +302,10 @@ func (p *prober) run(ctx context.Context, name string) Result {
 }
 
 // ValidateURL checks a target URL: https, a host, no user information (a
-// password in the URL would end up in events), no fragment. The error never
-// quotes s: show s with redact.URL.
+// password in the URL would end up in events), no fragment. Any "@" counts
+// as user information: a password holding "/" makes url.Parse read its
+// start as the host (and the probe would look it up in DNS). The error
+// never quotes s: show s with redact.URL.
 func ValidateURL(s string) error { return validateURL(s, "https") }
 
 // ValidatePlaintextURL checks a plaintext URL like ValidateURL, with scheme
@@ -313,7 +315,7 @@ func ValidatePlaintextURL(s string) error { return validateURL(s, "http") }
 func validateURL(s, scheme string) error {
 	u, err := url.Parse(s)
 	switch {
-	case strings.Contains(s, "@") && (err != nil || u.User != nil):
+	case strings.Contains(s, "@"):
 		return errString("must not hold user information (user:password@)")
 	case err != nil:
 		// url.Parse's error quotes the URL: never shown.
