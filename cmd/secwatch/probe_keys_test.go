@@ -250,3 +250,32 @@ func sortedLines(s string) string {
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
 }
+
+// TestCredentialInLog: a key the server writes into its log in clear is
+// its own finding (mcp-credential-in-log), and the alert's samples show it
+// masked.
+func TestCredentialInLog(t *testing.T) {
+	const key = "sk-live-RECOGNISABLE-0123456789abcdef"
+	log := writeFile(t, t.TempDir(), "mcp.log",
+		"2026-01-28 21:00:00,000 - SECURITY - WARNING - SECURITY EVENT [MEDIUM]: authentication_failure - Invalid API key "+key+"\n"+
+			"2026-01-28 21:00:05,000 - SECURITY - WARNING - SECURITY EVENT [MEDIUM]: authentication_failure - Invalid API key qwertyuiopasdf\n")
+	out, errb, code := secwatch(t, "", "replay", "--rules", "../../rules/mcp.yaml", "--format", "mcp", "--output", "json", log)
+	if code != exitOK {
+		t.Fatalf("replay: code %d\n%s", code, errb)
+	}
+	var rules []string
+	for _, a := range parseAlerts(t, out) {
+		rules = append(rules, a.Rule)
+	}
+	if !contains(rules, "mcp-credential-in-log") {
+		t.Errorf("alerts %q, want mcp-credential-in-log", rules)
+	}
+	for _, k := range []string{key, "RECOGNISABLE", "qwertyuiopasdf"} {
+		if strings.Contains(out+errb, k) {
+			t.Errorf("the output holds the key %q:\n%s%s", k, out, errb)
+		}
+	}
+	if !strings.Contains(out, "Invalid API key [REDACTED]") {
+		t.Errorf("no masked sample:\n%s", out)
+	}
+}
