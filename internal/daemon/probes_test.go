@@ -133,7 +133,7 @@ func TestProbeKeyFileRotation(t *testing.T) {
 	}
 	for _, c := range []struct{ key, want string }{
 		{"an-old-revoked-key\n", "fail:valid_key_refused/"},
-		{probetest.Key + "\n", "pass:/"}, // rotated: no restart
+		{probetest.Key + "\n", "pass:/"},       // rotated: no restart
 		{"", "untested:/valid_key_not_tested"}, // "": no file
 		{"", "untested:/valid_key_not_tested"}, // still none: logged once
 		{probetest.Key, "pass:/"},
