@@ -23,10 +23,10 @@ func cmdProbe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			"RFC 6750 challenge), 20 (CORS) and 24.5 (OAuth metadata): one line per check naming its\n"+
 			"requirement, ✓ pass, ✗ fail, ! warning, ? partly untested (the detail names the flag that\n"+
 			"would test it), - not applicable. Exit 1 if any check fails (warnings do not fail; untested\n"+
-			"parts fail only with --fail-untested). The API key is read from the environment variable --api-key-env or the file\n"+
-			"--api-key-file and is never printed. See docs/probes.md.", stderr)
+			"parts fail only with --fail-untested). The API key is read from the environment variable\n"+
+			"--api-key-env or the file --api-key-file and is never printed. See docs/probes.md.", stderr)
 	origin := fs.String("origin", probe.DefaultOrigin, "an `origin` the service must refuse")
-	allowed := fs.String("allowed-origin", "", "an `origin` the service must allow (default: that part of cors is not tested)")
+	allowed := fs.String("allowed-origin", "", "an `origin` the service must allow (default: that part of cors is untested)")
 	keyEnv := fs.String("api-key-env", probe.DefaultAPIKeyEnv, "environment variable `NAME` holding a valid API key")
 	keyFile := fs.String("api-key-file", "", "`file` holding a valid API key (a mounted secret), instead of --api-key-env")
 	asJSON := fs.Bool("json", false, "one JSON object per check (the probe events) instead of text")
