@@ -118,6 +118,9 @@ func TestProbeKeyProperty(t *testing.T) {
 			}
 			return probeRun(cli(mcp, "--api-key-env", k)...)
 		}},
+		{"--api-key-file KEY", false, func(k string) output {
+			return probeRun(cli(mcp, "--api-key-file", k)...)
+		}},
 		{"URL https://user:KEY@host/", false, func(k string) output {
 			return probeRun("probe", "https://user:"+k+"@"+host, "--ca-bundle", ca)
 		}},
@@ -144,6 +147,9 @@ func TestProbeKeyProperty(t *testing.T) {
 				return output{}
 			}
 			return daemonRun(t, dir, mcp, "api_key_env: "+strconv.Quote(k))
+		}},
+		{"config api_key_file: KEY", false, func(k string) output {
+			return daemonRun(t, dir, mcp, "api_key_file: "+strconv.Quote(k))
 		}},
 		{"config url: https://user:KEY@host/", false, func(k string) output {
 			return daemonRun(t, dir, mcp, "api_key_env: SECWATCH_TEST_PROBE_KEY", "url: "+strconv.Quote("https://user:"+k+"@"+host))
@@ -192,8 +198,8 @@ func TestProbeKeyProperty(t *testing.T) {
 type output struct{ text, binary string }
 
 // volatile are the parts of a daemon run that differ between two runs:
-// times, durations, alert ids, ports and temporary directories.
-var volatile = regexp.MustCompile(`\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)|"(alert_id|id|duration|elapsed|took|pid)":("[^"]*"|[0-9.]+)|\b[0-9a-f]{32,}\b|/tmp/[^"\s]*`)
+// times, durations and alert ids.
+var volatile = regexp.MustCompile(`\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)|"(alert_id|id|duration|elapsed|took|pid)":("[^"]*"|[0-9.]+)|\b[0-9a-f]{32,}\b`)
 
 // daemonRun runs `secwatch run --once` with the shipped probe rules and one
 // probe of s whose config lines are lines (an url line replaces the

@@ -1,7 +1,9 @@
 package probe
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"io"
 	"os"
 	"strings"
@@ -12,10 +14,14 @@ const maxKeyFile = 4096
 
 // ReadKeyFile reads an API key from a file, such as a mounted secret: its
 // content without surrounding white space. The daemon calls it before every
-// round, so a rotated key is used without a restart. The error names the
-// file, never its content.
+// round, so a rotated key is used without a restart. The error never holds
+// the content, and names the path only when the file exists: a path that
+// does not may be the key itself, given where the path belongs.
 func ReadKeyFile(path string) (Secret, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", errors.New("api key file not found (the path given is not shown: it may be the key itself)")
+	}
 	if err != nil {
 		return "", fmt.Errorf("api key file: %w", err)
 	}
