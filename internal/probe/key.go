@@ -3,8 +3,8 @@ package probe
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 )
