@@ -73,12 +73,13 @@ var shapes = []shape{
 
 // schemeCredential masks the credential after "Bearer " or "Basic ", but
 // not an auth-param of a challenge: a token followed by "=" and a value
-// (realm="mcp", error=invalid_token) is a parameter, while a credential's
-// "=" padding ends it.
+// (realm="mcp", error=invalid_token, or realm=\"mcp\" once quoted for
+// display) is a parameter, while a credential's "=" padding ends it.
 func schemeCredential(s string) string {
 	return replaceMatches(authScheme, s, func(m []int) string {
 		end := m[1]
-		if strings.HasSuffix(s[m[6]:m[7]], "=") && end < len(s) && (s[end] == '"' || isToken68(s[end])) {
+		rest := s[end:]
+		if strings.HasSuffix(s[m[6]:m[7]], "=") && rest != "" && (rest[0] == '"' || strings.HasPrefix(rest, `\"`) || isToken68(rest[0])) {
 			return s[m[0]:m[1]]
 		}
 		return s[m[2]:m[3]] + " " + Mask

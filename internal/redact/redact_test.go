@@ -81,6 +81,7 @@ func TestTextChallengesAndLoggedKeys(t *testing.T) {
 		{`WWW-Authenticate: Basic realm="mcp"`, `WWW-Authenticate: Basic realm="mcp"`},
 		{`Bearer realm="mcp", error="invalid_token"`, `Bearer realm="mcp", error="invalid_token"`},
 		{`Bearer error=invalid_token`, `Bearer error=invalid_token`},
+		{`got "Basic realm=\"mcp\""`, `got "Basic realm=\"mcp\""`}, // quoted for display
 		// Credentials, padding included, are.
 		{`Basic YWxhZGRpbjpvcGVu==`, `Basic ` + Mask},
 		{`Basic YQ== sent`, `Basic ` + Mask + ` sent`},
