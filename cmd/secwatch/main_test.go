@@ -288,7 +288,7 @@ tests:
 
 func TestCheckConfig(t *testing.T) {
 	out, errb, code := secwatch(t, "", "check", "--config", "../../examples/secwatch.yaml")
-	if code != exitOK || !strings.Contains(out, "ok: ../../examples/secwatch.yaml\nok: 14 rules\n") {
+	if code != exitOK || !strings.Contains(out, "ok: ../../examples/secwatch.yaml\nok: 15 rules\n") {
 		t.Fatalf("check --config example: code %d, stdout %q, stderr %q", code, out, errb)
 	}
 	dir := t.TempDir()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,18 +14,21 @@ import (
 	"github.com/secwatch/secwatch/internal/config"
 	"github.com/secwatch/secwatch/internal/daemon"
 	"github.com/secwatch/secwatch/internal/probe"
+	"github.com/secwatch/secwatch/internal/redact"
 )
 
 func cmdProbe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("probe", "URL",
 		"Check a service from the outside against requirements 18 (TLS, no plaintext), 19 (API key,\n"+
 			"RFC 6750 challenge), 20 (CORS) and 24.5 (OAuth metadata): one line per check naming its\n"+
-			"requirement, ✓ pass, ✗ fail, ! warning, - not applicable. Exit 1 if any check fails\n"+
-			"(warnings do not fail). The API key is read from the environment variable --api-key-env\n"+
-			"and is never printed. See docs/probes.md.", stderr)
+			"requirement, ✓ pass, ✗ fail, ! warning, ? partly untested (the detail names the flag that\n"+
+			"would test it), - not applicable. Exit 1 if any check fails (warnings do not fail; untested\n"+
+			"parts fail only with --fail-untested). The API key is read from the environment variable\n"+
+			"--api-key-env or the file --api-key-file and is never printed. See docs/probes.md.", stderr)
 	origin := fs.String("origin", probe.DefaultOrigin, "an `origin` the service must refuse")
-	allowed := fs.String("allowed-origin", "", "an `origin` the service must allow (default: that part of cors is not tested)")
+	allowed := fs.String("allowed-origin", "", "an `origin` the service must allow (default: that part of cors is untested)")
 	keyEnv := fs.String("api-key-env", probe.DefaultAPIKeyEnv, "environment variable `NAME` holding a valid API key")
+	keyFile := fs.String("api-key-file", "", "`file` holding a valid API key (a mounted secret), instead of --api-key-env")
 	asJSON := fs.Bool("json", false, "one JSON object per check (the probe events) instead of text")
 	oauth := fs.Bool("oauth", false, "the service is an OAuth protected resource: require its metadata document")
 	plain := fs.String("plaintext-url", "", "the http:// `URL` to try plain HTTP at (default: URL on port 80)")
@@ -34,6 +38,7 @@ func cmdProbe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	timeout := fs.Duration("timeout", probe.DefaultTimeout, "per connection and request")
 	warnDays := fs.Int("cert-warn-days", probe.DefaultCertWarnDays, "warn when the certificate expires in fewer `days`")
 	failDays := fs.Int("cert-fail-days", probe.DefaultCertFailDays, "fail when the certificate expires in fewer `days`")
+	failUntested := fs.Bool("fail-untested", false, "exit 1 also when part of a requirement is untested (for a deployment gate)")
 	originPost := fs.String("disallowed-origin-post", "fail", "severity of a POST with a disallowed Origin not refused with 403: fail or warn")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
@@ -53,7 +58,11 @@ func cmdProbe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitUsage
 	}
 	if err := probe.ValidateURL(target); err != nil {
-		fmt.Fprintf(stderr, "secwatch probe: URL %s, got %q\n", err, target)
+		fmt.Fprintf(stderr, "secwatch probe: URL %s, got %q\n", err, redact.URL(target))
+		return exitUsage
+	}
+	if msg := checkProbeFlags(fs, *keyEnv, *keyFile, *plain, *origin, *allowed); msg != "" {
+		fmt.Fprintf(stderr, "secwatch probe: %s\n", msg)
 		return exitUsage
 	}
 	for _, c := range checks {
@@ -72,11 +81,14 @@ func cmdProbe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	pc := config.Probe{
 		Name: "cli", URL: target, Timeout: *timeout, Checks: []string(checks), Origin: *origin, AllowedOrigin: *allowed,
-		APIKeyEnv: *keyEnv, OAuth: *oauth, PlaintextURL: *plain, CABundle: *caBundle,
+		APIKeyEnv: *keyEnv, APIKeyFile: *keyFile, OAuth: *oauth, PlaintextURL: *plain, CABundle: *caBundle,
 		CertWarnDays: *warnDays, CertFailDays: *failDays, DisallowedOriginPost: *originPost,
 	}
 	if len(checks) == 0 {
 		pc.Checks = nil
+	}
+	if *keyFile != "" {
+		pc.APIKeyEnv = ""
 	}
 	t, err := daemon.ProbeTarget(pc, os.LookupEnv)
 	if err != nil {
@@ -85,14 +97,41 @@ func cmdProbe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	t.Name = "" // the URL's host
 	results := probe.Run(ctx, t)
-	return writeProbeReport(stdout, target, results, *asJSON)
+	return writeProbeReport(stdout, target, results, *asJSON, *failUntested)
 }
 
-// writeProbeReport writes the results and returns the exit code.
-func writeProbeReport(w io.Writer, target string, results []probe.Result, asJSON bool) int {
+// checkProbeFlags checks the flags that may hold a credential by mistake
+// and returns the problem ("" when none). A refused value is never quoted
+// whole: a key given as the variable name is not shown at all, and a URL's
+// or origin's user information is masked.
+func checkProbeFlags(fs *flag.FlagSet, keyEnv, keyFile, plain, origin, allowed string) string {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if keyFile != "" && set["api-key-env"] {
+		return "--api-key-env and --api-key-file exclude each other"
+	}
+	if err := probe.ValidateEnvName(keyEnv); err != nil && keyFile == "" {
+		return "--api-key-env " + err.Error()
+	}
+	if err := probe.ValidatePlaintextURL(plain); plain != "" && err != nil {
+		return fmt.Sprintf("--plaintext-url %s, got %q", err, redact.URL(plain))
+	}
+	for _, o := range []struct{ flag, v string }{{"--origin", origin}, {"--allowed-origin", allowed}} {
+		if strings.Contains(o.v, "@") {
+			return fmt.Sprintf("%s must not hold user information (user:password@), got %q", o.flag, redact.URL(o.v))
+		}
+	}
+	return ""
+}
+
+// writeProbeReport writes the results and returns the exit code: 1 when a
+// check failed, or when failUntested and something was untested.
+func writeProbeReport(w io.Writer, target string, results []probe.Result, asJSON, failUntested bool) int {
 	counts := map[probe.Status]int{}
+	untested := false
 	for i := range results {
 		counts[results[i].Status()]++
+		untested = untested || results[i].UntestedCodes() != ""
 	}
 	if asJSON {
 		for i := range results {
@@ -117,10 +156,10 @@ func writeProbeReport(w io.Writer, target string, results []probe.Result, asJSON
 		for i := range results {
 			fmt.Fprintln(w, results[i].Line())
 		}
-		fmt.Fprintf(w, "%d checks: %d passed, %d failed, %d warnings, %d not applicable\n",
-			len(results), counts[probe.Pass], counts[probe.Fail], counts[probe.Warn], counts[probe.Skip])
+		fmt.Fprintf(w, "%d checks: %d passed, %d failed, %d warnings, %d partly untested, %d not applicable\n",
+			len(results), counts[probe.Pass], counts[probe.Fail], counts[probe.Warn], counts[probe.Untested], counts[probe.Skip])
 	}
-	if counts[probe.Fail] > 0 {
+	if counts[probe.Fail] > 0 || failUntested && untested {
 		return exitFailed
 	}
 	return exitOK

@@ -39,7 +39,7 @@ func TestProbeCommand(t *testing.T) {
 				t.Errorf("line %d: got %q, want it to start with %q", i+2, lines[i+1], want)
 			}
 		}
-		if want := "5 checks: 5 passed, 0 failed, 0 warnings, 0 not applicable"; lines[6] != want {
+		if want := "5 checks: 5 passed, 0 failed, 0 warnings, 0 partly untested, 0 not applicable"; lines[6] != want {
 			t.Errorf("summary: got %q, want %q", lines[6], want)
 		}
 	})
@@ -73,9 +73,9 @@ func TestProbeCommand(t *testing.T) {
 		}
 		for _, want := range []string{
 			"! auth            19.7              no credentials: challenge carries error=\"missing_token\" (not an RFC 6750 error code)",
-			"✗ cors            20.1, 20.3        preflight from allowed origin \"https://app.example.com\" answered 401",
+			"✗ cors            20.1, 20.3        preflight from allowed origin \"https://app.example.com\" answered 401, not 2xx: browsers fail it",
 			"- oauth_metadata  24.5              not applicable: OAuth is not configured for this target",
-			"5 checks: 2 passed, 1 failed, 1 warnings, 1 not applicable",
+			"5 checks: 2 passed, 1 failed, 1 warnings, 0 partly untested, 1 not applicable",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("report lacks %q:\n%s", want, out)

@@ -213,5 +213,8 @@ func (c *Config) resolve(dir string) {
 		if c.Probes[i].CABundle != "" {
 			c.Probes[i].CABundle = abs(c.Probes[i].CABundle)
 		}
+		if c.Probes[i].APIKeyFile != "" {
+			c.Probes[i].APIKeyFile = abs(c.Probes[i].APIKeyFile)
+		}
 	}
 }

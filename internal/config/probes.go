@@ -4,18 +4,20 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/secwatch/secwatch/internal/probe"
+	"github.com/secwatch/secwatch/internal/redact"
 	"github.com/secwatch/secwatch/internal/yamldiag"
 )
 
-// Probe is one external probe target (docs/probes.md). The
-// config holds the name of the environment variable with the API key,
-// never the key.
+// Probe is one external probe target (docs/probes.md). The config holds
+// the name of the environment variable or the path of the file with the
+// API key, never the key.
 type Probe struct {
 	Name          string        // unique, [a-z0-9][a-z0-9_-]*
 	URL           string        // https://host[:port]/path
@@ -24,7 +26,8 @@ type Probe struct {
 	Checks        []string      // default every check (probe.Checks)
 	Origin        string        // a disallowed origin to test; default probe.DefaultOrigin
 	AllowedOrigin string        // an origin the service allows; "" skips that part
-	APIKeyEnv     string        // default probe.DefaultAPIKeyEnv
+	APIKeyEnv     string        // default probe.DefaultAPIKeyEnv; "" when APIKeyFile is set
+	APIKeyFile    string        // a file holding the key, re-read every round; Load resolves it
 	OAuth         bool          // the service is an OAuth protected resource
 	PlaintextURL  string        // default: URL with http:// on port 80
 	CABundle      string        // PEM file of extra roots; Load resolves it
@@ -42,13 +45,12 @@ const (
 )
 
 var probeKeys = []string{
-	"name", "url", "interval", "timeout", "checks", "origin", "allowed_origin", "api_key_env",
+	"name", "url", "interval", "timeout", "checks", "origin", "allowed_origin", "api_key_env", "api_key_file",
 	"oauth", "plaintext_url", "ca_bundle", "cert_warn_days", "cert_fail_days", "disallowed_origin_post",
 }
 
 var (
-	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	originForm = regexp.MustCompile(`^[a-z][a-z0-9+.-]*://[^/\s]+$`)
+	originForm = regexp.MustCompile(`^[a-z][a-z0-9+.-]*://[^/\s@]+$`)
 )
 
 // probes decodes the probes list.
@@ -95,7 +97,7 @@ func (p *parser) probe(n *yaml.Node, path string) (Probe, bool) {
 		case "url":
 			if s, ok := p.scalar(kv.val, kv.path, "an https URL"); ok {
 				if err := probe.ValidateURL(s); err != nil {
-					p.errorf(kv.val, kv.path, "%s, got %s", err, p.got(kv.val))
+					p.errorf(kv.val, kv.path, "%s, got %s", err, p.gotURL(kv.val))
 				} else {
 					pr.URL = s
 				}
@@ -114,7 +116,7 @@ func (p *parser) probe(n *yaml.Node, path string) (Probe, bool) {
 		case "origin", "allowed_origin":
 			if s, ok := p.scalar(kv.val, kv.path, "an origin"); ok {
 				if !originForm.MatchString(s) {
-					p.errorf(kv.val, kv.path, "must be an origin like \"https://app.example.com\" (scheme and host, no path), got %s", p.got(kv.val))
+					p.errorf(kv.val, kv.path, "must be an origin like \"https://app.example.com\" (scheme and host, no path, no user information), got %s", p.gotURL(kv.val))
 				} else if kv.name == "origin" {
 					pr.Origin = s
 				} else {
@@ -123,18 +125,27 @@ func (p *parser) probe(n *yaml.Node, path string) (Probe, bool) {
 			}
 		case "api_key_env":
 			if s, ok := p.scalar(kv.val, kv.path, "an environment variable name"); ok {
-				if !envName.MatchString(s) {
-					p.errorf(kv.val, kv.path, "must be the name of an environment variable (not the key itself), got %s", p.got(kv.val))
+				if err := probe.ValidateEnvName(s); err != nil {
+					// Never quoted: it may be the key itself.
+					p.errorf(kv.val, kv.path, "%s", err)
 				} else {
 					pr.APIKeyEnv = s
+				}
+			}
+		case "api_key_file":
+			if s, ok := p.scalar(kv.val, kv.path, "a path"); ok {
+				if msg := checkPath(s); msg != "" || s == "" {
+					p.errorf(kv.val, kv.path, "must be the path of a file holding the key%s", cmpMsg(msg))
+				} else {
+					pr.APIKeyFile = s
 				}
 			}
 		case "oauth":
 			pr.OAuth, _ = p.boolean(kv)
 		case "plaintext_url":
 			if s, ok := p.scalar(kv.val, kv.path, "an http URL"); ok {
-				if s != "" && (!strings.HasPrefix(s, "http://") || len(s) <= len("http://")) {
-					p.errorf(kv.val, kv.path, "must be an http:// URL, got %s", p.got(kv.val))
+				if err := probe.ValidatePlaintextURL(s); s != "" && err != nil {
+					p.errorf(kv.val, kv.path, "%s, got %s", err, p.gotURL(kv.val))
 				} else {
 					pr.PlaintextURL = s
 				}
@@ -171,10 +182,30 @@ func (p *parser) probe(n *yaml.Node, path string) (Probe, bool) {
 		}
 		p.errorf(at, path+".cert_fail_days", "must be less than cert_warn_days (%d), got %d", pr.CertWarnDays, pr.CertFailDays)
 	}
+	if kv, ok := has["api_key_file"]; ok {
+		if _, both := has["api_key_env"]; both {
+			p.errorf(kv.val, kv.path, "api_key_env and api_key_file exclude each other")
+		}
+		pr.APIKeyEnv = ""
+	}
 	if pr.Origin != "" && pr.Origin == pr.AllowedOrigin {
 		p.errorf(has["allowed_origin"].val, path+".allowed_origin", "must differ from origin (the origin that must be refused)")
 	}
 	return pr, true
+}
+
+// gotURL quotes a refused URL or origin with its user information masked:
+// a password or key there is never echoed.
+func (p *parser) gotURL(n *yaml.Node) string {
+	return strconv.Quote(redact.URL(n.Value))
+}
+
+// cmpMsg is " (msg)", or "" when msg is empty.
+func cmpMsg(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return " (" + msg + ")"
 }
 
 func contains(list []string, s string) bool {

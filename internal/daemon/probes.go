@@ -28,6 +28,8 @@ type probeSource struct {
 	stats    *ingest.SourceStats
 	log      zerolog.Logger
 	last     map[string]probe.Status // per check, to log changes only
+	keyFile  string                  // re-read before every round ("": the key is fixed)
+	keyErr   string                  // the last key file error, to log changes only
 }
 
 // ProbeSourceName is the @source of a probe's events: config source names
@@ -38,6 +40,7 @@ func ProbeSourceName(probeName string) string { return "probe:" + probeName }
 // their check finished.
 func (s *probeSource) Run(ctx context.Context, out chan<- ingest.Record) error {
 	for {
+		s.rereadKey()
 		for _, r := range probe.Run(ctx, s.target) {
 			if ctx.Err() != nil {
 				return nil
@@ -82,6 +85,29 @@ func (s *probeSource) logChange(r *probe.Result) {
 		Str("detail", r.Detail()).Msg("probe check changed")
 }
 
+// rereadKey reads the key file, if any, so that a rotated key is used from
+// the next round on. An unreadable file leaves the round without a key
+// (the valid-key checks are untested) and is logged when its error changes.
+func (s *probeSource) rereadKey() {
+	if s.keyFile == "" {
+		return
+	}
+	k, err := probe.ReadKeyFile(s.keyFile)
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if msg != s.keyErr {
+		if err != nil {
+			s.log.Warn().Err(err).Msg("probe key unreadable")
+		} else {
+			s.log.Info().Msg("probe key readable again")
+		}
+		s.keyErr = msg
+	}
+	s.target.APIKey = k
+}
+
 // probeSources builds a source per configured probe. An unreadable CA
 // bundle stops the daemon before anything starts.
 func (d *Daemon) probeSources(m *metrics) ([]*probeSource, error) {
@@ -94,7 +120,7 @@ func (d *Daemon) probeSources(m *metrics) ([]*probeSource, error) {
 		name := ProbeSourceName(pc.Name)
 		out = append(out, &probeSource{
 			name: name, target: t, interval: pc.Interval, once: d.Once,
-			stats: m.source(name).stats, last: map[string]probe.Status{},
+			stats: m.source(name).stats, last: map[string]probe.Status{}, keyFile: pc.APIKeyFile,
 			log: d.Log.With().Str("component", "probe").Str("probe", pc.Name).Logger(),
 		})
 	}
@@ -112,19 +138,29 @@ func (d *Daemon) startProbes(ctx context.Context, wg *sync.WaitGroup, srcs []*pr
 }
 
 // ProbeTarget turns a probe's configuration into a probe.Target, reading
-// the API key from the environment variable it names (getenv) and the CA
-// bundle from disk.
+// the API key from the file it names, or else from the environment
+// variable it names (getenv), and the CA bundle from disk. An unreadable
+// key file or CA bundle is an error.
 func ProbeTarget(pc config.Probe, getenv func(string) (string, bool)) (probe.Target, error) {
 	t := probe.Target{
 		Name: pc.Name, URL: pc.URL, Checks: pc.Checks, Origin: pc.Origin, AllowedOrigin: pc.AllowedOrigin,
-		APIKeyEnv: pc.APIKeyEnv, OAuth: pc.OAuth, PlaintextURL: pc.PlaintextURL,
+		OAuth: pc.OAuth, PlaintextURL: pc.PlaintextURL,
 		CertWarnDays: pc.CertWarnDays, CertFailDays: pc.CertFailDays, Timeout: pc.Timeout,
 	}
 	if pc.DisallowedOriginPost == "warn" {
 		t.OriginPost = probe.Warn
 	}
-	if k, ok := getenv(pc.APIKeyEnv); ok {
-		t.APIKey = probe.Secret(k)
+	switch {
+	case pc.APIKeyFile != "":
+		k, err := probe.ReadKeyFile(pc.APIKeyFile)
+		if err != nil {
+			return t, err
+		}
+		t.APIKey = k
+	case pc.APIKeyEnv != "":
+		if k, ok := getenv(pc.APIKeyEnv); ok {
+			t.APIKey = probe.Secret(k)
+		}
 	}
 	if pc.CABundle != "" {
 		pool, err := CAPool(pc.CABundle)

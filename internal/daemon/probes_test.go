@@ -1,7 +1,11 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -11,6 +15,7 @@ import (
 	"github.com/secwatch/secwatch/internal/config"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/probe"
+	"github.com/secwatch/secwatch/internal/probe/probetest"
 )
 
 // TestProbeSourceInterval runs a probe source in a synctest bubble: one
@@ -98,5 +103,59 @@ func TestProbeTarget(t *testing.T) {
 	}
 	if tg.APIKey != "the-key" || tg.OriginPost != probe.Warn {
 		t.Errorf("got key set %v, origin post %v", tg.APIKey == "the-key", tg.OriginPost)
+	}
+}
+
+// TestProbeKeyFileRotation: the key file is re-read before every round, so
+// a rotated key is used from the next round on without a restart; an
+// unreadable file leaves the round without a key (valid key untested) and
+// is logged once, without the key.
+func TestProbeKeyFileRotation(t *testing.T) {
+	s := probetest.Start(t, probetest.None)
+	path := filepath.Join(t.TempDir(), "key")
+	var logBuf bytes.Buffer
+	src := &probeSource{
+		name: ProbeSourceName("p"), once: true, stats: new(ingest.SourceStats), last: map[string]probe.Status{},
+		log: zerolog.New(&logBuf), keyFile: path,
+		target: probe.Target{Name: "p", URL: s.URL, RootCAs: s.RootCAs, Checks: []string{probe.CheckAuth}, Timeout: 5 * time.Second},
+	}
+	round := func() string {
+		t.Helper()
+		out := make(chan ingest.Record, 10)
+		if err := src.Run(context.Background(), out); err != nil {
+			t.Fatal(err)
+		}
+		rec := <-out
+		st, _ := rec.Event.Get("status")
+		codes, _ := rec.Event.Get("findings")
+		untested, _ := rec.Event.Get("untested")
+		return st + ":" + codes + "/" + untested
+	}
+	for _, c := range []struct{ key, want string }{
+		{"an-old-revoked-key\n", "fail:valid_key_refused/"},
+		{probetest.Key + "\n", "pass:/"},       // rotated: no restart
+		{"", "untested:/valid_key_not_tested"}, // "": no file
+		{"", "untested:/valid_key_not_tested"}, // still none: logged once
+		{probetest.Key, "pass:/"},
+	} {
+		os.Remove(path)
+		if c.key != "" {
+			if err := os.WriteFile(path, []byte(c.key), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := round(); got != c.want {
+			t.Errorf("key file %q: got %q, want %q", c.key, got, c.want)
+		}
+	}
+	log := logBuf.String()
+	if n := strings.Count(log, "probe key unreadable"); n != 1 {
+		t.Errorf("%d \"probe key unreadable\" lines, want 1:\n%s", n, log)
+	}
+	if !strings.Contains(log, "probe key readable again") {
+		t.Errorf("recovery not logged:\n%s", log)
+	}
+	if strings.Contains(log, probetest.Key) || strings.Contains(log, "an-old-revoked-key") {
+		t.Errorf("the log holds a key:\n%s", log)
 	}
 }

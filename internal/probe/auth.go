@@ -11,6 +11,11 @@ import (
 // any MCP server.
 const mcpPing = `{"jsonrpc":"2.0","id":"secwatch-probe","method":"ping"}`
 
+// noKeyHint says how to give the probe a key. It never names the variable
+// or file actually configured: a key mistakenly given there must not be
+// echoed.
+const noKeyHint = "(--api-key-env or --api-key-file; api_key_env or api_key_file in the config)"
+
 var jsonHeaders = map[string]string{"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 // rfc6750Codes are the error codes RFC 6750 §3.1 defines.
@@ -48,13 +53,13 @@ func (p *prober) checkAuth(ctx context.Context) Result {
 
 	// The valid key.
 	if p.target.APIKey == "" {
-		r.Findings = append(r.Findings, Finding{"valid_key_not_tested", "19.1", Warn, "valid key not tested: $" + p.target.APIKeyEnv + " is not set"})
+		r.Findings = append(r.Findings, Finding{"valid_key_not_tested", "19.1", Untested, "19.1 untested: no API key given " + noKeyHint})
 		return r
 	}
 	if resp, err := post(true, ""); err != nil {
 		r.Findings = append(r.Findings, unreachable("valid_key_unreachable", "19.1", "request with the valid key", err))
 	} else if resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden {
-		r.Findings = append(r.Findings, Finding{"valid_key_refused", "19.1", Fail, "the key from $" + p.target.APIKeyEnv + " was refused with " + strconv.Itoa(resp.status)})
+		r.Findings = append(r.Findings, Finding{"valid_key_refused", "19.1", Fail, "the API key was refused with " + strconv.Itoa(resp.status)})
 	} else {
 		r.Findings = append(r.Findings, Finding{"valid_key_refused", "19.1", Pass, "valid key accepted (" + strconv.Itoa(resp.status) + ")"})
 	}

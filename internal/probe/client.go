@@ -46,9 +46,6 @@ func newProber(t Target) (*prober, error) {
 	if t.OriginPost != Warn {
 		t.OriginPost = Fail
 	}
-	if t.APIKeyEnv == "" {
-		t.APIKeyEnv = DefaultAPIKeyEnv
-	}
 	p := &prober{target: t}
 	if err := ValidateURL(t.URL); err != nil {
 		if p.target.Name == "" {
@@ -95,10 +92,7 @@ func (p *prober) checkRedirect(req *http.Request, via []*http.Request) error {
 // text that came from the network or from an error, and makes it safe to
 // display.
 func (p *prober) scrub(s string) string {
-	if k := p.target.APIKey.reveal(); k != "" {
-		s = strings.ReplaceAll(s, k, redact.Mask)
-	}
-	return redact.Sanitize(redact.Text(s), 600)
+	return redact.Sanitize(redact.Text(redact.Key(s, p.target.APIKey.reveal())), 600)
 }
 
 // show quotes a header value from the server for a message: sanitized,

@@ -2,7 +2,9 @@ package probe
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -20,11 +22,14 @@ const (
 	probeHeader = "x-secwatch-probe"
 )
 
-// checkCORS: a preflight from a disallowed origin gets no
-// Access-Control-Allow-Origin (20.1, 20.3) and never "*" (20.2); one from
-// the allowed origin is echoed (20.1), allows at most POST and OPTIONS
-// (20.5) and the three headers of 20.6; a POST with a disallowed Origin is
-// refused with 403 (MCP's DNS-rebinding rule, 20.3).
+// checkCORS: preflights from disallowed origins get no
+// Access-Control-Allow-Origin naming them, nor "null" (20.3), nor "*"
+// (20.2); the disallowed origins are Target.Origin, "null" and, when an
+// allowed origin is given, the usual allowlist mistakes derived from it
+// (lenientOrigins). The allowed origin's preflight is answered 2xx with
+// the origin echoed (20.1), at most POST and OPTIONS (20.5) and the three
+// headers of 20.6. A POST with a disallowed Origin is refused with 403
+// (MCP's DNS-rebinding rule, 20.3).
 func (p *prober) checkCORS(ctx context.Context) Result {
 	var r Result
 	preflight := func(origin, method, headers string) (*response, error) {
@@ -32,27 +37,32 @@ func (p *prober) checkCORS(ctx context.Context) Result {
 			"Origin": origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": headers,
 		}})
 	}
+	const askHeaders = "content-type,authorization,x-correlation-id"
 	bad := p.target.Origin
 
-	// A disallowed origin's preflight.
-	resp, err := preflight(bad, "POST", "content-type,authorization,x-correlation-id")
-	if err != nil {
-		r.Findings = append(r.Findings, unreachable("preflight_unreachable", "20.3", "preflight", err))
-		return r
+	// Disallowed origins' preflights.
+	allowedBad := false
+	for i, o := range disallowedOrigins(bad, p.target.AllowedOrigin) {
+		resp, err := preflight(o.origin, "POST", askHeaders)
+		if err != nil {
+			r.Findings = append(r.Findings, unreachable("preflight_unreachable", "20.3", "preflight", err))
+			return r
+		}
+		if f, ok := disallowedFinding(o, resp); ok {
+			r.Findings = append(r.Findings, f)
+			allowedBad = allowedBad || f.Code == "disallowed_origin_allowed"
+		}
+		if i == 0 {
+			r.Findings = append(r.Findings, listFindings(resp)...)
+		}
 	}
-	switch acao := resp.header.Get("Access-Control-Allow-Origin"); {
-	case acao == "*":
-		r.Findings = append(r.Findings, Finding{"wildcard_origin", "20.2", Fail, "preflight answered Access-Control-Allow-Origin: *"})
-	case acao != "" && strings.EqualFold(acao, bad):
-		r.Findings = append(r.Findings, Finding{"disallowed_origin_allowed", "20.3", Fail, "preflight from disallowed origin " + show(bad) + " was allowed (origin echoed)"})
-	default:
-		r.Findings = append(r.Findings, Finding{"disallowed_origin_allowed", "20.3", Pass, "disallowed origin not allowed"})
+	if !allowedBad {
+		r.Findings = append(r.Findings, Finding{"disallowed_origin_allowed", "20.3", Pass, "disallowed origins not allowed"})
 	}
-	r.Findings = append(r.Findings, listFindings(resp)...)
 
 	// The allowed origin's preflight.
 	if good := p.target.AllowedOrigin; good != "" {
-		resp, err := preflight(good, "POST", "content-type,authorization,x-correlation-id")
+		resp, err := preflight(good, "POST", askHeaders)
 		if err != nil {
 			r.Findings = append(r.Findings, unreachable("preflight_unreachable", "20.1", "preflight", err))
 			return r
@@ -60,6 +70,11 @@ func (p *prober) checkCORS(ctx context.Context) Result {
 		switch acao := resp.header.Get("Access-Control-Allow-Origin"); {
 		case acao == "*":
 			r.Findings = append(r.Findings, Finding{"wildcard_origin", "20.2", Fail, "preflight from the allowed origin answered Access-Control-Allow-Origin: *"})
+		case resp.status < 200 || resp.status > 299:
+			// Browsers fail any preflight that is not 2xx, whatever its
+			// headers say.
+			r.Findings = append(r.Findings, Finding{"allowed_origin_not_echoed", "20.1", Fail,
+				"preflight from allowed origin " + show(good) + " answered " + strconv.Itoa(resp.status) + ", not 2xx: browsers fail it"})
 		case acao != good:
 			r.Findings = append(r.Findings, Finding{"allowed_origin_not_echoed", "20.1", Fail,
 				"preflight from allowed origin " + show(good) + " answered " + strconv.Itoa(resp.status) + " without echoing it in Access-Control-Allow-Origin"})
@@ -71,10 +86,16 @@ func (p *prober) checkCORS(ctx context.Context) Result {
 		if resp, err := preflight(good, probeMethod, "content-type,"+probeHeader); err == nil {
 			r.Findings = append(r.Findings, listFindings(resp)...)
 		}
+	} else {
+		hint := "(--allowed-origin; allowed_origin in the config)"
+		r.Findings = append(r.Findings,
+			Finding{"allowed_origin_not_tested", "20.1", Untested, "20.1, 20.5, 20.6 and the lenient-allowlist origins untested: no allowed origin given " + hint},
+			Finding{"allowed_methods_not_tested", "20.5", Untested, ""},
+			Finding{"allowed_headers_not_tested", "20.6", Untested, ""})
 	}
 
 	// A POST with a disallowed Origin must be refused (403), key or not.
-	resp, err = p.do(ctx, request{method: http.MethodPost, url: p.target.URL, header: map[string]string{
+	resp, err := p.do(ctx, request{method: http.MethodPost, url: p.target.URL, header: map[string]string{
 		"Origin": bad, "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
 	}, withKey: p.target.APIKey != "", body: mcpPing})
 	switch {
@@ -83,13 +104,63 @@ func (p *prober) checkCORS(ctx context.Context) Result {
 	case resp.status == http.StatusForbidden:
 		r.Findings = append(r.Findings, Finding{"disallowed_origin_post_not_refused", "20.3", Pass, "POST with a disallowed Origin refused with 403"})
 	case resp.status == http.StatusUnauthorized && p.target.APIKey == "":
-		r.Findings = append(r.Findings, Finding{"disallowed_origin_post_not_tested", "20.3", Warn,
-			"POST with a disallowed Origin answered 401: without a valid key ($" + p.target.APIKeyEnv + ") the Origin check behind authentication is not tested"})
+		r.Findings = append(r.Findings, Finding{"disallowed_origin_post_not_tested", "20.3", Untested,
+			"POST with a disallowed Origin answered 401: the Origin check behind authentication is untested without an API key " + noKeyHint})
 	default:
 		r.Findings = append(r.Findings, Finding{"disallowed_origin_post_not_refused", "20.3", p.target.OriginPost,
 			"POST with disallowed Origin " + show(bad) + " answered " + strconv.Itoa(resp.status) + ", want 403"})
 	}
 	return dedupe(r)
+}
+
+// badOrigin is a disallowed origin to send, and why it is tried.
+type badOrigin struct{ origin, why string }
+
+// disallowedOrigins are the origins whose preflights must not be allowed:
+// the configured one, "null" (any sandboxed iframe sends it), and, when an
+// allowed origin is known, its usual allowlist mistakes: a suffix
+// (https://app.example.com.evil.test, a prefix match), a prefix
+// (https://evilapp.example.com, a suffix match) and plain http (a host
+// match).
+func disallowedOrigins(bad, allowed string) []badOrigin {
+	out := []badOrigin{{bad, ""}, {"null", ""}}
+	u, err := url.Parse(allowed)
+	if allowed == "" || err != nil || u.Hostname() == "" {
+		return out
+	}
+	host, port := u.Hostname(), u.Port()
+	origin := func(scheme, h string) string {
+		if port != "" {
+			h = net.JoinHostPort(h, port)
+		}
+		return scheme + "://" + h
+	}
+	out = append(out,
+		badOrigin{origin(u.Scheme, host+".evil.test"), "the allowed origin with a suffix"},
+		badOrigin{origin(u.Scheme, "evil"+host), "the allowed origin with a prefix"})
+	if u.Scheme == "https" {
+		out = append(out, badOrigin{origin("http", host), "the allowed origin over plain http"})
+	}
+	return out
+}
+
+// disallowedFinding judges a disallowed origin's preflight: allowed when
+// Access-Control-Allow-Origin is "*", echoes the origin, or is "null".
+func disallowedFinding(o badOrigin, resp *response) (Finding, bool) {
+	acao := resp.header.Get("Access-Control-Allow-Origin")
+	what := "preflight from disallowed origin " + show(o.origin)
+	if o.why != "" {
+		what += " (" + o.why + ": a lenient allowlist)"
+	}
+	switch {
+	case acao == "*":
+		return Finding{"wildcard_origin", "20.2", Fail, what + " answered Access-Control-Allow-Origin: *"}, true
+	case strings.EqualFold(acao, "null"):
+		return Finding{"disallowed_origin_allowed", "20.3", Fail, what + " answered Access-Control-Allow-Origin: null (any sandboxed iframe sends Origin: null)"}, true
+	case acao != "" && strings.EqualFold(acao, o.origin):
+		return Finding{"disallowed_origin_allowed", "20.3", Fail, what + " was allowed (origin echoed)"}, true
+	}
+	return Finding{}, false
 }
 
 // listFindings checks Access-Control-Allow-Methods and -Headers.

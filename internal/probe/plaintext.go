@@ -3,10 +3,19 @@ package probe
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/secwatch/secwatch/internal/redact"
 )
+
+// challengeNote names the scheme of a 401's challenge, if any.
+func challengeNote(h http.Header) string {
+	if _, ok := bearer(h.Values("WWW-Authenticate")); ok {
+		return " with a challenge (scheme Bearer)"
+	}
+	return ""
+}
 
 // plaintextURL is the http:// form of the target: Target.PlaintextURL, or
 // the URL with scheme http on port 80.
@@ -24,21 +33,21 @@ func (p *prober) plaintextURL() string {
 }
 
 // checkPlaintext: the http:// form is redirected with 301/308 to https on
-// the same host (18.4), or refused (18.6); a 2xx over plain HTTP fails.
+// the same host (18.4), or refused (18.6); a 2xx, or a 401 asking for
+// credentials, over plain HTTP fails: the endpoint is served in clear.
 // The request carries no credentials and no redirect is followed.
 func (p *prober) checkPlaintext(ctx context.Context) Result {
 	var r Result
 	target := p.plaintextURL()
-	pu, err := url.Parse(target)
-	if err != nil || pu.Scheme != "http" {
-		r.Findings = append(r.Findings, Finding{"plaintext_url_invalid", "18.6", Fail, "plaintext URL " + strconv.Quote(target) + " is not an http:// URL"})
+	if err := ValidatePlaintextURL(target); err != nil {
+		r.Findings = append(r.Findings, Finding{"plaintext_url_invalid", "18.6", Fail, "plaintext URL " + strconv.Quote(redact.URL(target)) + " " + err.Error()})
 		return r
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.target.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		r.Findings = append(r.Findings, Finding{"plaintext_url_invalid", "18.6", Fail, err.Error()})
+		r.Findings = append(r.Findings, Finding{"plaintext_url_invalid", "18.6", Fail, "plaintext URL " + strconv.Quote(redact.URL(target)) + " is not a valid URL"})
 		return r
 	}
 	req.Header.Set("User-Agent", "secwatch-probe")
@@ -74,6 +83,9 @@ func (p *prober) checkPlaintext(ctx context.Context) Result {
 		default:
 			r.Findings = append(r.Findings, Finding{"plaintext_redirect", "18.4", Pass, "plain HTTP redirected (" + strconv.Itoa(st) + ") to https on the same host"})
 		}
+	case st == http.StatusUnauthorized:
+		r.Findings = append(r.Findings, Finding{"plaintext_auth_served", "18.6", Fail, "plain HTTP answered 401 at " + target +
+			challengeNote(resp.Header) + ": the endpoint is served in clear and asks clients for their key there"})
 	default:
 		r.Findings = append(r.Findings, Finding{"plaintext_answered", "18.6", Warn, "plain HTTP answered " + strconv.Itoa(st) + " instead of a redirect or a refusal"})
 	}

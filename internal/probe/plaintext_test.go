@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,9 @@ func TestPlaintextAnswers(t *testing.T) {
 		{"temporary redirect", redirect("https://127.0.0.1:8443/mcp", http.StatusFound), "warn:plaintext_redirect_temporary"},
 		{"redirect to another host", redirect("https://evil.example/mcp", http.StatusMovedPermanently), "fail:plaintext_redirect_other_host"},
 		{"redirect to http", redirect("http://127.0.0.1:8080/mcp", http.StatusMovedPermanently), "fail:plaintext_redirect_not_https"},
-		{"401 in clear", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) }, "warn:plaintext_answered"},
+		// The endpoint authenticates in clear: clients send their key there.
+		{"401 in clear", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) }, "fail:plaintext_auth_served"},
+		{"404 in clear", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotFound) }, "warn:plaintext_answered"},
 		{"204 in clear", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }, "fail:plaintext_served"},
 	}
 	for _, c := range cases {
@@ -45,7 +48,9 @@ func redirect(to string, code int) http.HandlerFunc {
 // TestChallengeParsing: quoted commas, several challenges, a missing
 // realm, an error code where none is wanted. The server refuses every key,
 // so valid_key_refused fails in every case; the other codes are the
-// challenge's.
+// challenge's. The key is one character: the detail must still read
+// "the API key was refused" (not "the API [REDACTED]ey"), and a Basic
+// challenge's realm is shown as sent, not taken for a credential.
 func TestChallengeParsing(t *testing.T) {
 	cases := []struct {
 		name, header, want string
@@ -53,7 +58,7 @@ func TestChallengeParsing(t *testing.T) {
 		{"quoted comma and another scheme first", `Basic realm="x", Bearer realm="a, b"`, "fail:valid_key_refused"},
 		{"error on a request without credentials", `Bearer realm="mcp", error="invalid_request"`, "fail:no_credentials_error_code,valid_key_refused"},
 		{"no realm", `Bearer`, "fail:no_credentials_no_realm,valid_key_refused"},
-		{"not bearer", `Basic realm="x"`, "fail:no_credentials_not_bearer,valid_key_refused"},
+		{"not bearer", `Basic realm="mcp"`, "fail:no_credentials_not_bearer,valid_key_refused"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -72,6 +77,15 @@ func TestChallengeParsing(t *testing.T) {
 			})
 			if got := outcome(rs)["auth"]; got != c.want {
 				t.Errorf("got %q, want %q (%s)", got, c.want, rs[0].Detail())
+			}
+			want := []string{"the API key was refused with 401"}
+			if c.name == "not bearer" {
+				want = append(want, `scheme Bearer: "Basic realm=\"mcp\""`)
+			}
+			for _, w := range want {
+				if !strings.Contains(rs[0].Detail(), w) {
+					t.Errorf("detail %q lacks %q", rs[0].Detail(), w)
+				}
 			}
 		})
 	}

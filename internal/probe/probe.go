@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,18 +46,20 @@ const (
 type Status int
 
 const (
-	Skip Status = iota // not applicable, or not evaluable (the reason is in the detail)
-	Pass
+	Skip     Status = iota // not applicable, or not evaluable (the reason is in the detail)
+	Pass                   // exercised and met
+	Untested               // applicable but not exercised; the message says what would test it
 	Warn
 	Fail
 )
 
-var statusNames = [...]string{"skip", "pass", "warn", "fail"}
-var statusMarks = [...]string{"-", "✓", "!", "✗"}
+var statusNames = [...]string{"skip", "pass", "untested", "warn", "fail"}
+var statusMarks = [...]string{"-", "✓", "?", "!", "✗"}
 
 func (s Status) String() string { return statusNames[s] }
 
-// Mark is the report's symbol for s: ✓ pass, ✗ fail, ! warn, - skip.
+// Mark is the report's symbol for s: ✓ pass, ✗ fail, ! warn, ? untested,
+// - skip.
 func (s Status) Mark() string { return statusMarks[s] }
 
 // Secret holds a credential. It prints as "[REDACTED]" with every fmt verb
@@ -84,11 +87,9 @@ type Target struct {
 	// allowed-origin part of the cors check).
 	Origin        string
 	AllowedOrigin string
-	// APIKey is a valid key ("" skips the valid-key part of the auth
-	// check, with a warning). It is sent only over https to URL's host.
+	// APIKey is a valid key ("" leaves the valid-key part of the auth
+	// check untested). It is sent only over https to URL's host.
 	APIKey Secret
-	// APIKeyEnv names where APIKey came from, for messages only.
-	APIKeyEnv string
 	// OAuth says the service is meant to be an OAuth protected resource;
 	// false: the oauth_metadata check is not applicable.
 	OAuth bool
@@ -185,25 +186,32 @@ func compareRequirement(a, b string) int {
 	return cmp.Or(cmp.Compare(x, y), cmp.Compare(p, q))
 }
 
-// Detail is the messages of the findings that set the status, joined with
-// "; " (all of them when the check passed).
+// Detail is the messages of the findings that set the status and of the
+// untested ones, joined with "; " (all of them when the check passed or
+// was partly untested).
 func (r *Result) Detail() string {
 	st := r.Status()
 	var msgs []string
 	for _, f := range r.Findings {
-		if (f.Status == st || st == Pass) && f.Message != "" {
+		if (f.Status == st || f.Status == Untested || st == Pass || st == Untested) && f.Message != "" {
 			msgs = append(msgs, f.Message)
 		}
 	}
 	return strings.Join(msgs, "; ")
 }
 
-// Codes lists the codes of the findings that did not pass, sorted and
-// comma-separated ("" when everything passed).
-func (r *Result) Codes() string {
+// Codes lists the codes of the failed and warning findings, sorted and
+// comma-separated ("" when none).
+func (r *Result) Codes() string { return r.codes(Warn, Fail) }
+
+// UntestedCodes lists the codes of the untested findings, sorted and
+// comma-separated ("" when everything applicable was exercised).
+func (r *Result) UntestedCodes() string { return r.codes(Untested) }
+
+func (r *Result) codes(statuses ...Status) string {
 	var codes []string
 	for _, f := range r.Findings {
-		if f.Status == Fail || f.Status == Warn {
+		if slices.Contains(statuses, f.Status) {
 			codes = append(codes, f.Code)
 		}
 	}
@@ -216,8 +224,8 @@ func (r *Result) Codes() string {
 const maxDetail = 2000
 
 // Event is the result as an event: event_type "probe", probe, check,
-// target, requirement, ok, status, detail, findings and the check's extra
-// fields.
+// target, requirement, ok, status, detail, findings, untested and the
+// check's extra fields.
 func (r *Result) Event() event.Event {
 	ev := event.Event{Time: r.Time}
 	ev.Add("event_type", "probe")
@@ -229,6 +237,7 @@ func (r *Result) Event() event.Event {
 	ev.Add("status", r.Status().String())
 	ev.Add("detail", redact.Sanitize(r.Detail(), maxDetail))
 	ev.Add("findings", r.Codes())
+	ev.Add("untested", r.UntestedCodes())
 	for _, f := range r.Fields {
 		ev.Set(f.Key, f.Value)
 	}
@@ -293,20 +302,41 @@ func (p *prober) run(ctx context.Context, name string) Result {
 }
 
 // ValidateURL checks a target URL: https, a host, no user information (a
-// password in the URL would end up in events), no fragment.
-func ValidateURL(s string) error {
+// password in the URL would end up in events), no fragment. Any "@" counts
+// as user information: a password holding "/" makes url.Parse read its
+// start as the host (and the probe would look it up in DNS). The error
+// never quotes s: show s with redact.URL.
+func ValidateURL(s string) error { return validateURL(s, "https") }
+
+// ValidatePlaintextURL checks a plaintext URL like ValidateURL, with scheme
+// http.
+func ValidatePlaintextURL(s string) error { return validateURL(s, "http") }
+
+func validateURL(s, scheme string) error {
 	u, err := url.Parse(s)
 	switch {
+	case strings.Contains(s, "@"):
+		return errString("must not hold user information (user:password@)")
 	case err != nil:
-		return err
-	case u.Scheme != "https":
-		return errString("must be an https:// URL")
+		// url.Parse's error quotes the URL: never shown.
+		return errString("is not a valid URL")
+	case u.Scheme != scheme:
+		return errString("must be an " + scheme + ":// URL")
 	case u.Host == "" || u.Hostname() == "":
 		return errString("has no host")
-	case u.User != nil:
-		return errString("must not hold user information (user:password@)")
 	case u.Fragment != "":
 		return errString("must not have a #fragment")
+	}
+	return nil
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ValidateEnvName checks the name of the variable holding the API key. The
+// error never quotes name: a key given in its place must not be echoed.
+func ValidateEnvName(name string) error {
+	if !envName.MatchString(name) {
+		return errString("must be the name of an environment variable (letters, digits and _), not the key itself; the value given is not shown")
 	}
 	return nil
 }

@@ -15,16 +15,20 @@ import (
 func target(s *probetest.Server, oauth bool) probe.Target {
 	return probe.Target{
 		Name: "test", URL: s.URL, PlaintextURL: s.PlaintextURL, RootCAs: s.RootCAs,
-		AllowedOrigin: probetest.AllowedOrigin, APIKey: probetest.Key, APIKeyEnv: "TEST_KEY",
+		AllowedOrigin: probetest.AllowedOrigin, APIKey: probetest.Key,
 		OAuth: oauth, Timeout: 5 * time.Second,
 	}
 }
 
-// outcome summarises results as check → "status:codes".
+// outcome summarises results as check → "status:codes", followed by
+// " untested:codes" when something was not exercised.
 func outcome(rs []probe.Result) map[string]string {
 	m := map[string]string{}
 	for _, r := range rs {
 		m[r.Check] = r.Status().String() + ":" + r.Codes()
+		if u := r.UntestedCodes(); u != "" {
+			m[r.Check] += " untested:" + u
+		}
 	}
 	return m
 }
@@ -76,6 +80,16 @@ func TestDefects(t *testing.T) {
 		{probetest.EchoAnyOrigin, with(allPass(), "cors", "fail:disallowed_origin_allowed")},
 		{probetest.ExtraMethods, with(allPass(), "cors", "fail:extra_methods")},
 		{probetest.NoMetadata, with(allPass(), "oauth_metadata", "fail:metadata_missing")},
+		// Misconfigurations an earlier probe passed.
+		{probetest.LegacyTLSRSA, with(allPass(), "tls", "fail:legacy_tls_accepted")},
+		{probetest.LegacyOtherAlert, allPass()},
+		{probetest.LegacyUntestable, with(allPass(), "tls", "untested: untested:legacy_tls_untested")},
+		{probetest.PreflightNot2xx, with(allPass(), "cors", "fail:allowed_origin_not_echoed")},
+		{probetest.NullOrigin, with(allPass(), "cors", "fail:disallowed_origin_allowed")},
+		{probetest.PlaintextMCP, with(allPass(), "plaintext", "fail:plaintext_auth_served")},
+		{probetest.LenientSuffix, with(allPass(), "cors", "fail:disallowed_origin_allowed")},
+		{probetest.LenientPrefix, with(allPass(), "cors", "fail:disallowed_origin_allowed")},
+		{probetest.SchemeDowngrade, with(allPass(), "cors", "fail:disallowed_origin_allowed")},
 	}
 	for _, c := range cases {
 		name := string(c.defect)
@@ -125,8 +139,8 @@ func TestRealServer(t *testing.T) {
 		tg := target(s, false)
 		tg.APIKey = ""
 		compare(t, probe.Run(context.Background(), tg), with(want,
-			"auth", "warn:no_credentials_error_code,valid_key_not_tested",
-			"cors", "fail:allowed_origin_not_echoed,disallowed_origin_post_not_tested"))
+			"auth", "warn:no_credentials_error_code untested:valid_key_not_tested",
+			"cors", "fail:allowed_origin_not_echoed untested:disallowed_origin_post_not_tested"))
 	})
 }
 

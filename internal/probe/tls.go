@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,9 +16,10 @@ import (
 	"github.com/secwatch/secwatch/internal/event"
 )
 
-// checkTLS: a handshake offering at most TLS 1.1 must fail, one offering
-// TLS 1.2+ must succeed (18.2); the chain must verify for the host and
-// stay valid for CertWarnDays/CertFailDays more days.
+// checkTLS: a handshake offering at most TLS 1.1 must be refused for its
+// protocol version, one offering TLS 1.2+ must succeed (18.2); the chain
+// must verify for the host and stay valid for CertWarnDays/CertFailDays more
+// days.
 //
 // Both handshakes skip Go's built-in verification and nothing is sent over
 // them; the chain is verified separately, so that a bad certificate is one
@@ -27,17 +29,8 @@ func (p *prober) checkTLS(ctx context.Context) Result {
 	host := p.u.Hostname()
 	addr := net.JoinHostPort(host, cmpPort(p.u.Port(), "443"))
 
-	legacy, err := p.handshake(ctx, addr, &tls.Config{ServerName: host, InsecureSkipVerify: true,
-		MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
-	switch {
-	case err == nil:
-		v := legacy.Version
-		r.Findings = append(r.Findings, Finding{"legacy_tls_accepted", "18.2", Fail,
-			"a handshake offering only TLS 1.0/1.1 succeeded (negotiated " + tls.VersionName(v) + ")"})
-	case isNetError(err):
-		// Reported by the modern handshake below, which fails the same way.
-	default:
-		r.Findings = append(r.Findings, Finding{"legacy_tls_accepted", "18.2", Pass, "TLS 1.0/1.1 refused"})
+	if f, ok := p.legacyFinding(ctx, addr, host); ok {
+		r.Findings = append(r.Findings, f)
 	}
 
 	st, err := p.handshake(ctx, addr, &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
@@ -97,6 +90,55 @@ func (p *prober) checkTLS(ctx context.Context) Result {
 	}
 	r.Fields = append(r.Fields, event.Field{Key: "cert_expiry", Value: expiry})
 	return r
+}
+
+// legacySuites are every cipher suite Go implements that TLS 1.0 or 1.1
+// can negotiate, insecure ones included: a legacy server may take only
+// one of them (RSA key exchange, 3DES, RC4).
+var legacySuites = func() []uint16 {
+	var ids []uint16
+	for _, cs := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		if slices.Contains(cs.SupportedVersions, tls.VersionTLS10) || slices.Contains(cs.SupportedVersions, tls.VersionTLS11) {
+			ids = append(ids, cs.ID)
+		}
+	}
+	return ids
+}()
+
+// legacyFinding makes a handshake offering only TLS 1.0 and 1.1 with every
+// legacy suite. Accepted: fail. Refused with a protocol_version alert:
+// pass. Refused otherwise (handshake_failure, a reset): the same suites
+// are offered over TLS 1.2; if the server takes one there, the refusal was
+// about the version (pass), else the legacy result is untested: the server
+// may accept TLS 1.0 with a suite Go does not implement. ok is false when
+// the service cannot be reached at all (the modern handshake reports it).
+func (p *prober) legacyFinding(ctx context.Context, addr, host string) (Finding, bool) {
+	cfg := &tls.Config{ServerName: host, InsecureSkipVerify: true, CipherSuites: legacySuites,
+		MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}
+	legacy, err := p.handshake(ctx, addr, cfg)
+	switch {
+	case err == nil:
+		return Finding{"legacy_tls_accepted", "18.2", Fail, "a handshake offering only TLS 1.0/1.1 succeeded (negotiated " +
+			tls.VersionName(legacy.Version) + ", " + tls.CipherSuiteName(legacy.CipherSuite) + ")"}, true
+	case isNetError(err):
+		return Finding{}, false
+	case versionRefused(err):
+		return Finding{"legacy_tls_accepted", "18.2", Pass, "TLS 1.0/1.1 refused (protocol_version)"}, true
+	}
+	cfg = cfg.Clone()
+	cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
+	if _, err2 := p.handshake(ctx, addr, cfg); err2 == nil {
+		return Finding{"legacy_tls_accepted", "18.2", Pass, "TLS 1.0/1.1 refused (" + errText(err) + "; the same cipher suites are accepted over TLS 1.2)"}, true
+	}
+	return Finding{"legacy_tls_untested", "18.2", Untested, "TLS 1.0/1.1 untested: the legacy handshake failed with " + strconv.Quote(errText(err)) +
+		", not a protocol_version refusal, and the server takes none of its cipher suites over TLS 1.2 either; it may accept TLS 1.0/1.1 with a suite Go does not implement (test with openssl s_client -tls1 and -tls1_1)"}, true
+}
+
+// versionRefused reports whether a handshake error is the server's
+// protocol_version alert, or a server hello naming a version not offered.
+func versionRefused(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "protocol version not supported") || strings.Contains(msg, "server selected unsupported protocol version")
 }
 
 // handshake dials addr and completes a TLS handshake with cfg; the

@@ -29,12 +29,97 @@ var (
 	authHeader = regexp.MustCompile(`(?i)((?:proxy-)?authorization["']?\s*[:=]\s*["']?[A-Za-z][A-Za-z0-9_-]*(?:\s+|%20|\+))[^\s"',;}&]+`)
 	// Every pair of a Cookie or Set-Cookie header, not only the first.
 	cookieHeader = regexp.MustCompile(`(?i)((?:set-)?cookie["']?\s*[:=]\s*["']?)[^\s"',;}&]+(?:;\s*[^\s"',;}&]+)*`)
-	// Bearer/Basic credentials anywhere in a value.
-	authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+|%20|\+)[A-Za-z0-9\-._~+/]+=*`)
+	// Bearer/Basic credentials anywhere in a value (auth-params such as
+	// realm="mcp" are not credentials: see schemeCredential).
+	authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+|%20|\+)([A-Za-z0-9\-._~+/]+=*)`)
 	// key=value and "key": "value" pairs with secret-looking keys inside
 	// free text (query strings, logged headers, dict reprs).
 	secretPair = regexp.MustCompile(`(?i)((?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|token|password|passwd|secret|client[_-]?secret|authorization|cookie)["']?\s*(?:=|:)\s*["']?)([^&\s"',;}]+)`)
+	// Keys of the sk_live_/pk_test_ family written anywhere.
+	liveKey = regexp.MustCompile(`\b(?:sk|pk|rk)[-_](?:live|test)[-_][A-Za-z0-9_-]{6,}`)
+	// A key written after the words that name it, separated by spaces
+	// only ("Invalid API key sk-...", "token abcd1234..."); the value must
+	// look like a key (see phraseCredential).
+	keyPhrase = regexp.MustCompile(`(?i)\b((?:api[ _-]?key|access[ _-]?token|token|secret|password)\s+)([A-Za-z0-9][A-Za-z0-9\-._~+/=]{7,})`)
+	// A server's refusal quoting the credential it refused ("Invalid API
+	// key abcdefgh", "unknown token: …"), whatever it looks like; the MCP
+	// server's own form, "Invalid API key (hash: 9c1d4f2a)", is kept.
+	refusedKey = regexp.MustCompile(`(?i)\b((?:invalid|unknown|wrong|bad|expired|revoked)\s+(?:api[ _-]?key|token)\s*:?\s+)[^\s(][^\s,;]{7,}`)
 )
+
+// A shape is one form of credential in free text. Text tries each shape
+// whose hint (a lowercase substring) the text contains, in order; to
+// recognise another form, append a shape.
+type shape struct {
+	name    string
+	hints   []string
+	replace func(string) string
+}
+
+// template replaces every match of re by the expansion of tmpl.
+func template(re *regexp.Regexp, tmpl string) func(string) string {
+	return func(s string) string { return re.ReplaceAllString(s, tmpl) }
+}
+
+var shapes = []shape{
+	{"authorization header", []string{"authorization"}, template(authHeader, "${1}"+Mask)},
+	{"cookie header", []string{"cookie"}, template(cookieHeader, "${1}"+Mask)},
+	{"bearer or basic credential", []string{"bearer", "basic"}, schemeCredential},
+	{"secret key=value pair", []string{"key", "token", "passw", "secret", "authorization", "cookie"}, template(secretPair, "${1}"+Mask)},
+	{"live or test key", []string{"_live", "-live", "_test", "-test"}, template(liveKey, Mask)},
+	{"key after its name", []string{"key", "token", "secret", "password"}, phraseCredential},
+	{"refused key quoted", []string{"key", "token"}, template(refusedKey, "${1}"+Mask)},
+}
+
+// schemeCredential masks the credential after "Bearer " or "Basic ", but
+// not an auth-param of a challenge: a token followed by "=" and a value
+// (realm="mcp", error=invalid_token, or realm=\"mcp\" once quoted for
+// display) is a parameter, while a credential's "=" padding ends it.
+func schemeCredential(s string) string {
+	return replaceMatches(authScheme, s, func(m []int) string {
+		end := m[1]
+		rest := s[end:]
+		if strings.HasSuffix(s[m[6]:m[7]], "=") && rest != "" && (rest[0] == '"' || strings.HasPrefix(rest, `\"`) || isToken68(rest[0])) {
+			return s[m[0]:m[1]]
+		}
+		return s[m[2]:m[3]] + " " + Mask
+	})
+}
+
+// phraseCredential masks a key-like word after "API key", "token", etc.:
+// a word with both a letter and a digit (keys are random; prose is not).
+func phraseCredential(s string) string {
+	return replaceMatches(keyPhrase, s, func(m []int) string {
+		v := s[m[4]:m[5]]
+		if !strings.ContainsAny(v, "0123456789") || !strings.ContainsFunc(v, unicode.IsLetter) {
+			return s[m[0]:m[1]]
+		}
+		return s[m[2]:m[3]] + Mask
+	})
+}
+
+// replaceMatches replaces each match of re in s by f(submatch indexes).
+func replaceMatches(re *regexp.Regexp, s string, f func([]int) string) string {
+	ms := re.FindAllStringSubmatchIndex(s, -1)
+	if ms == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range ms {
+		b.WriteString(s[last:m[0]])
+		b.WriteString(f(m))
+		last = m[1]
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// isToken68 reports whether c may appear in a credential (RFC 9110
+// token68, plus "=").
+func isToken68(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~+/=", c) >= 0
+}
 
 // SecretName reports whether a field with this name holds a secret. Only the
 // last dotted segment counts ("details.authorization" is secret,
@@ -67,28 +152,80 @@ func Value(key, v string) string {
 	return Text(v)
 }
 
-// Text masks Bearer/Basic credentials and secret-looking key=value pairs in
-// free text.
+// Text masks credentials in free text: Authorization and Cookie headers,
+// Bearer/Basic credentials, secret-looking key=value pairs, sk_live_-style
+// keys, and key-like words after "API key", "token", "secret" or
+// "password" (the shapes above).
 func Text(s string) string {
-	if !mayHoldSecret(s) {
-		return s
-	}
-	s = authHeader.ReplaceAllString(s, "${1}"+Mask)
-	s = cookieHeader.ReplaceAllString(s, "${1}"+Mask)
-	s = authScheme.ReplaceAllString(s, "${1} "+Mask)
-	return secretPair.ReplaceAllString(s, "${1}"+Mask)
-}
-
-// mayHoldSecret is a cheap pre-check so that the regexes run only on values
-// that could match.
-func mayHoldSecret(s string) bool {
-	l := strings.ToLower(s)
-	for _, w := range []string{"bearer", "basic", "key", "token", "passw", "secret", "authorization", "cookie"} {
-		if strings.Contains(l, w) {
-			return true
+	var l string
+	for _, sh := range shapes {
+		if l == "" {
+			l = strings.ToLower(s)
+		}
+		for _, h := range sh.hints {
+			if strings.Contains(l, h) {
+				if t := sh.replace(s); t != s {
+					s, l = t, ""
+				}
+				break
+			}
 		}
 	}
-	return false
+	return s
+}
+
+// MinSubstringKey is the shortest key that Key masks wherever it occurs;
+// a shorter one is masked only where it stands as a whole token.
+const MinSubstringKey = 8
+
+// Key masks every occurrence of key in s. A key shorter than
+// MinSubstringKey is masked only where it is a whole token (no letter,
+// digit or one of "-._~+/=" on either side): masking a two-letter key
+// inside every word would mangle the text and, by the pattern of the
+// masks, reveal the key. An empty key leaves s unchanged.
+func Key(s, key string) string {
+	if key == "" || !strings.Contains(s, key) {
+		return s
+	}
+	if len(key) >= MinSubstringKey {
+		return strings.ReplaceAll(s, key, Mask)
+	}
+	var b strings.Builder
+	last := 0
+	for from := 0; ; {
+		i := strings.Index(s[from:], key)
+		if i < 0 {
+			break
+		}
+		i += from
+		j := i + len(key)
+		from = j
+		if (i == 0 || !isToken68(s[i-1])) && (j == len(s) || !isToken68(s[j])) {
+			b.WriteString(s[last:i])
+			b.WriteString(Mask)
+			last = j
+		}
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// URL masks the user information of a URL-like string for an error
+// message: everything between "://" (or the start) and the last "@"
+// ("https://user:pw@host/" becomes "https://[REDACTED]@host/"). It does not
+// parse s, so it works on strings url.Parse refuses (a password holding
+// "/", "?" or "#"); an "@" in a query masks more than needed, never less.
+// A string without "@" is returned unchanged.
+func URL(s string) string {
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + 3
+	}
+	at := strings.LastIndexByte(s[start:], '@')
+	if at < 0 {
+		return s
+	}
+	return s[:start] + Mask + s[start+at:]
 }
 
 var ansi = regexp.MustCompile(`\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])`)

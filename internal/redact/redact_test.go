@@ -74,3 +74,60 @@ func TestASCII(t *testing.T) {
 		}
 	}
 }
+
+func TestTextChallengesAndLoggedKeys(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		// Auth-params of a challenge are not credentials.
+		{`WWW-Authenticate: Basic realm="mcp"`, `WWW-Authenticate: Basic realm="mcp"`},
+		{`Bearer realm="mcp", error="invalid_token"`, `Bearer realm="mcp", error="invalid_token"`},
+		{`Bearer error=invalid_token`, `Bearer error=invalid_token`},
+		{`got "Basic realm=\"mcp\""`, `got "Basic realm=\"mcp\""`}, // quoted for display
+		// Credentials, padding included, are.
+		{`Basic YWxhZGRpbjpvcGVu==`, `Basic ` + Mask},
+		{`Basic YQ== sent`, `Basic ` + Mask + ` sent`},
+		{`got Bearer abc= from x`, `got Bearer ` + Mask + ` from x`},
+		// Keys a server writes in free text.
+		{"Invalid API key sk-live-RECOGNISABLE-0123", "Invalid API key " + Mask},
+		{"rejected rk_test_51Habc9xyz for tenant 4", "rejected " + Mask + " for tenant 4"},
+		{"Invalid API key q9XvT2mLpa (expired)", "Invalid API key " + Mask + " (expired)"},
+		{"Invalid API key (hash: 9c1d4f2a)", "Invalid API key (hash: 9c1d4f2a)"},
+		{"Invalid API key abcdefghijkl", "Invalid API key " + Mask},
+		{"unknown token: qwertyuiop, closing", "unknown token: " + Mask + ", closing"},
+		{"request with a wrong key answered 401", "request with a wrong key answered 401"},
+		{"api key rotation scheduled", "api key rotation scheduled"},
+		{"token refreshed for 3 sessions", "token refreshed for 3 sessions"},
+	} {
+		if got := Text(c.in); got != c.want {
+			t.Errorf("Text(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestKey(t *testing.T) {
+	for _, c := range []struct{ s, key, want string }{
+		{"pass: as s", "s", "pass: as " + Mask},
+		{"Bearer ab, realm", "ab", "Bearer " + Mask + ", realm"},
+		{"absent abc-d abc", "abc", "absent abc-d " + Mask},
+		{"x-sk-live-0123456789-y", "sk-live-0123456789", "x-" + Mask + "-y"},
+		{"no key here", "", "no key here"},
+		{"untouched", "zz", "untouched"},
+	} {
+		if got := Key(c.s, c.key); got != c.want {
+			t.Errorf("Key(%q, %q) = %q, want %q", c.s, c.key, got, c.want)
+		}
+	}
+}
+
+func TestURL(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"https://user:pw@host/mcp", "https://" + Mask + "@host/mcp"},
+		{"https://KEY@host/mcp", "https://" + Mask + "@host/mcp"},
+		{"https://u:a/b?c#d@host/", "https://" + Mask + "@host/"},
+		{"user:pw@host", Mask + "@host"},
+		{"https://host/mcp?x=1", "https://host/mcp?x=1"},
+	} {
+		if got := URL(c.in); got != c.want {
+			t.Errorf("URL(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -37,6 +37,8 @@ var freeText = []string{
 	`{"token": "{S}"}`, `{'password': '{S}', 'user': 'x'}`, "X-Api-Key: {S}", "x-api-key={S}", "client_secret={S}&grant_type=x",
 	"access_token={S}", "secret: {S}", "refresh_token={S};", `{"headers": {"Authorization": "Bearer {S}"}}`,
 	"api-key: {S}", "apiKey={S}", "token={S}",
+	// A server quoting the key it refused.
+	"SECURITY EVENT [MEDIUM]: authentication_failure - Invalid API key {S}", "invalid token: {S}, closing",
 }
 
 // freeKeys are names of fields that are not secret themselves.

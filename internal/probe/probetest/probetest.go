@@ -5,14 +5,17 @@
 package probetest
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -41,6 +44,17 @@ const (
 	ExtraMethods     Defect = "extra allowed methods"
 	NoMetadata       Defect = "missing metadata document"
 	ReflectAuthorize Defect = "reflects the Authorization header everywhere"
+
+	// The misconfigurations an earlier probe passed.
+	LegacyTLSRSA     Defect = "TLS 1.0 with RSA key exchange only"
+	LegacyOtherAlert Defect = "TLS 1.0/1.1 refused with internal_error"
+	LegacyUntestable Defect = "TLS 1.0/1.1 refused with internal_error, no legacy suite over TLS 1.2"
+	PreflightNot2xx  Defect = "allowed origin's preflight answered 401"
+	NullOrigin       Defect = "Access-Control-Allow-Origin: null for disallowed origins"
+	PlaintextMCP     Defect = "MCP endpoint served over plain HTTP"
+	LenientSuffix    Defect = "allowlist matches a prefix of the origin"
+	LenientPrefix    Defect = "allowlist matches the end of the origin"
+	SchemeDowngrade  Defect = "allowlist matches the host only"
 )
 
 // The origin the services allow, and their valid key.
@@ -91,21 +105,39 @@ func ca(t testing.TB) {
 }
 
 // Leaf issues a certificate from the test CA for dns names and IPs, valid
-// from notBefore to notAfter.
+// from notBefore to notAfter, with an ECDSA key.
 func Leaf(t testing.TB, dns []string, ips []net.IP, notBefore, notAfter time.Time) tls.Certificate {
 	t.Helper()
-	ca(t)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return leaf(t, dns, ips, notBefore, notAfter, key, &key.PublicKey)
+}
+
+// leafRSA is Leaf with an RSA key, which RSA key exchange needs.
+func leafRSA(t testing.TB, dns []string, ips []net.IP, notBefore, notAfter time.Time) tls.Certificate {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf(t, dns, ips, notBefore, notAfter, key, &key.PublicKey)
+}
+
+func leaf(t testing.TB, dns []string, ips []net.IP, notBefore, notAfter time.Time, key crypto.Signer, pub any) tls.Certificate {
+	t.Helper()
+	ca(t)
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl := &x509.Certificate{
 		SerialNumber: serial, Subject: pkix.Name{CommonName: "secwatch test server"},
 		DNSNames: dns, IPAddresses: ips, NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if _, ok := key.(*rsa.PrivateKey); ok {
+		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, pub, caKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,11 +157,16 @@ func Start(t testing.TB, defect Defect) *Server {
 	s := &Server{RootCAs: Pool(t)}
 	s.TLS = httptest.NewUnstartedServer(correct(s, defect))
 	startTLS(t, s, defect)
-	if defect == PlaintextServed {
+	switch defect {
+	case PlaintextServed:
 		s.Plain = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte("ok"))
 		}))
-	} else {
+	case PlaintextMCP:
+		// The same endpoint in clear: 401 with a Bearer challenge, 200
+		// with the key.
+		s.Plain = httptest.NewServer(correct(s, None))
+	default:
 		s.Plain = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, s.TLS.URL+r.URL.RequestURI(), http.StatusMovedPermanently)
 		}))
@@ -150,8 +187,29 @@ func startTLS(t testing.TB, s *Server, defect Defect) {
 		dns, ips = []string{"other.example"}, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{Leaf(t, dns, ips, now.Add(-30*24*time.Hour), notAfter)}}
-	if defect == LegacyTLS {
+	switch defect {
+	case LegacyTLS:
 		cfg.MinVersion = tls.VersionTLS10
+	case LegacyTLSRSA:
+		// Explicit MinVersion and CipherSuites need no GODEBUG setting:
+		// tls10server and tlsrsakex only change the defaults.
+		cfg.MinVersion = tls.VersionTLS10
+		cfg.CipherSuites = []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA}
+		cfg.Certificates = []tls.Certificate{leafRSA(t, dns, ips, now.Add(-30*24*time.Hour), notAfter)}
+	case LegacyOtherAlert, LegacyUntestable:
+		// Refuses a legacy client hello with internal_error instead of
+		// protocol_version.
+		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			for _, v := range hello.SupportedVersions {
+				if v >= tls.VersionTLS12 {
+					return nil, nil
+				}
+			}
+			return nil, errors.New("legacy client")
+		}
+		if defect == LegacyUntestable {
+			cfg.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}
+		}
 	}
 	s.TLS.TLS = cfg
 	s.TLS.Config.ErrorLog = log.New(io.Discard, "", 0)
@@ -165,7 +223,7 @@ func correct(s *Server, defect Defect) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		allowed := origin == AllowedOrigin
+		allowed := originAllowed(defect, origin)
 		h := w.Header()
 		if defect == ReflectAuthorize {
 			// Remembers the last credentials it saw and reflects them into
@@ -190,8 +248,17 @@ func correct(s *Server, defect Defect) http.Handler {
 			case allowed || defect == EchoAnyOrigin && origin != "":
 				h.Set("Access-Control-Allow-Origin", origin)
 				h.Set("Vary", "Origin")
+			case defect == NullOrigin:
+				h.Set("Access-Control-Allow-Origin", "null")
+				h.Set("Access-Control-Allow-Credentials", "true")
 			default:
 				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			if defect == PreflightNot2xx {
+				// Authentication before CORS, CORS headers set anyway.
+				h.Set("WWW-Authenticate", `Bearer realm="mcp"`)
+				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
 			h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
@@ -226,6 +293,22 @@ func correct(s *Server, defect Defect) http.Handler {
 		json.NewEncoder(w).Encode(map[string]any{"resource": s.URL, "authorization_servers": []string{"https://auth.example.com"}})
 	})
 	return mux
+}
+
+// originAllowed is the service's allowlist: exact, or with the mistake of
+// a lenient defect.
+func originAllowed(defect Defect, origin string) bool {
+	host := strings.TrimPrefix(AllowedOrigin, "https://")
+	switch defect {
+	case LenientSuffix:
+		return strings.HasPrefix(origin, AllowedOrigin)
+	case LenientPrefix:
+		return strings.HasSuffix(origin, host)
+	case SchemeDowngrade:
+		_, h, _ := strings.Cut(origin, "://")
+		return h == host
+	}
+	return origin == AllowedOrigin
 }
 
 func unauthorized(w http.ResponseWriter, defect Defect, challenge string) {
