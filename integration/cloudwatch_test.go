@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/ingest"
 )
 
@@ -114,7 +115,7 @@ func (f *cwFixture) put(evs []cwEvent) {
 func (f *cwFixture) source(client *countingLogs, cursors []ingest.Cursor, stats *ingest.SourceStats) *ingest.CloudWatch {
 	return &ingest.CloudWatch{
 		Name: "cw", Client: client, LogGroups: []string{f.group},
-		NewParser:    func() (ingest.Parser, error) { return ingest.NewParser("json", ingest.Options{}) },
+		NewParser:    func() (format.Parser, error) { return format.NewParser("json", format.Options{PlainText: true}) },
 		PollInterval: 10 * time.Millisecond, MaxRequestsPerSecond: 1000,
 		Cursors: cursors, Stats: stats,
 		Now: func() time.Time { return time.UnixMilli(f.clock.Load()) },

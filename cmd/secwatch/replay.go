@@ -13,6 +13,7 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rules"
 )
@@ -31,7 +32,7 @@ type replayFlags struct {
 
 func (f *replayFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.rules, "rules", "rule `path` (file or directory; repeatable, comma-separated) (default \"rules\")")
-	fs.StringVar(&f.format, "format", "json", "input `format`: "+strings.Join(ingest.Formats, ", "))
+	fs.StringVar(&f.format, "format", "json", "input `format`: "+strings.Join(format.Formats, ", "))
 	fs.StringVar(&f.timeField, "time-field", "", "`field` holding the event time (json, logfmt, regex); default: the first of "+strings.Join(event.TimeFields, ", "))
 	fs.StringVar(&f.pattern, "pattern", "", "RE2 `pattern` with named groups, for --format regex")
 	fs.StringVar(&f.source, "source", "replay", "source `name` recorded in events and alerts")
@@ -44,7 +45,7 @@ func (f *replayFlags) register(fs *flag.FlagSet) {
 type pipeline struct {
 	flags     replayFlags
 	rules     []*rules.Rule
-	newParser func() (ingest.Parser, error)
+	newParser func() (format.Parser, error)
 	inputs    []ingest.Input
 	closers   []io.Closer
 }
@@ -71,12 +72,12 @@ func (f *replayFlags) setup(files []string, stdin io.Reader, stderr io.Writer) (
 		fmt.Fprintln(stderr, err)
 		return nil, exitFailed
 	}
-	opts := ingest.Options{TimeField: f.timeField, Pattern: f.pattern}
-	if _, err := ingest.NewParser(f.format, opts); err != nil {
+	opts := format.Options{TimeField: f.timeField, Pattern: f.pattern}
+	if _, err := format.NewParser(f.format, opts); err != nil {
 		fmt.Fprintf(stderr, "secwatch: %v\n", err)
 		return nil, exitUsage
 	}
-	p := &pipeline{flags: *f, rules: rs, newParser: func() (ingest.Parser, error) { return ingest.NewParser(f.format, opts) }}
+	p := &pipeline{flags: *f, rules: rs, newParser: func() (format.Parser, error) { return format.NewParser(f.format, opts) }}
 	for _, name := range files {
 		if name == "-" {
 			p.inputs = append(p.inputs, ingest.Input{Name: "-", R: stdin})

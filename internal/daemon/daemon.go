@@ -33,6 +33,7 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rules"
 )
@@ -260,8 +261,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // newSource builds a source from its configuration.
 func (d *Daemon) newSource(sc config.Source, cursors map[string]ingest.Cursor, m *metrics) (ingest.Source, error) {
-	opts := ingest.Options{TimeField: sc.TimeField, Pattern: sc.Pattern}
-	newParser := func() (ingest.Parser, error) { return ingest.NewParser(sc.Format, opts) }
+	opts := format.Options{TimeField: sc.TimeField, Pattern: sc.Pattern}
+	newParser := func() (format.Parser, error) { return format.NewParser(sc.Format, opts) }
 	stats := m.source(sc.Name).stats
 	bad := badLineLogger(d.Log.With().Str("component", "source").Str("source", sc.Name).Logger(), m.source(sc.Name))
 	switch sc.Type {
@@ -287,6 +288,11 @@ func (d *Daemon) newSource(sc config.Source, cursors map[string]ingest.Cursor, m
 		for _, c := range cursors {
 			cs = append(cs, c)
 		}
+		// Plain text and JSON share CloudWatch log groups: text is an
+		// event with its message, not a malformed line.
+		cwOpts := opts
+		cwOpts.PlainText = true
+		newParser := func() (format.Parser, error) { return format.NewParser(sc.Format, cwOpts) }
 		return &ingest.CloudWatch{
 			Name: sc.Name, Client: client, LogGroups: sc.LogGroups, LogGroupPrefix: sc.LogGroupPrefix,
 			StreamPrefix: sc.StreamPrefix, FilterPattern: sc.FilterPattern, NewParser: newParser,

@@ -17,6 +17,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // logsAPI is the part of the CloudWatch Logs client the source calls.
@@ -107,7 +108,7 @@ type CloudWatch struct {
 	LogGroupPrefix string
 	StreamPrefix   string // logStreamNamePrefix; "" reads every stream
 	FilterPattern  string // CloudWatch filter pattern; "" reads every event
-	NewParser      func() (Parser, error)
+	NewParser      func() (format.Parser, error)
 	// Overlap is how far before its cursor each poll of a group starts
 	// again; 0 means 2 minutes.
 	Overlap time.Duration
@@ -212,7 +213,7 @@ type cwReader struct {
 // cwGroup is the state of one log group.
 type cwGroup struct {
 	name   string
-	p      Parser
+	p      format.Parser
 	offset int64 // the cursor's Offset (ms)
 	// The ids of the processed events in the overlap window, in the order
 	// processed, with their timestamps. Records share ids' backing array:
@@ -482,14 +483,14 @@ func (r *cwReader) event(g *cwGroup, e *types.FilteredLogEvent) (event.Event, bo
 	ev.Reset()
 	ev.Time = time.UnixMilli(aws.ToInt64(e.Timestamp)).UTC()
 	r.buf = append(r.buf[:0], msg...)
-	if err := r.parse(g.p, ev); err != nil {
-		if !errors.Is(err, ErrEmptyLine) {
+	if err := safeParse(g.p, r.buf, ev); err != nil {
+		if !errors.Is(err, format.ErrEmptyLine) {
 			r.stats.Malformed.Add(1)
 			r.bad(pos, err.Error())
 		}
 		return event.Event{}, false
 	}
-	if v, _ := ev.Get("event_type"); v == EventTypeUnparsed {
+	if v, _ := ev.Get("event_type"); v == format.EventTypeUnparsed {
 		r.stats.Unparsed.Add(1)
 	}
 	ev.Set("@source", r.c.Name)
@@ -497,19 +498,6 @@ func (r *cwReader) event(g *cwGroup, e *types.FilteredLogEvent) (event.Event, bo
 	ev.Set("@log_stream", stream)
 	ev.Set("@event_id", id)
 	return ev.Clone(), true
-}
-
-// parse parses r.buf. With the json format, a message that is not a JSON
-// object (plain text written to CloudWatch) is an event with the text in
-// message and the CloudWatch time (design §3), not a malformed line.
-func (r *cwReader) parse(p Parser, ev *event.Event) error {
-	if _, isJSON := p.(*jsonParser); isJSON {
-		if i, j := trimBounds(r.buf); i < j && r.buf[i] != '{' {
-			ev.Add("message", string(r.buf[i:j]))
-			return nil
-		}
-	}
-	return safeParse(p, r.buf, ev)
 }
 
 // invalidUTF8At returns the offset of the first invalid byte of s.

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // fakeLogs is a log group store answering FilterLogEvents like CloudWatch:
@@ -116,7 +118,9 @@ func (f *fakeLogs) numCalls() int {
 	return len(f.calls)
 }
 
-func cwJSON() (Parser, error) { return NewParser("json", Options{}) }
+func cwJSON() (format.Parser, error) {
+	return format.NewParser("json", format.Options{PlainText: true})
+}
 
 // runCW runs c until ctx is done or Run returns, collecting the records.
 func runCW(t *testing.T, ctx context.Context, c *CloudWatch) []Record {

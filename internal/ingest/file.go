@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // File is a source that tails the files matching glob patterns, like
@@ -103,7 +105,7 @@ import (
 type File struct {
 	Name      string   // the @source of its events and Source of its records
 	Paths     []string // filepath.Glob patterns
-	NewParser func() (Parser, error)
+	NewParser func() (format.Parser, error)
 	// Start is where a file without a cursor begins when the source
 	// starts: "end" (also "") reads only lines written from then on (a
 	// line being written at the end is read once complete); "beginning"

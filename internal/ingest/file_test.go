@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // The File tests run the source inside synctest bubbles: the poll ticker
@@ -42,7 +44,7 @@ func logLines(ids ...string) string {
 	return b.String()
 }
 
-func newTestParser() (Parser, error) { return NewParser("json", Options{}) }
+func newTestParser() (format.Parser, error) { return format.NewParser("json", format.Options{}) }
 
 // writeFile appends s to path, creating it.
 func writeFile(t *testing.T, path, s string) {

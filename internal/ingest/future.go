@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // MaxFuture is how far ahead of the wall clock an event's time may be when
@@ -53,7 +54,7 @@ func (h *horizon) after(err error, ev *event.Event) error {
 // one line, counted and reported with its position, not the daemon: a
 // panic there would crash it, and the restart would read the same line
 // again and crash again.
-func safeParse(p Parser, line []byte, ev *event.Event) (err error) {
+func safeParse(p format.Parser, line []byte, ev *event.Event) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("parser failed on this line (a bug; please report it): %v", r)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // Input is one recorded log for replay.
@@ -44,7 +45,7 @@ type Stats struct {
 // may be nil) and counted in Stats; they never stop the replay. An error
 // from fn, from newParser, or from reading an input stops it and is
 // returned with the counts so far.
-func Replay(inputs []Input, source string, newParser func() (Parser, error), maxLineBytes int,
+func Replay(inputs []Input, source string, newParser func() (format.Parser, error), maxLineBytes int,
 	fn func(ev *event.Event) error, bad func(pos Position, reason string)) (Stats, error) {
 	var st Stats
 	if bad == nil {
@@ -107,7 +108,7 @@ func Replay(inputs []Input, source string, newParser func() (Parser, error), max
 type cursor struct {
 	idx    int
 	rd     *Reader
-	p      Parser
+	p      format.Parser
 	ev     event.Event
 	source string
 	st     *Stats
@@ -140,7 +141,7 @@ func (c *cursor) advance() (bool, error) {
 		st.Lines++
 		c.ev.Reset()
 		if err := c.future.after(safeParse(c.p, line, &c.ev), &c.ev); err != nil {
-			if errors.Is(err, ErrEmptyLine) {
+			if errors.Is(err, format.ErrEmptyLine) {
 				st.Blank++
 				continue
 			}
@@ -149,7 +150,7 @@ func (c *cursor) advance() (bool, error) {
 			continue
 		}
 		st.Parsed++
-		if v, _ := c.ev.Get("event_type"); v == EventTypeUnparsed {
+		if v, _ := c.ev.Get("event_type"); v == format.EventTypeUnparsed {
 			st.Unparsed++
 		}
 		c.ev.Set("@source", c.source)

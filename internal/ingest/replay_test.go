@@ -4,14 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 )
 
-func newJSON() (Parser, error) { return NewParser("json", Options{}) }
+func newJSON() (format.Parser, error) { return format.NewParser("json", format.Options{}) }
 
 // lines renders a log of {"ts": N, "id": "X"} lines.
 func lines(ids ...string) string {
@@ -125,12 +127,12 @@ func TestReplayBadLines(t *testing.T) {
 }
 
 func TestReplayUnparsedAndSourceFields(t *testing.T) {
-	in := consoleLine("WARNING", "hello") + "\n" +
+	in := "2026-01-28 19:15:02,117 - SECURITY - WARNING - hello\n" +
 		"garbage line\n" +
 		`{"event_type":"x","@source":"spoofed","@file":"spoofed","@line":"99","timestamp":"2026-01-28T19:15:03Z"}` + "\n"
 	var got [][]event.Field
 	st, err := Replay([]Input{{"mcp.log", strings.NewReader(in)}}, "mcp-prod",
-		func() (Parser, error) { return NewParser("mcp", Options{}) }, 0,
+		func() (format.Parser, error) { return format.NewParser("mcp", format.Options{}) }, 0,
 		func(ev *event.Event) error { got = append(got, ev.Clone().Fields); return nil }, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -144,8 +146,8 @@ func TestReplayUnparsedAndSourceFields(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, v, want)
 		}
 	}
-	if d := fieldsDiff(got[1][:3], kv("shape", "unparsed", "event_type", "unparsed", "message", "garbage line")); d != "" {
-		t.Errorf("unparsed event:%s", d)
+	if want := kv("shape", "unparsed", "event_type", "unparsed", "message", "garbage line"); !slices.Equal(got[1][:3], want) {
+		t.Errorf("unparsed event: got %q, want %q", got[1][:3], want)
 	}
 }
 
@@ -165,7 +167,7 @@ func TestReplayErrors(t *testing.T) {
 		}
 	})
 	t.Run("parser construction error", func(t *testing.T) {
-		_, err := Replay([]Input{{"a", strings.NewReader("")}}, "s", func() (Parser, error) { return NewParser("xml", Options{}) }, 0,
+		_, err := Replay([]Input{{"a", strings.NewReader("")}}, "s", func() (format.Parser, error) { return format.NewParser("xml", format.Options{}) }, 0,
 			func(*event.Event) error { return nil }, nil)
 		if err == nil || !strings.Contains(err.Error(), `unknown format "xml"`) {
 			t.Errorf("err = %v", err)

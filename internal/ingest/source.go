@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // Source is a live source of events (File, Stdin; the CloudWatch source
@@ -130,13 +131,13 @@ type SourceStats struct {
 // the goroutine that runs the source.
 type lineParser struct {
 	source string
-	p      Parser
+	p      format.Parser
 	stats  *SourceStats // never nil
 	bad    func(Position, string)
 	ev     event.Event // scratch, cloned into each record
 }
 
-func newLineParser(source string, p Parser, stats *SourceStats, bad func(Position, string)) *lineParser {
+func newLineParser(source string, p format.Parser, stats *SourceStats, bad func(Position, string)) *lineParser {
 	if stats == nil {
 		stats = new(SourceStats)
 	}
@@ -166,13 +167,13 @@ func (lp *lineParser) parse(line []byte, pos Position) (event.Event, bool) {
 	ev := &lp.ev
 	ev.Reset()
 	if err := safeParse(lp.p, line, ev); err != nil {
-		if !errors.Is(err, ErrEmptyLine) {
+		if !errors.Is(err, format.ErrEmptyLine) {
 			lp.stats.Malformed.Add(1)
 			lp.bad(pos, err.Error())
 		}
 		return event.Event{}, false
 	}
-	if v, _ := ev.Get("event_type"); v == EventTypeUnparsed {
+	if v, _ := ev.Get("event_type"); v == format.EventTypeUnparsed {
 		lp.stats.Unparsed.Add(1)
 	}
 	ev.Set("@source", lp.source)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // Stdin is a source that reads one stream to its end: standard input for
@@ -23,7 +25,7 @@ import (
 type Stdin struct {
 	Name      string // the @source of its events and Source of its records
 	R         io.Reader
-	NewParser func() (Parser, error)
+	NewParser func() (format.Parser, error)
 	// MaxLineBytes is the longest line accepted; 0 means
 	// DefaultMaxLineBytes. Longer lines are skipped in bounded memory.
 	MaxLineBytes int

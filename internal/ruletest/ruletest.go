@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rules"
 )
@@ -249,12 +250,12 @@ func runCase(res *Result, dir string, maxKeys int, all []*rules.Rule, c Case) {
 	} else {
 		input = []byte(c.Input)
 	}
-	format := c.Format
-	if format == "" {
-		format = "json"
+	fmtName := c.Format
+	if fmtName == "" {
+		fmtName = "json"
 	}
-	opts := ingest.Options{TimeField: c.TimeField, Pattern: c.Pattern}
-	if _, err := ingest.NewParser(format, opts); err != nil {
+	opts := format.Options{TimeField: c.TimeField, Pattern: c.Pattern}
+	if _, err := format.NewParser(fmtName, opts); err != nil {
 		res.Err = err
 		return
 	}
@@ -263,7 +264,7 @@ func runCase(res *Result, dir string, maxKeys int, all []*rules.Rule, c Case) {
 	var got []rules.Alert
 	var bad []string
 	stats, err := ingest.Replay([]ingest.Input{{Name: name, R: bytes.NewReader(input)}}, "test",
-		func() (ingest.Parser, error) { return ingest.NewParser(format, opts) }, 0,
+		func() (format.Parser, error) { return format.NewParser(fmtName, opts) }, 0,
 		func(ev *event.Event) error {
 			got = append(got, engine.Observe(ev)...)
 			return nil
