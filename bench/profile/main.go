@@ -75,14 +75,15 @@ func run(rulesPath, cpu, heap string, files []string) error {
 	out := bufio.NewWriter(io.Discard)
 	var alerts, n int
 	opts := format.Options{Borrow: true, Fields: rules.FieldsRead(rs)}
-	_, err = ingest.Replay([]ingest.Input{{Name: files[0], R: fh}}, "replay",
-		func() (format.Parser, error) {
+	dec := ingest.Decoding{Source: "replay", MaxLineBytes: 1 << 20, MaxFuture: ingest.MaxFuture,
+		NewParser: func() (format.Parser, error) {
 			p, err := format.NewParser("json", opts)
 			if err != nil {
 				return nil, err
 			}
 			return &tracked{Parser: p, m: parsers}, nil
-		}, 1<<20,
+		}}
+	_, err = ingest.Replay([]ingest.Input{{Name: files[0], R: fh}}, dec,
 		func(ev *event.Event) error {
 			if n++; n == heapAt && heap != "" {
 				if err := writeHeap(heap); err != nil {
@@ -97,7 +98,7 @@ func run(rulesPath, cpu, heap string, files []string) error {
 				}
 			}
 			return nil
-		}, nil)
+		})
 	if err != nil {
 		return err
 	}

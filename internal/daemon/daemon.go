@@ -265,6 +265,12 @@ func (d *Daemon) newSource(sc config.Source, cursors map[string]ingest.Cursor, m
 	newParser := func() (format.Parser, error) { return format.NewParser(sc.Format, opts) }
 	stats := m.source(sc.Name).stats
 	bad := badLineLogger(d.Log.With().Str("component", "source").Str("source", sc.Name).Logger(), m.source(sc.Name))
+	// Events stamped too far ahead of the clock are rejected as they are
+	// decoded, like malformed lines.
+	maxFuture := d.Config.Engine.MaxFuture
+	if maxFuture <= 0 {
+		maxFuture = ingest.MaxFuture
+	}
 	switch sc.Type {
 	case config.TypeFile:
 		var cs []ingest.Cursor
@@ -274,7 +280,7 @@ func (d *Daemon) newSource(sc config.Source, cursors map[string]ingest.Cursor, m
 		return &ingest.File{
 			Name: sc.Name, Paths: sc.Paths, NewParser: newParser, Start: sc.Start,
 			MaxLineBytes: sc.MaxLineBytes, PollInterval: sc.PollInterval, Cursors: cs,
-			Once: d.Once, Stats: stats, Bad: bad,
+			Once: d.Once, MaxFuture: maxFuture, Stats: stats, Bad: bad,
 		}, nil
 	case config.TypeCloudWatch:
 		if d.LogsClient == nil {
@@ -297,14 +303,15 @@ func (d *Daemon) newSource(sc config.Source, cursors map[string]ingest.Cursor, m
 			Name: sc.Name, Client: client, LogGroups: sc.LogGroups, LogGroupPrefix: sc.LogGroupPrefix,
 			StreamPrefix: sc.StreamPrefix, FilterPattern: sc.FilterPattern, NewParser: newParser,
 			Overlap: sc.Overlap, PollInterval: sc.PollInterval, Cursors: cs, Once: d.Once,
-			Stats: stats, Bad: bad, MaxLineBytes: sc.MaxLineBytes,
+			Stats: stats, Bad: bad, MaxLineBytes: sc.MaxLineBytes, MaxFuture: maxFuture,
 		}, nil
 	case config.TypeStdin:
 		in := d.Stdin
 		if in == nil {
 			in = os.Stdin
 		}
-		return &ingest.Stdin{Name: sc.Name, R: in, NewParser: newParser, MaxLineBytes: sc.MaxLineBytes, Stats: stats, Bad: bad}, nil
+		return &ingest.Stdin{Name: sc.Name, R: in, NewParser: newParser, MaxLineBytes: sc.MaxLineBytes,
+			MaxFuture: maxFuture, Stats: stats, Bad: bad}, nil
 	}
 	return nil, fmt.Errorf("source %q: type %q is not supported by this build", sc.Name, sc.Type)
 }

@@ -50,6 +50,7 @@ func (l *engineLoop) run(records <-chan ingest.Record, reload, sighup <-chan str
 	ckTick := time.NewTicker(cfg.CheckpointInterval)
 	defer ckTick.Stop()
 	l.metrics.engine.beat(time.Now())
+	l.hard.start(l.engine)
 	for {
 		select {
 		case rec, ok := <-records:
@@ -89,7 +90,7 @@ func (l *engineLoop) run(records <-chan ingest.Record, reload, sighup <-chan str
 // forgets a file that was rotated away or deleted and read to its end.
 func (l *engineLoop) observe(rec *ingest.Record) {
 	l.dirty = true
-	if !rec.Progress && !rec.Done && l.inHorizon(rec) {
+	if !rec.Progress && !rec.Done {
 		// The engine first: a checkpoint below must never hold a cursor
 		// past an event the engine has not counted.
 		l.metrics.events.Add(1)

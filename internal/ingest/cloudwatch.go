@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -134,6 +133,9 @@ type CloudWatch struct {
 	// MaxLineBytes is the longest message accepted; 0 means
 	// DefaultMaxLineBytes.
 	MaxLineBytes int
+	// MaxFuture is the far-future limit (Decoding.MaxFuture); 0 means
+	// none.
+	MaxFuture time.Duration
 }
 
 var _ Source = (*CloudWatch)(nil)
@@ -196,7 +198,6 @@ type cwReader struct {
 	bad       func(Position, string)
 	now       func() time.Time
 	overlapMs int64
-	maxLine   int
 	limit     limiter
 	startMs   int64 // where groups without a cursor begin
 
@@ -206,14 +207,14 @@ type cwReader struct {
 	cursors  map[string]Cursor // by group, not yet used
 	reported map[string]string // group → last request error reported
 
-	ev  event.Event // scratch, cloned into each record
-	buf []byte      // the message being parsed
+	decoding Decoding // of each group
+	buf      []byte   // the message being parsed
 }
 
 // cwGroup is the state of one log group.
 type cwGroup struct {
 	name   string
-	p      format.Parser
+	dec    *decoder
 	offset int64 // the cursor's Offset (ms)
 	// The ids of the processed events in the overlap window, in the order
 	// processed, with their timestamps. Records share ids' backing array:
@@ -238,7 +239,7 @@ func newCWReader(c *CloudWatch) (*cwReader, error) {
 		return nil, errors.New("no parser")
 	}
 	r := &cwReader{
-		c: c, stats: c.Stats, bad: c.Bad, now: c.Now, maxLine: c.MaxLineBytes,
+		c: c, stats: c.Stats, bad: c.Bad, now: c.Now,
 		groups: make(map[string]*cwGroup), cursors: make(map[string]Cursor),
 		reported: make(map[string]string),
 	}
@@ -251,9 +252,8 @@ func newCWReader(c *CloudWatch) (*cwReader, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	if r.maxLine <= 0 {
-		r.maxLine = DefaultMaxLineBytes
-	}
+	r.decoding = Decoding{Source: c.Name, NewParser: c.NewParser, MaxLineBytes: c.MaxLineBytes,
+		MaxFuture: c.MaxFuture, Stats: r.stats, Bad: r.bad, Now: r.now}
 	overlap := c.Overlap
 	if overlap <= 0 {
 		overlap = cwDefaultOverlap
@@ -283,12 +283,12 @@ func (r *cwReader) add(name string) (*cwGroup, error) {
 	if g := r.groups[name]; g != nil {
 		return g, nil
 	}
-	p, err := r.c.NewParser()
+	dec, err := r.decoding.newDecoder()
 	if err != nil {
 		return nil, fmt.Errorf("parser: %w", err)
 	}
 	seen, _ := lru.New[string, struct{}](cwMaxIDs) // fails only for a size <= 0
-	g := &cwGroup{name: name, p: p, offset: r.startMs, seen: seen}
+	g := &cwGroup{name: name, dec: dec, offset: r.startMs, seen: seen}
 	if cur, ok := r.cursors[name]; ok {
 		delete(r.cursors, name)
 		g.offset = cur.Offset
@@ -449,67 +449,37 @@ func (r *cwReader) page(ctx context.Context, out chan<- Record, g *cwGroup, even
 		g.remember(id, ts)
 		g.dirty = true
 		lag.see(time.UnixMilli(ts))
-		ev, ok := r.event(g, e)
-		if !ok {
+		ev := r.event(g, e)
+		if ev == nil {
 			continue
 		}
-		if !send(ctx, out, Record{Event: ev, Source: r.c.Name, Cursor: g.cursor()}) {
+		if !send(ctx, out, Record{Event: ev.Clone(), Source: r.c.Name, Cursor: g.cursor()}) {
 			return errStopped
 		}
-		r.stats.Events.Add(1)
 		g.dirty = false
 	}
 	g.trim(g.offset - r.overlapMs)
 	return r.progress(ctx, out, g)
 }
 
-// event makes the event of e; false if it is rejected (counted and
-// reported) or blank.
-func (r *cwReader) event(g *cwGroup, e *types.FilteredLogEvent) (event.Event, bool) {
-	r.stats.Lines.Add(1)
-	msg, stream, id := aws.ToString(e.Message), aws.ToString(e.LogStreamName), aws.ToString(e.EventId)
+// event makes the event of e; nil if it is rejected (counted and
+// reported) or blank. The event is g's decoder's scratch.
+func (r *cwReader) event(g *cwGroup, e *types.FilteredLogEvent) *event.Event {
+	stream, id := aws.ToString(e.LogStreamName), aws.ToString(e.EventId)
 	pos := Position{File: g.name + "/" + stream + ":" + id}
-	if len(msg) > r.maxLine {
-		r.stats.Oversize.Add(1)
-		r.bad(pos, fmt.Sprintf("%v: more than %d bytes", ErrLineTooLong, r.maxLine))
-		return event.Event{}, false
+	r.buf = append(r.buf[:0], aws.ToString(e.Message)...)
+	if err := checkLine(r.buf, g.dec.maxLine); err != nil {
+		g.dec.reject(&LineError{Pos: pos, Err: err}, pos)
+		return nil
 	}
-	if !utf8.ValidString(msg) {
-		r.stats.InvalidUTF8.Add(1)
-		r.bad(pos, fmt.Sprintf("%v at byte %d", ErrInvalidUTF8, invalidUTF8At(msg)))
-		return event.Event{}, false
+	ev := g.dec.decode(r.buf, pos, time.UnixMilli(aws.ToInt64(e.Timestamp)).UTC())
+	if ev == nil {
+		return nil
 	}
-	ev := &r.ev
-	ev.Reset()
-	ev.Time = time.UnixMilli(aws.ToInt64(e.Timestamp)).UTC()
-	r.buf = append(r.buf[:0], msg...)
-	if err := safeParse(g.p, r.buf, ev); err != nil {
-		if !errors.Is(err, format.ErrEmptyLine) {
-			r.stats.Malformed.Add(1)
-			r.bad(pos, err.Error())
-		}
-		return event.Event{}, false
-	}
-	if v, _ := ev.Get("event_type"); v == format.EventTypeUnparsed {
-		r.stats.Unparsed.Add(1)
-	}
-	ev.Set("@source", r.c.Name)
 	ev.Set("@log_group", g.name)
 	ev.Set("@log_stream", stream)
 	ev.Set("@event_id", id)
-	return ev.Clone(), true
-}
-
-// invalidUTF8At returns the offset of the first invalid byte of s.
-func invalidUTF8At(s string) int {
-	for i, c := range s {
-		if c == utf8.RuneError {
-			if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
-				return i
-			}
-		}
-	}
-	return len(s)
+	return ev
 }
 
 // progress sends a Progress record if g's cursor moved since the last

@@ -122,13 +122,17 @@ type File struct {
 	// Once makes Run return nil after one poll has read and sent
 	// everything currently readable (scheduled tasks: `secwatch run
 	// --once`). Lines still without a newline are left for the next run.
-	Once  bool
-	Stats *SourceStats // may be nil
+	Once bool
+	// MaxFuture is the far-future limit (Decoding.MaxFuture); 0 means
+	// none.
+	MaxFuture time.Duration
+	Stats     *SourceStats // may be nil
 	// Bad receives rejected lines with their position and the reason,
 	// files that cannot be opened, and cursors that cannot be resumed.
 	// It may be nil. It is called from Run's goroutine.
 	Bad func(pos Position, reason string)
-	// Now is the clock for Stats.Lag; nil means time.Now.
+	// Now is the clock for Stats.Lag and the far-future guard; nil means
+	// time.Now.
 	Now func() time.Time
 }
 
@@ -178,6 +182,7 @@ func (f *File) Run(ctx context.Context, out chan<- Record) error {
 // tailer is the state of one File's Run.
 type tailer struct {
 	f        *File
+	decoding Decoding // of each file
 	stats    *SourceStats
 	bad      func(Position, string)
 	now      func() time.Time
@@ -225,6 +230,8 @@ func newTailer(f *File) (*tailer, error) {
 	if t.now == nil {
 		t.now = time.Now
 	}
+	t.decoding = Decoding{Source: f.Name, NewParser: f.NewParser, MaxLineBytes: f.MaxLineBytes,
+		MaxFuture: f.MaxFuture, Stats: t.stats, Bad: t.bad, Now: t.now}
 	return t, nil
 }
 
@@ -240,7 +247,7 @@ type tailFile struct {
 	key  string // "<dev>:<inode>"
 	path string
 	file *os.File
-	lp   *lineParser
+	dec  *decoder
 
 	// rd reads from src, which started at file offset base, where base
 	// lines had been read; nil while the file is idle, to free its buffer.
@@ -569,12 +576,12 @@ func (t *tailer) open(ctx context.Context, m match) (*tailFile, error) {
 }
 
 func (t *tailer) newTailFile(fh *os.File, key, path string) (*tailFile, error) {
-	p, err := t.f.NewParser()
+	dec, err := t.decoding.newDecoder()
 	if err != nil {
 		fh.Close()
 		return nil, fmt.Errorf("parser: %w", err)
 	}
-	return &tailFile{key: key, path: path, file: fh, lp: newLineParser(t.f.Name, p, t.stats, t.bad), tail: &fileTail{f: fh}}, nil
+	return &tailFile{key: key, path: path, file: fh, dec: dec, tail: &fileTail{f: fh}}, nil
 }
 
 func (t *tailer) reportOpen(path string, err error) {
@@ -964,20 +971,19 @@ func (t *tailer) drain(ctx context.Context, out chan<- Record, tf *tailFile) err
 				return fmt.Errorf("read %s: %w", tf.path, err)
 			}
 			tf.consumed(at)
-			tf.lp.reject(le, at)
+			tf.dec.reject(le, at)
 			continue
 		}
 		tf.consumed(at)
-		ev, ok := tf.lp.parse(line, at)
-		if !ok {
+		ev := tf.dec.line(line, at)
+		if ev == nil {
 			continue
 		}
 		lag.see(ev.Time)
 		c := tf.cursor()
-		if !send(ctx, out, Record{Event: ev, Source: t.f.Name, Cursor: c}) {
+		if !send(ctx, out, Record{Event: ev.Clone(), Source: t.f.Name, Cursor: c}) {
 			return errStopped
 		}
-		t.stats.Events.Add(1)
 		tf.sent, tf.sentAny = c, true
 	}
 }

@@ -58,11 +58,11 @@ type badLine struct {
 
 // replayAll replays one input and returns the events (cloned), the counts
 // and the rejected lines.
-func replayAll(t *testing.T, name string, opt format.Options, maxLine int, r io.Reader) ([]event.Event, Stats, []badLine) {
+func replayAll(t *testing.T, name string, opt format.Options, maxLine int, r io.Reader) ([]event.Event, replayStats, []badLine) {
 	t.Helper()
 	var evs []event.Event
 	var bad []badLine
-	st, err := Replay([]Input{{Name: "hostile.log", R: r}}, "h", func() (format.Parser, error) { return format.NewParser(name, opt) }, maxLine,
+	st, err := replay([]Input{{Name: "hostile.log", R: r}}, "h", func() (format.Parser, error) { return format.NewParser(name, opt) }, maxLine,
 		func(ev *event.Event) error { evs = append(evs, ev.Clone()); return nil },
 		func(pos Position, reason string) { bad = append(bad, badLine{pos, reason}) })
 	if err != nil {
@@ -332,7 +332,7 @@ func TestHostileFutureTimestamp(t *testing.T) {
 	e := rules.NewEngine(rs)
 	var alerts []rules.Alert
 	var bad []badLine
-	st, err := Replay([]Input{{Name: "forged.log", R: strings.NewReader(in)}}, "h", func() (format.Parser, error) { return format.NewParser("json", format.Options{}) }, 0,
+	st, err := replay([]Input{{Name: "forged.log", R: strings.NewReader(in)}}, "h", func() (format.Parser, error) { return format.NewParser("json", format.Options{}) }, 0,
 		func(ev *event.Event) error { alerts = append(alerts, e.Observe(ev)...); return nil },
 		func(pos Position, reason string) { bad = append(bad, badLine{pos, reason}) })
 	if err != nil {
@@ -475,7 +475,7 @@ func TestParserPanicCostsOneLine(t *testing.T) {
 	}
 	var bad []badLine
 	var n int
-	st, err := Replay([]Input{{Name: "x.log", R: strings.NewReader(in)}}, "x", newParser, 0,
+	st, err := replay([]Input{{Name: "x.log", R: strings.NewReader(in)}}, "x", newParser, 0,
 		func(*event.Event) error { n++; return nil },
 		func(pos Position, reason string) { bad = append(bad, badLine{pos, reason}) })
 	if err != nil || n != 2 || st.Malformed != 1 || len(bad) != 1 || bad[0].pos.Line != 2 || !strings.Contains(bad[0].reason, "parser failed") {

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
-	"github.com/secwatch/secwatch/internal/format"
 )
 
 // Source is a live source of events (File, Stdin; the CloudWatch source
@@ -104,17 +102,19 @@ func (c Cursor) MarshalJSON() ([]byte, error) {
 	return json.Marshal(plain(c))
 }
 
-// SourceStats are counters a source updates atomically and the daemon
-// exports as metrics. Every line read is counted in Lines and in at most
-// one of Events (Unparsed being a subset of Events), Malformed, Oversize
-// and InvalidUTF8; blank lines are counted only in Lines.
+// SourceStats are the counters of a source or a replay, updated
+// atomically (the daemon exports them as metrics while the source runs).
+// Every line read is counted in Lines and in exactly one of Events
+// (Unparsed being a subset of Events), Malformed, Oversize, InvalidUTF8
+// and Blank.
 type SourceStats struct {
 	Lines       atomic.Int64 // lines read, rejected ones included
-	Events      atomic.Int64 // events sent
+	Events      atomic.Int64 // events decoded
 	Unparsed    atomic.Int64 // events with event_type "unparsed" (mcp)
-	Malformed   atomic.Int64 // lines the parser rejected
+	Malformed   atomic.Int64 // lines the parser or the far-future guard rejected
 	Oversize    atomic.Int64 // lines longer than MaxLineBytes, skipped
 	InvalidUTF8 atomic.Int64 // lines that are not valid UTF-8, skipped
+	Blank       atomic.Int64 // empty or white-space lines, skipped silently
 	Rotations   atomic.Int64 // open files renamed or removed (File)
 	Truncations atomic.Int64 // files that shrank or were rewritten from the start (File)
 	Throttled   atomic.Int64 // requests refused with a throttling error, then retried (CloudWatch)
@@ -124,62 +124,6 @@ type SourceStats struct {
 	// Lag is the time in nanoseconds between the newest event time of the
 	// last batch of events read and the moment the batch was read.
 	Lag atomic.Int64
-}
-
-// lineParser turns the lines of one input into events: it counts them in
-// stats, reports rejected ones to bad and adds the @ fields. It belongs to
-// the goroutine that runs the source.
-type lineParser struct {
-	source string
-	p      format.Parser
-	stats  *SourceStats // never nil
-	bad    func(Position, string)
-	ev     event.Event // scratch, cloned into each record
-}
-
-func newLineParser(source string, p format.Parser, stats *SourceStats, bad func(Position, string)) *lineParser {
-	if stats == nil {
-		stats = new(SourceStats)
-	}
-	if bad == nil {
-		bad = func(Position, string) {}
-	}
-	return &lineParser{source: source, p: p, stats: stats, bad: bad}
-}
-
-// reject counts and reports a line the Reader skipped; pos is the line's
-// position in the whole input.
-func (lp *lineParser) reject(le *LineError, pos Position) {
-	lp.stats.Lines.Add(1)
-	if errors.Is(le.Err, ErrLineTooLong) {
-		lp.stats.Oversize.Add(1)
-	} else {
-		lp.stats.InvalidUTF8.Add(1)
-	}
-	lp.bad(pos, le.Err.Error())
-}
-
-// parse parses one accepted line. It returns a copy of the event owned by
-// the caller, or false for a blank or malformed line (counted, and reported
-// if malformed).
-func (lp *lineParser) parse(line []byte, pos Position) (event.Event, bool) {
-	lp.stats.Lines.Add(1)
-	ev := &lp.ev
-	ev.Reset()
-	if err := safeParse(lp.p, line, ev); err != nil {
-		if !errors.Is(err, format.ErrEmptyLine) {
-			lp.stats.Malformed.Add(1)
-			lp.bad(pos, err.Error())
-		}
-		return event.Event{}, false
-	}
-	if v, _ := ev.Get("event_type"); v == format.EventTypeUnparsed {
-		lp.stats.Unparsed.Add(1)
-	}
-	ev.Set("@source", lp.source)
-	ev.Set("@file", pos.File)
-	ev.Set("@line", strconv.Itoa(pos.Line))
-	return ev.Clone(), true
 }
 
 // errStopped unwinds a source whose context is done; Run returns nil.

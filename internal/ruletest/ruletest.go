@@ -263,16 +263,20 @@ func runCase(res *Result, dir string, maxKeys int, all []*rules.Rule, c Case) {
 	engine.MaxKeys = maxKeys
 	var got []rules.Alert
 	var bad []string
-	stats, err := ingest.Replay([]ingest.Input{{Name: name, R: bytes.NewReader(input)}}, "test",
-		func() (format.Parser, error) { return format.NewParser(fmtName, opts) }, 0,
+	dec := ingest.Decoding{
+		Source:    "test",
+		NewParser: func() (format.Parser, error) { return format.NewParser(fmtName, opts) },
+		MaxFuture: ingest.MaxFuture,
+		Bad: func(pos ingest.Position, reason string) {
+			bad = append(bad, fmt.Sprintf("%s: %s", pos, reason))
+		},
+	}
+	stats, err := ingest.Replay([]ingest.Input{{Name: name, R: bytes.NewReader(input)}}, dec,
 		func(ev *event.Event) error {
 			got = append(got, engine.Observe(ev)...)
 			return nil
-		},
-		func(pos ingest.Position, reason string) {
-			bad = append(bad, fmt.Sprintf("%s: %s", pos, reason))
 		})
-	res.Events = stats.Parsed
+	res.Events = stats.Events.Load()
 	if err != nil {
 		res.Err = err
 		return
