@@ -1,8 +1,9 @@
 package daemon
 
 import (
+	"encoding/json"
 	"errors"
-	"maps"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +24,7 @@ type engineLoop struct {
 	flood     *alerting.Flood
 	outbox    alerting.Queue
 	disp      *alerting.Dispatcher
-	cursors   map[string]map[string]ingest.Cursor
+	cursors   map[string]map[string]any // an ingest.Cursor, or the JSON it was restored from
 	seq       uint64
 	metrics   *metrics
 	rulePaths []string
@@ -96,19 +97,20 @@ func (l *engineLoop) observe(rec *ingest.Record) {
 		l.metrics.events.Add(1)
 		l.emit(l.engine.Observe(&rec.Event))
 	}
-	if rec.Cursor.Key == "" {
+	if rec.Cursor == nil {
 		return
 	}
 	c := l.cursors[rec.Source]
 	if c == nil {
-		c = map[string]ingest.Cursor{}
+		c = map[string]any{}
 		l.cursors[rec.Source] = c
 	}
-	_, known := c[rec.Cursor.Key]
+	key := rec.Cursor.CursorKey()
+	_, known := c[key]
 	if rec.Done {
-		delete(c, rec.Cursor.Key)
+		delete(c, key)
 	} else {
-		c[rec.Cursor.Key] = rec.Cursor
+		c[key] = rec.Cursor
 	}
 	if known == rec.Done {
 		// A file appeared or went away (start, rotation): checkpoint now,
@@ -208,9 +210,19 @@ func (l *engineLoop) snapshot() (*checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	cursors := make(map[string]map[string]ingest.Cursor, len(l.cursors))
-	for s, c := range l.cursors {
-		cursors[s] = maps.Clone(c)
+	// Cursors are values the sources do not change: encoded here, they
+	// cost no I/O.
+	cursors := make(map[string]map[string]json.RawMessage, len(l.cursors))
+	for s, cs := range l.cursors {
+		enc := make(map[string]json.RawMessage, len(cs))
+		for k, c := range cs {
+			b, err := json.Marshal(c)
+			if err != nil {
+				return nil, fmt.Errorf("cursor %s of source %s: %w", k, s, err)
+			}
+			enc[k] = b
+		}
+		cursors[s] = enc
 	}
 	l.seq++
 	l.dirty = false

@@ -29,7 +29,7 @@ type logsAPI interface {
 var _ logsAPI = (*cloudwatchlogs.Client)(nil)
 
 // CloudWatch is a source that reads CloudWatch Logs log groups by polling
-// FilterLogEvents (design §9). It never lists streams to decide what to
+// FilterLogEvents. It never lists streams to decide what to
 // read: DescribeLogStreams is eventually consistent, and a reader that
 // trusts it misses events.
 //
@@ -45,11 +45,11 @@ var _ logsAPI = (*cloudwatchlogs.Client)(nil)
 // never half read, as with a "last timestamp + 1" cursor: the next request
 // starts Overlap earlier.
 //
-// The cursor of a group (Key "cw:"+group, Path the group) has Offset = the
+// The cursor of a group (CloudWatchCursor) has Millis = the
 // greatest event timestamp, in epoch milliseconds, of the events the source
 // has processed (sent or rejected), and IDs = the ids of the processed
 // events inside the overlap window before it. After a poll that read the
-// group to its end, Offset is at least the poll's end time minus Overlap, so
+// group to its end, Millis is at least the poll's end time minus Overlap, so
 // that a quiet group (or one whose FilterPattern rarely matches) is not
 // searched again from its last event on every poll. Events are asked for
 // only up to the time of the poll (the Now clock), so an event stamped in
@@ -59,7 +59,8 @@ var _ logsAPI = (*cloudwatchlogs.Client)(nil)
 //
 // Each event's time is its CloudWatch timestamp, set as the parser's
 // fallback: the parser replaces it with the time the message carries (the
-// JSON envelope of the mcp format has its own). With the json format, a
+// JSON envelope of the mcp format has its own). The daemon makes the
+// parsers with format.Options.PlainText, so that with the json format a
 // message that is not a JSON object becomes an event with the text in
 // "message". Events carry @source (Name),
 // @log_group, @log_stream and @event_id. A message longer than
@@ -119,7 +120,7 @@ type CloudWatch struct {
 	// (shared with every other reader of the account).
 	MaxRequestsPerSecond float64
 	// Cursors are where to resume, from the last checkpoint.
-	Cursors []Cursor
+	Cursors []CloudWatchCursor
 	// Once makes Run return nil after one poll of every group.
 	Once  bool
 	Stats *SourceStats // may be nil
@@ -139,6 +140,22 @@ type CloudWatch struct {
 }
 
 var _ Source = (*CloudWatch)(nil)
+
+// CloudWatchCursor is where CloudWatch resumes a log group.
+type CloudWatchCursor struct {
+	Key   string `json:"key"`  // "cw:" + Group
+	Group string `json:"path"` // the log group name or ARN
+	// Millis is the greatest event timestamp, in epoch milliseconds, of
+	// the events processed (or the poll's end minus the overlap).
+	Millis int64 `json:"offset"`
+	// IDs are the ids of the processed events whose timestamps are inside
+	// the overlap window before Millis, so that the re-read of that window
+	// after a restart emits none of them again.
+	IDs []string `json:"ids,omitempty"`
+}
+
+// CursorKey returns c.Key.
+func (c CloudWatchCursor) CursorKey() string { return c.Key }
 
 const (
 	cwDefaultOverlap  = 2 * time.Minute
@@ -204,7 +221,7 @@ type cwReader struct {
 	groups   map[string]*cwGroup
 	order    []string // polling order
 	listedAt time.Time
-	cursors  map[string]Cursor // by group, not yet used
+	cursors  map[string]CloudWatchCursor // by group, not yet used
 	reported map[string]string // group → last request error reported
 
 	decoding Decoding // of each group
@@ -215,7 +232,7 @@ type cwReader struct {
 type cwGroup struct {
 	name   string
 	dec    *decoder
-	offset int64 // the cursor's Offset (ms)
+	offset int64 // the cursor's Millis
 	// The ids of the processed events in the overlap window, in the order
 	// processed, with their timestamps. Records share ids' backing array:
 	// elements are never changed once appended, and each cursor's slice
@@ -240,7 +257,7 @@ func newCWReader(c *CloudWatch) (*cwReader, error) {
 	}
 	r := &cwReader{
 		c: c, stats: c.Stats, bad: c.Bad, now: c.Now,
-		groups: make(map[string]*cwGroup), cursors: make(map[string]Cursor),
+		groups: make(map[string]*cwGroup), cursors: make(map[string]CloudWatchCursor),
 		reported: make(map[string]string),
 	}
 	if r.stats == nil {
@@ -291,11 +308,11 @@ func (r *cwReader) add(name string) (*cwGroup, error) {
 	g := &cwGroup{name: name, dec: dec, offset: r.startMs, seen: seen}
 	if cur, ok := r.cursors[name]; ok {
 		delete(r.cursors, name)
-		g.offset = cur.Offset
+		g.offset = cur.Millis
 		// The ids' timestamps are not in the cursor; none is after its
-		// Offset, so they are kept until the window has moved past it.
+		// Millis, so they are kept until the window has moved past it.
 		for _, id := range cur.IDs {
-			g.remember(id, cur.Offset)
+			g.remember(id, cur.Millis)
 		}
 	}
 	r.groups[name] = g
@@ -586,8 +603,8 @@ func (g *cwGroup) trim(cutoff int64) {
 	g.ids, g.ts = g.ids[n:], g.ts[n:]
 }
 
-func (g *cwGroup) cursor() Cursor {
-	c := Cursor{Key: cwKeyPrefix + g.name, Path: g.name, Offset: g.offset}
+func (g *cwGroup) cursor() CloudWatchCursor {
+	c := CloudWatchCursor{Key: cwKeyPrefix + g.name, Group: g.name, Millis: g.offset}
 	if len(g.ids) > 0 {
 		c.IDs = g.ids[:len(g.ids):len(g.ids)]
 	}

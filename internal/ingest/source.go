@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -34,72 +36,44 @@ type Source interface {
 // start of a truncated file. The daemon stores its cursor like any other
 // and hands nothing to the engine. Done marks the last record of a file
 // the source has finished with (rotated away or deleted, and idle): the
-// daemon forgets the cursor of that Key instead of storing it.
+// daemon forgets the cursor of that key instead of storing it.
 //
 // Records of one source arrive in the order the source read them, so the
-// daemon's latest cursor per (Source, Cursor.Key) never runs ahead of the
-// events the engine has seen.
+// daemon's latest cursor per (Source, Cursor.CursorKey()) never runs ahead
+// of the events the engine has seen.
 type Record struct {
 	Event    event.Event // owned by the receiver (not reused by the source)
 	Source   string
-	Cursor   Cursor
-	Progress bool // no event: only Cursor is meaningful
-	Done     bool // with Progress: forget Cursor.Key
+	Cursor   Cursor // nil for a source that cannot resume (Stdin)
+	Progress bool   // no event: only Cursor is meaningful
+	Done     bool   // with Progress: forget Cursor's key
 }
 
-// Cursor is where a source resumes after a record. The daemon stores the
-// latest cursor per (Source, Key) in its checkpoint, together with the
-// engine state, and hands them back on start (File.Cursors). Cursors of
-// sources that cannot resume (Stdin) have an empty Key and are not stored.
-type Cursor struct {
-	// Key identifies the file within its source: "<dev>:<inode>".
-	Key string `json:"key"`
-	// Path is the last known path of the file (the path it was matched
-	// at, or where it was found after a rotation).
-	Path string `json:"path"`
-	// Fingerprint is the hex SHA-256 of the file's first min(Offset, 1024)
-	// bytes, to tell the file from a later one that reuses its inode or a
-	// rewrite of it. Hashing only bytes before Offset keeps the length
-	// implied by the cursor and the hashed bytes ones the source has read.
-	Fingerprint string `json:"fingerprint"`
-	// TailFingerprint is the hex SHA-256 of the min(Offset, 1024) bytes
-	// just before Offset: with Fingerprint, it recognises the file by its
-	// content when its Key has changed (copied, moved to another file
-	// system, a container's new mount), so that it is resumed rather than
-	// read again. Empty in cursors of older versions (never matched by
-	// content). In a Record's Cursor it is empty: it is computed when the
-	// cursor is encoded as JSON (the daemon's checkpoint), not for every
-	// line.
-	TailFingerprint string `json:"tail_fingerprint,omitempty"`
-	// Offset is the byte offset after the record's line: where reading
-	// resumes.
-	Offset int64 `json:"offset"`
-	// Line is the number of lines before Offset (the @line of the
-	// record's event), so that @line continues exactly after a restart.
-	Line int64 `json:"line"`
-	// IDs are the CloudWatch event ids the source has processed whose
-	// timestamps are inside its overlap window, so that the re-read of that
-	// window after a restart emits none of them again (CloudWatch only).
-	IDs []string `json:"ids,omitempty"`
-
-	// tail computes TailFingerprint while it is not set (File).
-	tail *fileTail
+// Cursor is where a source resumes after a record, as a value of the
+// source's own type (FileCursor, CloudWatchCursor). The daemon stores the
+// latest cursor per source and key, encoded with encoding/json, in its
+// checkpoint, without knowing its fields, and hands them back on start
+// (DecodeCursors). A cursor holds no pointer into the source and does no
+// I/O when encoded.
+type Cursor interface {
+	// CursorKey identifies what the cursor is in (a file, a log group)
+	// within its source; never empty.
+	CursorKey() string
 }
 
-// tailFingerprint returns c.TailFingerprint, computed if needed; "" if it
-// cannot be known.
-func (c Cursor) tailFingerprint() string {
-	if c.TailFingerprint != "" || c.tail == nil {
-		return c.TailFingerprint
+// DecodeCursors decodes the stored cursors of a source whose cursors are
+// of type C, in the order of their keys. A stored cursor that does not
+// decode is left out and reported in errs.
+func DecodeCursors[C Cursor](stored map[string]json.RawMessage) (cs []C, errs []error) {
+	for _, key := range slices.Sorted(maps.Keys(stored)) {
+		var c C
+		if err := json.Unmarshal(stored[key], &c); err != nil {
+			errs = append(errs, fmt.Errorf("cursor %s: %w", key, err))
+			continue
+		}
+		cs = append(cs, c)
 	}
-	return c.tail.fingerprint(c.Offset)
-}
-
-// MarshalJSON encodes c with its TailFingerprint computed.
-func (c Cursor) MarshalJSON() ([]byte, error) {
-	type plain Cursor // without this method
-	c.TailFingerprint = c.tailFingerprint()
-	return json.Marshal(plain(c))
+	return cs, errs
 }
 
 // SourceStats are the counters of a source or a replay, updated
@@ -161,10 +135,4 @@ func (l *lagTracker) flush(stats *SourceStats, now time.Time) {
 		stats.Lag.Store(int64(now.Sub(l.newest)))
 		l.newest = time.Time{}
 	}
-}
-
-// equal reports whether c and d are the same cursor.
-func (c Cursor) equal(d Cursor) bool {
-	return c.Key == d.Key && c.Path == d.Path && c.Fingerprint == d.Fingerprint &&
-		c.TailFingerprint == d.TailFingerprint && c.Offset == d.Offset && c.Line == d.Line && slices.Equal(c.IDs, d.IDs)
 }

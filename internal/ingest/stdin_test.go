@@ -38,7 +38,7 @@ func TestStdinReadsToEOF(t *testing.T) {
 	var got []Record
 	for rec := range out {
 		got = append(got, rec)
-		if rec.Source != "pipe" || !rec.Cursor.equal(Cursor{}) || rec.Progress {
+		if rec.Source != "pipe" || rec.Cursor != nil || rec.Progress {
 			t.Errorf("got record source %q cursor %+v progress %v, want pipe, no cursor, an event", rec.Source, rec.Cursor, rec.Progress)
 		}
 		if got := field(rec, "@source"); got != "pipe" {
