@@ -222,7 +222,7 @@ type cwReader struct {
 	order    []string // polling order
 	listedAt time.Time
 	cursors  map[string]CloudWatchCursor // by group, not yet used
-	reported map[string]string // group → last request error reported
+	reported map[string]string           // group → last request error reported
 
 	decoding Decoding // of each group
 	buf      []byte   // the message being parsed

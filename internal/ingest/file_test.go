@@ -106,7 +106,7 @@ type tailRig struct {
 	bad []string // "pos offset: reason"
 
 	cursors map[string]FileCursor // the latest per key, as the daemon keeps them
-	done    []string          // keys of Done records
+	done    []string              // keys of Done records
 }
 
 // startFile runs f (inside a bubble) with the rig's stats, Bad and a
