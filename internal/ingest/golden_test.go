@@ -42,7 +42,10 @@ func TestGolden(t *testing.T) {
 					t.Fatalf("options.json: %v", err)
 				}
 			}
-			p := mustParser(t, name, format.Options{Pattern: opt.Pattern, TimeField: opt.TimeField})
+			p, err := format.NewParser(name, format.Options{Pattern: opt.Pattern, TimeField: opt.TimeField})
+			if err != nil {
+				t.Fatalf("NewParser(%q): %v", name, err)
+			}
 			in, err := os.Open(filepath.Join(dir, "input.log"))
 			if err != nil {
 				t.Fatal(err)
