@@ -241,17 +241,27 @@ type tailFile struct {
 	grewAt time.Time // orphans: when it last grew, or became an orphan
 }
 
-// cursor takes the cursor after the last line consumed, its
-// TailFingerprint computed here, on the source's goroutine (once per
-// offset), so that the cursor is a plain value.
+// cursor is the cursor after the last line consumed, without its
+// TailFingerprint: the cursor of each event's record.
 func (tf *tailFile) cursor() FileCursor {
+	return FileCursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line}
+}
+
+// settledCursor is cursor with its TailFingerprint, which it computes
+// (once per offset) by reading the KiB before the offset: the cursor of
+// the Progress record sent after each poll's lines, so that hashing costs
+// once per poll of a file that grew, not once per line. It runs on the
+// source's goroutine; encoding the cursor later reads nothing.
+func (tf *tailFile) settledCursor() FileCursor {
 	if tf.tailOff != tf.off {
 		tf.tailOff, tf.tailFP = tf.off, ""
 		if b, ok := readTail(tf.file, tf.off); ok && tf.off > 0 {
 			tf.tailFP = hashHex(b)
 		}
 	}
-	return FileCursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, TailFingerprint: tf.tailFP, Offset: tf.off, Line: tf.line}
+	c := tf.cursor()
+	c.TailFingerprint = tf.tailFP
+	return c
 }
 
 // readPos is how far the file has been read, a pending partial line
@@ -734,7 +744,7 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileC
 	t.files[cd.key] = tf
 	cd.taken = true
 	t.stats.ContentResumes.Add(1)
-	nc := tf.cursor()
+	nc := tf.settledCursor()
 	if !send(ctx, out, Record{Source: t.f.Name, Cursor: nc, Progress: true}) {
 		return false, "", errStopped
 	}
@@ -932,7 +942,7 @@ func (t *tailer) finish(ctx context.Context, out chan<- Record, tf *tailFile) er
 			return err
 		}
 	}
-	c := tf.cursor()
+	c := tf.settledCursor()
 	tf.file.Close()
 	delete(t.files, tf.key)
 	if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
@@ -941,9 +951,11 @@ func (t *tailer) finish(ctx context.Context, out chan<- Record, tf *tailFile) er
 	return nil
 }
 
-// progress sends the cursor of a file if it moved without an event.
+// progress sends the settled cursor of a file if it moved since the last
+// one sent: without an event, or by events whose cursors had no
+// TailFingerprint yet.
 func (t *tailer) progress(ctx context.Context, out chan<- Record, tf *tailFile) error {
-	c := tf.cursor()
+	c := tf.settledCursor()
 	if tf.sentAny && c == tf.sent {
 		return nil
 	}

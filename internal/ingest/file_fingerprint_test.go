@@ -262,9 +262,12 @@ func TestCursorTailFingerprintJSON(t *testing.T) {
 	}
 	tf := &tailFile{key: "1:2", path: "/var/log/app.log", file: fh, off: int64(off), line: 39,
 		fpHex: fingerprint(content, off), tailOff: -1}
-	// The source takes the cursor with its TailFingerprint, then closes
-	// the file: encoding the cursor reads nothing.
-	c := tf.cursor()
+	// The source takes the settled cursor with its TailFingerprint, then
+	// closes the file: encoding the cursor reads nothing.
+	if c := tf.cursor(); c.TailFingerprint != "" {
+		t.Fatalf("an event's cursor has TailFingerprint %q: hashed per line", c.TailFingerprint)
+	}
+	c := tf.settledCursor()
 	fh.Close()
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -285,7 +288,7 @@ func TestCursorTailFingerprintJSON(t *testing.T) {
 	}
 	// The same offset again: the fingerprint taken before is kept, the
 	// closed file is not read.
-	if got := tf.cursor(); got != c {
+	if got := tf.settledCursor(); got != c {
 		t.Errorf("cursor at the same offset: %+v, want %+v", got, c)
 	}
 
@@ -298,8 +301,10 @@ func TestCursorTailFingerprintJSON(t *testing.T) {
 
 // TestCursorTailFingerprintConcurrent encodes every record's cursor on
 // another goroutine while the source goes on reading the growing file, as
-// the daemon's checkpoint does (run it with -race), and checks each
-// TailFingerprint against the bytes before the cursor.
+// the daemon's checkpoint does (run it with -race), and checks the
+// TailFingerprint of each Progress record (the settled cursor after a
+// poll's lines) against the bytes before the cursor; events' cursors
+// have none.
 func TestCursorTailFingerprintConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	const lines = 400
@@ -320,6 +325,7 @@ func TestCursorTailFingerprintConcurrent(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
+	settled := 0
 	for n := 0; n < lines; {
 		var rec Record
 		select {
@@ -338,9 +344,17 @@ func TestCursorTailFingerprintConcurrent(t *testing.T) {
 		if err := json.Unmarshal(b, &c); err != nil {
 			t.Fatal(err)
 		}
-		if want := tailFingerprint(content, int(c.Offset)); c.Offset > 0 && c.TailFingerprint != want {
-			t.Fatalf("cursor at %d: TailFingerprint %q, want %q", c.Offset, c.TailFingerprint, want)
+		want := ""
+		if rec.Progress && c.Offset > 0 {
+			want = tailFingerprint(content, int(c.Offset))
+			settled++
 		}
+		if c.TailFingerprint != want {
+			t.Fatalf("cursor at %d (progress %v): TailFingerprint %q, want %q", c.Offset, rec.Progress, c.TailFingerprint, want)
+		}
+	}
+	if settled == 0 {
+		t.Error("no settled cursor among the records")
 	}
 	cancel()
 	if err := <-errc; err != nil {
