@@ -17,8 +17,10 @@ const MaxFuture = 24 * time.Hour
 
 // Decoding is how the lines of an input become events, the same for every
 // source and for Replay: each line is parsed by a parser of its own input,
-// checked against the far-future guard, counted in Stats, and reported to
-// Bad with its position when it is rejected.
+// checked against the far-future guard, counted in Stats (atomically: it
+// may be read while the input is read), given @source (and the position
+// fields of its source), and reported to Bad with its position when it is
+// rejected.
 //
 // An event stamped more than MaxFuture ahead of the clock is rejected like
 // a malformed line: taken, it would move the engine's time ahead and make
