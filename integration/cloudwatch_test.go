@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/ingest"
 )
 
@@ -111,10 +112,10 @@ func (f *cwFixture) put(evs []cwEvent) {
 }
 
 // source returns a source reading the group through client.
-func (f *cwFixture) source(client *countingLogs, cursors []ingest.Cursor, stats *ingest.SourceStats) *ingest.CloudWatch {
+func (f *cwFixture) source(client *countingLogs, cursors []ingest.CloudWatchCursor, stats *ingest.SourceStats) *ingest.CloudWatch {
 	return &ingest.CloudWatch{
 		Name: "cw", Client: client, LogGroups: []string{f.group},
-		NewParser:    func() (ingest.Parser, error) { return ingest.NewParser("json", ingest.Options{}) },
+		NewParser:    func() (format.Parser, error) { return format.NewParser("json", format.Options{PlainText: true}) },
 		PollInterval: 10 * time.Millisecond, MaxRequestsPerSecond: 1000,
 		Cursors: cursors, Stats: stats,
 		Now: func() time.Time { return time.UnixMilli(f.clock.Load()) },
@@ -124,12 +125,12 @@ func (f *cwFixture) source(client *countingLogs, cursors []ingest.Cursor, stats 
 // run starts src, collecting its records, until the returned stop is
 // called or, when stopAfter > 0, stopAfter events have been received (then
 // stopped is closed); stop returns the cursor of the last record received.
-func (f *cwFixture) run(src *ingest.CloudWatch, stopAfter int) (stop func() []ingest.Cursor, stopped <-chan struct{}) {
+func (f *cwFixture) run(src *ingest.CloudWatch, stopAfter int) (stop func() []ingest.CloudWatchCursor, stopped <-chan struct{}) {
 	ctx, cancel := context.WithCancel(f.t.Context())
 	out := make(chan ingest.Record)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, out) }()
-	var last []ingest.Cursor
+	var last []ingest.CloudWatchCursor
 	var mu sync.Mutex
 	collected := make(chan struct{})
 	go func() {
@@ -142,7 +143,7 @@ func (f *cwFixture) run(src *ingest.CloudWatch, stopAfter int) (stop func() []in
 				f.recs = append(f.recs, r)
 				f.mu.Unlock()
 				mu.Lock()
-				last = []ingest.Cursor{r.Cursor}
+				last = []ingest.CloudWatchCursor{r.Cursor.(ingest.CloudWatchCursor)}
 				mu.Unlock()
 				if !r.Progress {
 					n++
@@ -156,7 +157,7 @@ func (f *cwFixture) run(src *ingest.CloudWatch, stopAfter int) (stop func() []in
 			}
 		}
 	}()
-	return func() []ingest.Cursor {
+	return func() []ingest.CloudWatchCursor {
 		cancel()
 		<-collected
 		if err := <-done; err != nil {

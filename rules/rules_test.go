@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/secwatch/secwatch/internal/event"
-	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/ruletest"
@@ -174,7 +174,7 @@ func TestMCPOneCopy(t *testing.T) {
 
 func parseMCP(t *testing.T, line string) *event.Event {
 	t.Helper()
-	p, err := ingest.NewParser("mcp", ingest.Options{})
+	p, err := format.NewParser("mcp", format.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
@@ -66,7 +67,7 @@ func run(rulesPath, cpu, heap string, files []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	e := rules.NewEngine(rs)
-	parsers := map[*event.Event]ingest.Expander{}
+	parsers := map[*event.Event]format.Expander{}
 	e.Expand = func(ev *event.Event) {
 		if x := parsers[ev]; x != nil {
 			_ = x.Expand(ev)
@@ -74,15 +75,16 @@ func run(rulesPath, cpu, heap string, files []string) error {
 	}
 	out := bufio.NewWriter(io.Discard)
 	var alerts, n int
-	opts := ingest.Options{Borrow: true, Fields: rules.FieldsRead(rs)}
-	_, err = ingest.Replay([]ingest.Input{{Name: files[0], R: fh}}, "replay",
-		func() (ingest.Parser, error) {
-			p, err := ingest.NewParser("json", opts)
+	opts := format.Options{Borrow: true, Fields: rules.FieldsRead(rs)}
+	dec := ingest.Decoding{Source: "replay", MaxLineBytes: 1 << 20, MaxFuture: ingest.MaxFuture,
+		NewParser: func() (format.Parser, error) {
+			p, err := format.NewParser("json", opts)
 			if err != nil {
 				return nil, err
 			}
 			return &tracked{Parser: p, m: parsers}, nil
-		}, 1<<20,
+		}}
+	_, err = ingest.Replay([]ingest.Input{{Name: files[0], R: fh}}, dec,
 		func(ev *event.Event) error {
 			if n++; n == heapAt && heap != "" {
 				if err := writeHeap(heap); err != nil {
@@ -97,7 +99,7 @@ func run(rulesPath, cpu, heap string, files []string) error {
 				}
 			}
 			return nil
-		}, nil)
+		})
 	if err != nil {
 		return err
 	}
@@ -135,13 +137,13 @@ func writeHeap(name string) error {
 
 // tracked records which parser filled which event, for Engine.Expand.
 type tracked struct {
-	ingest.Parser
-	m map[*event.Event]ingest.Expander
+	format.Parser
+	m map[*event.Event]format.Expander
 }
 
 func (t *tracked) Parse(line []byte, ev *event.Event) error {
 	if _, ok := t.m[ev]; !ok {
-		t.m[ev] = t.Parser.(ingest.Expander)
+		t.m[ev] = t.Parser.(format.Expander)
 	}
 	return t.Parser.Parse(line, ev)
 }

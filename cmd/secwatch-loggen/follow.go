@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
-	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/loggen"
 )
 
@@ -30,7 +30,7 @@ func follow(ctx context.Context, path string, cfg loggen.Config, speed float64) 
 		return err
 	}
 	defer f.Close()
-	parser, err := ingest.NewParser(parserFormat[cfg.Format], ingest.Options{})
+	parser, err := format.NewParser(parserFormat[cfg.Format], format.Options{})
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alarms/pattern"
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rules"
 )
@@ -43,12 +43,12 @@ type alarmedRule struct {
 // files that cannot be read, a bad format, and patterns that do not parse
 // or compile (every one is printed to stderr first); callers exit 1 on
 // either.
-func verifyAlarms(stdout, stderr io.Writer, rs []*rules.Rule, format, timeField string, files []string) (disagreements int, err error) {
+func verifyAlarms(stdout, stderr io.Writer, rs []*rules.Rule, fmtName, timeField string, files []string) (disagreements int, err error) {
 	if len(files) == 0 {
 		return 0, errors.New("--verify needs at least one recorded log file")
 	}
-	newParser := func() (ingest.Parser, error) {
-		return ingest.NewParser(format, ingest.Options{TimeField: timeField})
+	newParser := func() (format.Parser, error) {
+		return format.NewParser(fmtName, format.Options{TimeField: timeField, PlainText: true})
 	}
 	if _, err := newParser(); err != nil {
 		fmt.Fprintf(stderr, "secwatch alarms plan --verify: %v\n", err)
@@ -81,7 +81,7 @@ func verifyAlarms(stdout, stderr io.Writer, rs []*rules.Rule, format, timeField 
 	}
 	lines := 0
 	for _, name := range files {
-		n, d, err := verifyFile(stdout, name, format, newParser, ars)
+		n, d, err := verifyFile(stdout, name, newParser, ars)
 		lines += n
 		disagreements += d
 		if err != nil {
@@ -98,7 +98,7 @@ func verifyAlarms(stdout, stderr io.Writer, rs []*rules.Rule, format, timeField 
 
 // verifyFile replays one file; it returns the lines read and the
 // disagreements found.
-func verifyFile(stdout io.Writer, name, format string, newParser func() (ingest.Parser, error), ars []alarmedRule) (lines, disagreements int, err error) {
+func verifyFile(stdout io.Writer, name string, newParser func() (format.Parser, error), ars []alarmedRule) (lines, disagreements int, err error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return 0, 0, err
@@ -127,8 +127,8 @@ func verifyFile(stdout io.Writer, name, format string, newParser func() (ingest.
 		lines++
 		ev.Reset()
 		ev.Time = verifyFallbackTime
-		perr := parseLikeCloudWatch(parser, format, line, &ev)
-		if errors.Is(perr, ingest.ErrEmptyLine) {
+		perr := parser.Parse(line, &ev)
+		if errors.Is(perr, format.ErrEmptyLine) {
 			continue
 		}
 		msg := pattern.NewMessage(line)
@@ -156,21 +156,4 @@ func verifyFile(stdout io.Writer, name, format string, newParser func() (ingest.
 			fmt.Fprintf(stdout, "%s:%d: rule %q: %s\n", name, pos.Line, a.r.ID, what)
 		}
 	}
-}
-
-// parseLikeCloudWatch parses line as the CloudWatch source does: with the
-// json format, a message that is not a JSON object is an event whose
-// message is the trimmed text.
-func parseLikeCloudWatch(p ingest.Parser, format string, line []byte, ev *event.Event) error {
-	if format == "" || format == "json" {
-		t := bytes.TrimSpace(line)
-		if len(t) == 0 {
-			return ingest.ErrEmptyLine
-		}
-		if t[0] != '{' {
-			ev.Add("message", string(t))
-			return nil
-		}
-	}
-	return p.Parse(line, ev)
 }

@@ -33,7 +33,7 @@ func cmdExplain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	var traces []rules.Trace
 	engine.Trace = func(t rules.Trace) { traces = append(traces, t) }
 	bad := &badLines{w: stderr}
-	stats, err := ingest.Replay(p.inputs, f.source, p.newParser, f.maxLine,
+	stats, err := ingest.Replay(p.inputs, p.decoding(bad),
 		func(ev *event.Event) error {
 			traces = traces[:0]
 			fired := engine.Observe(ev)
@@ -57,7 +57,7 @@ func cmdExplain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 				fmt.Fprintf(out, "  ALERT %s\n", alerting.Text(&fired[i]))
 			}
 			return ctx.Err()
-		}, bad.report)
+		})
 	bad.close()
 	out.Flush()
 	summary(stderr, stats, engine.Stats(), sumAlerts(engine.Stats()))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
@@ -28,24 +29,26 @@ type replayFlags struct {
 	maxKeys   int
 	maxLine   int
 	lateness  time.Duration
+	maxFuture time.Duration
 }
 
 func (f *replayFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.rules, "rules", "rule `path` (file or directory; repeatable, comma-separated) (default \"rules\")")
-	fs.StringVar(&f.format, "format", "json", "input `format`: "+strings.Join(ingest.Formats, ", "))
+	fs.StringVar(&f.format, "format", "json", "input `format`: "+strings.Join(format.Formats, ", "))
 	fs.StringVar(&f.timeField, "time-field", "", "`field` holding the event time (json, logfmt, regex); default: the first of "+strings.Join(event.TimeFields, ", "))
 	fs.StringVar(&f.pattern, "pattern", "", "RE2 `pattern` with named groups, for --format regex")
 	fs.StringVar(&f.source, "source", "replay", "source `name` recorded in events and alerts")
 	fs.IntVar(&f.maxKeys, "max-keys", rules.DefaultMaxKeys, "groups kept per rule; the least recently used is evicted beyond it")
 	fs.IntVar(&f.maxLine, "max-line-bytes", 1<<20, "longer lines are skipped and counted")
 	fs.DurationVar(&f.lateness, "max-lateness", rules.DefaultMaxLateness, "how far behind the newest event time an event may arrive and still be judged exactly")
+	fs.DurationVar(&f.maxFuture, "max-future", ingest.MaxFuture, "events stamped further ahead of the clock are rejected and counted (engine.max_future); 0 accepts any time")
 }
 
 // pipeline holds what a replay needs once flags are validated.
 type pipeline struct {
 	flags     replayFlags
 	rules     []*rules.Rule
-	newParser func() (ingest.Parser, error)
+	newParser func() (format.Parser, error)
 	inputs    []ingest.Input
 	closers   []io.Closer
 }
@@ -72,12 +75,12 @@ func (f *replayFlags) setup(files []string, stdin io.Reader, stderr io.Writer) (
 		fmt.Fprintln(stderr, err)
 		return nil, exitFailed
 	}
-	opts := ingest.Options{TimeField: f.timeField, Pattern: f.pattern}
-	if _, err := ingest.NewParser(f.format, opts); err != nil {
+	opts := format.Options{TimeField: f.timeField, Pattern: f.pattern}
+	if _, err := format.NewParser(f.format, opts); err != nil {
 		fmt.Fprintf(stderr, "secwatch: %v\n", err)
 		return nil, exitUsage
 	}
-	p := &pipeline{flags: *f, rules: rs, newParser: func() (ingest.Parser, error) { return ingest.NewParser(f.format, opts) }}
+	p := &pipeline{flags: *f, rules: rs, newParser: func() (format.Parser, error) { return format.NewParser(f.format, opts) }}
 	for _, name := range files {
 		if name == "-" {
 			p.inputs = append(p.inputs, ingest.Input{Name: "-", R: stdin})
@@ -93,6 +96,12 @@ func (f *replayFlags) setup(files []string, stdin io.Reader, stderr io.Writer) (
 		p.inputs = append(p.inputs, ingest.Input{Name: name, R: fh})
 	}
 	return p, exitOK
+}
+
+// decoding is how the inputs become events; bad receives rejected lines.
+func (p *pipeline) decoding(bad *badLines) ingest.Decoding {
+	return ingest.Decoding{Source: p.flags.source, NewParser: p.newParser, MaxLineBytes: p.flags.maxLine,
+		MaxFuture: p.flags.maxFuture, Bad: bad.report}
 }
 
 func (p *pipeline) engine() *rules.Engine {
@@ -172,7 +181,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	var events atomic.Int64
 	stopProgress := progress(isTerminal(stdout) && isTerminal(stderr), stderr, &events)
 	bad := &badLines{w: stderr}
-	stats, err := ingest.Replay(p.inputs, f.source, p.newParser, f.maxLine,
+	stats, err := ingest.Replay(p.inputs, p.decoding(bad),
 		func(ev *event.Event) error {
 			events.Add(1)
 			if as := engine.Observe(ev); len(as) > 0 {
@@ -182,7 +191,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 				}
 			}
 			return ctx.Err()
-		}, bad.report)
+		})
 	stopProgress()
 	bad.close()
 	if ferr := out.Flush(); err == nil {
@@ -224,9 +233,10 @@ func progress(enabled bool, w io.Writer, events *atomic.Int64) func() {
 	return func() { close(done); <-stopped }
 }
 
-func summary(w io.Writer, s ingest.Stats, rs []rules.RuleStats, alerts int64) {
+func summary(w io.Writer, s *ingest.SourceStats, rs []rules.RuleStats, alerts int64) {
+	malformed, oversize, invalid := s.Malformed.Load(), s.Oversize.Load(), s.InvalidUTF8.Load()
 	fmt.Fprintf(w, "lines %d, events %d (unparsed %d), rejected %d (malformed %d, oversize %d, invalid utf-8 %d), alerts %d\n",
-		s.Lines, s.Parsed, s.Unparsed, s.Malformed+s.Oversize+s.InvalidUTF8, s.Malformed, s.Oversize, s.InvalidUTF8, alerts)
+		s.Lines.Load(), s.Events.Load(), s.Unparsed.Load(), malformed+oversize+invalid, malformed, oversize, invalid, alerts)
 	for _, r := range rs {
 		fmt.Fprintf(w, "  %-40s matched %d, alerts %d, late %d, ungrouped %d, evicted %d\n",
 			r.Rule, r.Matched, r.Alerts, r.Late, r.Ungrouped, r.Evicted)

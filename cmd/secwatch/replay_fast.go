@@ -2,7 +2,7 @@ package main
 
 import (
 	"github.com/secwatch/secwatch/internal/event"
-	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
@@ -23,9 +23,9 @@ import (
 // fastParsers makes the parsers of a replay and remembers which parser
 // filled which event, for Engine.Expand.
 type fastParsers struct {
-	opts    ingest.Options
+	opts    format.Options
 	format  string
-	parsers map[*event.Event]ingest.Expander
+	parsers map[*event.Event]format.Expander
 }
 
 // useFastPath switches p to the fast path when its format allows it and
@@ -35,21 +35,21 @@ func (p *pipeline) useFastPath(e *rules.Engine) {
 		return
 	}
 	fp := &fastParsers{
-		opts: ingest.Options{TimeField: p.flags.timeField, Pattern: p.flags.pattern,
+		opts: format.Options{TimeField: p.flags.timeField, Pattern: p.flags.pattern,
 			Borrow: true, Fields: rules.FieldsRead(p.rules)},
 		format:  p.flags.format,
-		parsers: make(map[*event.Event]ingest.Expander),
+		parsers: make(map[*event.Event]format.Expander),
 	}
 	p.newParser = fp.newParser
 	e.Expand = fp.expand
 }
 
-func (fp *fastParsers) newParser() (ingest.Parser, error) {
-	pr, err := ingest.NewParser(fp.format, fp.opts)
+func (fp *fastParsers) newParser() (format.Parser, error) {
+	pr, err := format.NewParser(fp.format, fp.opts)
 	if err != nil {
 		return nil, err
 	}
-	x, ok := pr.(ingest.Expander)
+	x, ok := pr.(format.Expander)
 	if !ok {
 		return pr, nil
 	}
@@ -65,8 +65,8 @@ func (fp *fastParsers) expand(ev *event.Event) {
 // trackedParser records the event it fills (replay reuses one event per
 // input, so the map holds one entry per input).
 type trackedParser struct {
-	ingest.Parser
-	x  ingest.Expander
+	format.Parser
+	x  format.Expander
 	fp *fastParsers
 	ev *event.Event
 }

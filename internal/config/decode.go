@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/yamldiag"
@@ -407,14 +408,14 @@ func describeTypes(types []string) string {
 	return fmt.Sprintf("types %s and %s", strings.Join(types[:len(types)-1], ", "), types[len(types)-1])
 }
 
-// ingestKeys maps the key prefixes of ingest.NewParser's errors to keys.
+// ingestKeys maps the key prefixes of format.NewParser's errors to keys.
 var ingestKeys = []string{"pattern", "time_field"}
 
 // checkParser builds the source's parser as the source will, so that a
 // pattern that does not compile or a time_field a format does not use is
 // a config error, not a failure at run time.
 func (p *parser) checkParser(s *Source, n *yaml.Node, path string) {
-	_, err := ingest.NewParser(s.Format, ingest.Options{TimeField: s.TimeField, Pattern: s.Pattern})
+	_, err := format.NewParser(s.Format, format.Options{TimeField: s.TimeField, Pattern: s.Pattern})
 	if err == nil {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/yamldiag"
 )
@@ -129,7 +130,7 @@ func (p *parser) source(n *yaml.Node, path string) (Source, bool) {
 				s.Name = ""
 			}
 		case "format":
-			s.Format, ok = p.oneOf(kv, ingest.Formats)
+			s.Format, ok = p.oneOf(kv, format.Formats)
 			parserOK = parserOK && ok
 		case "time_field":
 			s.TimeField, ok = p.scalar(kv.val, kv.path, "a field name")

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/state"
 )
@@ -46,12 +45,12 @@ var checkpointFiles = [2]string{"checkpoint-a", "checkpoint-b"}
 // windows and cooldowns together with the cursors of the last events the
 // engine observed, saved in one atomic write so they always agree.
 type checkpoint struct {
-	Version int                                 `json:"version"`
-	Seq     uint64                              `json:"seq"`
-	Saved   time.Time                           `json:"saved"`
-	Engine  *rules.Snapshot                     `json:"engine,omitempty"` // decoded; version 1 only on disk
-	Cursors map[string]map[string]ingest.Cursor `json:"cursors"`
-	Flood   json.RawMessage                     `json:"flood,omitempty"`
+	Version int                                   `json:"version"`
+	Seq     uint64                                `json:"seq"`
+	Saved   time.Time                             `json:"saved"`
+	Engine  *rules.Snapshot                       `json:"engine,omitempty"` // decoded; version 1 only on disk
+	Cursors map[string]map[string]json.RawMessage `json:"cursors"`          // per source and key, opaque
+	Flood   json.RawMessage                       `json:"flood,omitempty"`
 
 	// engine is the engine's state in the binary snapshot encoding, as
 	// taken on the engine goroutine; nil for a decoded checkpoint.

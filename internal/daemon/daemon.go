@@ -1,6 +1,5 @@
 // Package daemon is `secwatch run`: it wires sources, the rule engine, the
-// outbox and dispatcher, checkpoints, hot reload and the HTTP listener
-// (design sections 2, 8, 11, 12).
+// outbox and dispatcher, checkpoints, hot reload and the HTTP listener.
 //
 // Goroutines and channels: one goroutine per source (supervised: a failing
 // source is restarted with backoff and never stops the others) sends records
@@ -22,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -33,6 +31,7 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
@@ -106,7 +105,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, p := range problems {
 		log.Error().Err(p).Msg("checkpoint unusable; resuming from an older one or from scratch")
 	}
-	cursors := map[string]map[string]ingest.Cursor{}
+	cursors := map[string]map[string]any{}
 	var seq uint64
 	if ck != nil {
 		restored, discarded := engine.Restore(ck.Engine)
@@ -115,8 +114,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 				log.Error().Err(err).Msg("flood state unusable; counting afresh")
 			}
 		}
-		for src, c := range ck.Cursors {
-			cursors[src] = maps.Clone(c)
+		for src, cs := range ck.Cursors {
+			cursors[src] = make(map[string]any, len(cs))
+			for k, c := range cs {
+				cursors[src][k] = c
+			}
 		}
 		seq = ck.Seq
 		log.Info().Uint64("checkpoint", ck.Seq).Time("saved", ck.Saved).Strs("restored_rules", restored).
@@ -162,7 +164,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// nothing running on the state directory it unlocks.
 	srcs := make([]ingest.Source, len(cfg.Sources))
 	for i, sc := range cfg.Sources {
-		if srcs[i], err = d.newSource(sc, cursors[sc.Name], m); err != nil {
+		if srcs[i], err = d.newSource(sc, ck, m); err != nil {
 			return err
 		}
 	}
@@ -260,21 +262,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 // newSource builds a source from its configuration.
-func (d *Daemon) newSource(sc config.Source, cursors map[string]ingest.Cursor, m *metrics) (ingest.Source, error) {
-	opts := ingest.Options{TimeField: sc.TimeField, Pattern: sc.Pattern}
-	newParser := func() (ingest.Parser, error) { return ingest.NewParser(sc.Format, opts) }
+func (d *Daemon) newSource(sc config.Source, ck *checkpoint, m *metrics) (ingest.Source, error) {
+	opts := format.Options{TimeField: sc.TimeField, Pattern: sc.Pattern}
+	newParser := func() (format.Parser, error) { return format.NewParser(sc.Format, opts) }
 	stats := m.source(sc.Name).stats
-	bad := badLineLogger(d.Log.With().Str("component", "source").Str("source", sc.Name).Logger(), m.source(sc.Name))
+	log := d.Log.With().Str("component", "source").Str("source", sc.Name).Logger()
+	bad := badLineLogger(log, m.source(sc.Name))
+	// Events stamped too far ahead of the clock are rejected as they are
+	// decoded, like malformed lines.
+	maxFuture := d.Config.Engine.MaxFuture
+	if maxFuture <= 0 {
+		maxFuture = ingest.MaxFuture
+	}
 	switch sc.Type {
 	case config.TypeFile:
-		var cs []ingest.Cursor
-		for _, c := range cursors {
-			cs = append(cs, c)
-		}
+		cs := storedCursors[ingest.FileCursor](ck, sc.Name, log)
 		return &ingest.File{
 			Name: sc.Name, Paths: sc.Paths, NewParser: newParser, Start: sc.Start,
 			MaxLineBytes: sc.MaxLineBytes, PollInterval: sc.PollInterval, Cursors: cs,
-			Once: d.Once, Stats: stats, Bad: bad,
+			Once: d.Once, MaxFuture: maxFuture, Stats: stats, Bad: bad,
 		}, nil
 	case config.TypeCloudWatch:
 		if d.LogsClient == nil {
@@ -284,24 +290,41 @@ func (d *Daemon) newSource(sc config.Source, cursors map[string]ingest.Cursor, m
 		if err != nil {
 			return nil, fmt.Errorf("source %q: %w", sc.Name, err)
 		}
-		var cs []ingest.Cursor
-		for _, c := range cursors {
-			cs = append(cs, c)
-		}
+		cs := storedCursors[ingest.CloudWatchCursor](ck, sc.Name, log)
+		// Plain text and JSON share CloudWatch log groups: text is an
+		// event with its message, not a malformed line.
+		cwOpts := opts
+		cwOpts.PlainText = true
+		newParser := func() (format.Parser, error) { return format.NewParser(sc.Format, cwOpts) }
 		return &ingest.CloudWatch{
 			Name: sc.Name, Client: client, LogGroups: sc.LogGroups, LogGroupPrefix: sc.LogGroupPrefix,
 			StreamPrefix: sc.StreamPrefix, FilterPattern: sc.FilterPattern, NewParser: newParser,
 			Overlap: sc.Overlap, PollInterval: sc.PollInterval, Cursors: cs, Once: d.Once,
-			Stats: stats, Bad: bad, MaxLineBytes: sc.MaxLineBytes,
+			Stats: stats, Bad: bad, MaxLineBytes: sc.MaxLineBytes, MaxFuture: maxFuture,
 		}, nil
 	case config.TypeStdin:
 		in := d.Stdin
 		if in == nil {
 			in = os.Stdin
 		}
-		return &ingest.Stdin{Name: sc.Name, R: in, NewParser: newParser, MaxLineBytes: sc.MaxLineBytes, Stats: stats, Bad: bad}, nil
+		return &ingest.Stdin{Name: sc.Name, R: in, NewParser: newParser, MaxLineBytes: sc.MaxLineBytes,
+			MaxFuture: maxFuture, Stats: stats, Bad: bad}, nil
 	}
 	return nil, fmt.Errorf("source %q: type %q is not supported by this build", sc.Name, sc.Type)
+}
+
+// storedCursors returns the cursors of source name in ck (nil: none), of
+// the source's cursor type C. A cursor that does not decode is logged and
+// left out: its file or group is read as if new.
+func storedCursors[C ingest.Cursor](ck *checkpoint, name string, log zerolog.Logger) []C {
+	if ck == nil {
+		return nil
+	}
+	cs, errs := ingest.DecodeCursors[C](ck.Cursors[name])
+	for _, err := range errs {
+		log.Error().Err(err).Msg("checkpoint cursor unusable; ignored")
+	}
+	return cs
 }
 
 // badLineLogger logs rejected lines with their position at most once per

@@ -8,12 +8,11 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
-	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
-// Two guards against hostile log content that the engine cannot apply
-// itself, because they need the wall clock (the engine never reads it):
+// A guard against hostile log content that the engine cannot apply
+// itself, because it needs the wall clock (the engine never reads it):
 //
 //   - Key evictions raise their own alert. A rule keeps at most max_keys
 //     groups; an attacker who sprays client addresses makes it evict the
@@ -21,25 +20,19 @@ import (
 //     attack. The eviction counter shows in /metrics, but nobody is paged
 //     by a counter, so the engine loop also emits a synthetic alert, rule
 //     EvictionRule, at most once per rule and clock hour.
-//   - Events stamped more than ingest.MaxFuture ahead of the wall clock are
-//     rejected before the engine sees them (replay rejects them too, in
-//     ingest.Replay). One forged far-future event would otherwise move
-//     engine time to that instant and make every real event after it
-//     "late": the rules would be blind until the clock caught up.
+//
+// Events stamped too far ahead of the clock (engine.max_future) are
+// rejected by the sources as they decode lines (ingest.Decoding).
 
 // EvictionRule is the rule id of the alert raised when a rule evicts groups.
 const EvictionRule = "secwatch-key-evictions"
 
-// hardening is the engine loop's state for both guards. The zero value is
-// ready; it is owned by the engine goroutine.
+// hardening is the engine loop's state for the eviction guard. The zero
+// value is ready; it is owned by the engine goroutine.
 type hardening struct {
 	started   bool
 	evictBase map[string]int64     // per rule: Evicted when last alerted (or at start)
 	evictHour map[string]time.Time // per rule: the hour of the last eviction alert
-
-	futureLimit   time.Time // events before this are not too far ahead
-	futureLogged  time.Time
-	futureSkipped int64 // rejected since the last one logged
 }
 
 // start records the eviction counters the engine starts with (restored
@@ -55,54 +48,6 @@ func (h *hardening) start(e *rules.Engine) {
 	for _, st := range e.Stats() {
 		h.evictBase[st.Rule] = st.Evicted
 	}
-}
-
-// inHorizon reports whether rec's event may go to the engine: false for an
-// event stamped more than ingest.MaxFuture ahead of the clock, which is
-// counted as a malformed line of its source and logged with its position
-// (at most once a second, with the number skipped since).
-func (l *engineLoop) inHorizon(rec *ingest.Record) bool {
-	h := &l.hard
-	h.start(l.engine)
-	t := rec.Event.Time
-	if t.Before(h.futureLimit) {
-		return true
-	}
-	now := time.Now()
-	maxFuture := l.d.Config.Engine.MaxFuture
-	if maxFuture <= 0 {
-		maxFuture = ingest.MaxFuture
-	}
-	h.futureLimit = now.Add(maxFuture)
-	if t.Before(h.futureLimit) {
-		return true
-	}
-	sm := l.metrics.source(rec.Source)
-	sm.stats.Malformed.Add(1)
-	sm.rejected.Add(1)
-	if now.Sub(h.futureLogged) < time.Second {
-		h.futureSkipped++
-		return false
-	}
-	h.futureLogged = now
-	l.log.Warn().Str("source", rec.Source).Str("position", eventPosition(&rec.Event)).
-		Str("reason", fmt.Sprintf("time %s is more than %s ahead of the clock", event.FormatTime(t), maxFuture)).
-		Int64("more_since_last", h.futureSkipped).Msg("line rejected")
-	h.futureSkipped = 0
-	return false
-}
-
-// eventPosition renders where an event was read: file:line, or the
-// CloudWatch group/stream:event id.
-func eventPosition(ev *event.Event) string {
-	if f, ok := ev.Get("@file"); ok {
-		line, _ := ev.Get("@line")
-		return f + ":" + line
-	}
-	g, _ := ev.Get("@log_group")
-	s, _ := ev.Get("@log_stream")
-	id, _ := ev.Get("@event_id")
-	return g + "/" + s + ":" + id
 }
 
 // evictionAlerts puts an EvictionRule alert for every rule that evicted

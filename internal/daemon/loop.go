@@ -1,8 +1,9 @@
 package daemon
 
 import (
+	"encoding/json"
 	"errors"
-	"maps"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +26,7 @@ type engineLoop struct {
 	flood     *alerting.Flood
 	outbox    alerting.Queue
 	disp      *alerting.Dispatcher
-	cursors   map[string]map[string]ingest.Cursor
+	cursors   map[string]map[string]any // an ingest.Cursor, or the JSON it was restored from
 	seq       uint64
 	metrics   *metrics
 	rulePaths []string
@@ -52,6 +53,7 @@ func (l *engineLoop) run(records <-chan ingest.Record, reload, sighup <-chan str
 	ckTick := time.NewTicker(cfg.CheckpointInterval)
 	defer ckTick.Stop()
 	l.metrics.engine.beat(time.Now())
+	l.hard.start(l.engine)
 	for {
 		select {
 		case rec, ok := <-records:
@@ -91,25 +93,26 @@ func (l *engineLoop) run(records <-chan ingest.Record, reload, sighup <-chan str
 // forgets a file that was rotated away or deleted and read to its end.
 func (l *engineLoop) observe(rec *ingest.Record) {
 	l.dirty = true
-	if !rec.Progress && !rec.Done && l.inHorizon(rec) {
+	if !rec.Progress && !rec.Done {
 		// The engine first: a checkpoint below must never hold a cursor
 		// past an event the engine has not counted.
 		l.metrics.events.Add(1)
 		l.emit(l.engine.Observe(&rec.Event))
 	}
-	if rec.Cursor.Key == "" {
+	if rec.Cursor == nil {
 		return
 	}
 	c := l.cursors[rec.Source]
 	if c == nil {
-		c = map[string]ingest.Cursor{}
+		c = map[string]any{}
 		l.cursors[rec.Source] = c
 	}
-	_, known := c[rec.Cursor.Key]
+	key := rec.Cursor.CursorKey()
+	_, known := c[key]
 	if rec.Done {
-		delete(c, rec.Cursor.Key)
+		delete(c, key)
 	} else {
-		c[rec.Cursor.Key] = rec.Cursor
+		c[key] = rec.Cursor
 	}
 	if known == rec.Done {
 		// A file appeared or went away (start, rotation): checkpoint now,
@@ -209,9 +212,19 @@ func (l *engineLoop) snapshot() (*checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	cursors := make(map[string]map[string]ingest.Cursor, len(l.cursors))
-	for s, c := range l.cursors {
-		cursors[s] = maps.Clone(c)
+	// Cursors are values the sources do not change: encoded here, they
+	// cost no I/O.
+	cursors := make(map[string]map[string]json.RawMessage, len(l.cursors))
+	for s, cs := range l.cursors {
+		enc := make(map[string]json.RawMessage, len(cs))
+		for k, c := range cs {
+			b, err := json.Marshal(c)
+			if err != nil {
+				return nil, fmt.Errorf("cursor %s of source %s: %w", k, s, err)
+			}
+			enc[k] = b
+		}
+		cursors[s] = enc
 	}
 	l.seq++
 	l.dirty = false

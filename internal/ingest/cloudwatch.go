@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -17,6 +16,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // logsAPI is the part of the CloudWatch Logs client the source calls.
@@ -29,7 +29,7 @@ type logsAPI interface {
 var _ logsAPI = (*cloudwatchlogs.Client)(nil)
 
 // CloudWatch is a source that reads CloudWatch Logs log groups by polling
-// FilterLogEvents (design §9). It never lists streams to decide what to
+// FilterLogEvents. It never lists streams to decide what to
 // read: DescribeLogStreams is eventually consistent, and a reader that
 // trusts it misses events.
 //
@@ -45,11 +45,11 @@ var _ logsAPI = (*cloudwatchlogs.Client)(nil)
 // never half read, as with a "last timestamp + 1" cursor: the next request
 // starts Overlap earlier.
 //
-// The cursor of a group (Key "cw:"+group, Path the group) has Offset = the
+// The cursor of a group (CloudWatchCursor) has Millis = the
 // greatest event timestamp, in epoch milliseconds, of the events the source
 // has processed (sent or rejected), and IDs = the ids of the processed
 // events inside the overlap window before it. After a poll that read the
-// group to its end, Offset is at least the poll's end time minus Overlap, so
+// group to its end, Millis is at least the poll's end time minus Overlap, so
 // that a quiet group (or one whose FilterPattern rarely matches) is not
 // searched again from its last event on every poll. Events are asked for
 // only up to the time of the poll (the Now clock), so an event stamped in
@@ -59,7 +59,8 @@ var _ logsAPI = (*cloudwatchlogs.Client)(nil)
 //
 // Each event's time is its CloudWatch timestamp, set as the parser's
 // fallback: the parser replaces it with the time the message carries (the
-// JSON envelope of the mcp format has its own). With the json format, a
+// JSON envelope of the mcp format has its own). The daemon makes the
+// parsers with format.Options.PlainText, so that with the json format a
 // message that is not a JSON object becomes an event with the text in
 // "message". Events carry @source (Name),
 // @log_group, @log_stream and @event_id. A message longer than
@@ -107,7 +108,7 @@ type CloudWatch struct {
 	LogGroupPrefix string
 	StreamPrefix   string // logStreamNamePrefix; "" reads every stream
 	FilterPattern  string // CloudWatch filter pattern; "" reads every event
-	NewParser      func() (Parser, error)
+	NewParser      func() (format.Parser, error)
 	// Overlap is how far before its cursor each poll of a group starts
 	// again; 0 means 2 minutes.
 	Overlap time.Duration
@@ -119,7 +120,7 @@ type CloudWatch struct {
 	// (shared with every other reader of the account).
 	MaxRequestsPerSecond float64
 	// Cursors are where to resume, from the last checkpoint.
-	Cursors []Cursor
+	Cursors []CloudWatchCursor
 	// Once makes Run return nil after one poll of every group.
 	Once  bool
 	Stats *SourceStats // may be nil
@@ -133,9 +134,28 @@ type CloudWatch struct {
 	// MaxLineBytes is the longest message accepted; 0 means
 	// DefaultMaxLineBytes.
 	MaxLineBytes int
+	// MaxFuture is the far-future limit (Decoding.MaxFuture); 0 means
+	// none.
+	MaxFuture time.Duration
 }
 
 var _ Source = (*CloudWatch)(nil)
+
+// CloudWatchCursor is where CloudWatch resumes a log group.
+type CloudWatchCursor struct {
+	Key   string `json:"key"`  // "cw:" + Group
+	Group string `json:"path"` // the log group name or ARN
+	// Millis is the greatest event timestamp, in epoch milliseconds, of
+	// the events processed (or the poll's end minus the overlap).
+	Millis int64 `json:"offset"`
+	// IDs are the ids of the processed events whose timestamps are inside
+	// the overlap window before Millis, so that the re-read of that window
+	// after a restart emits none of them again.
+	IDs []string `json:"ids,omitempty"`
+}
+
+// CursorKey returns c.Key.
+func (c CloudWatchCursor) CursorKey() string { return c.Key }
 
 const (
 	cwDefaultOverlap  = 2 * time.Minute
@@ -195,25 +215,24 @@ type cwReader struct {
 	bad       func(Position, string)
 	now       func() time.Time
 	overlapMs int64
-	maxLine   int
 	limit     limiter
 	startMs   int64 // where groups without a cursor begin
 
 	groups   map[string]*cwGroup
 	order    []string // polling order
 	listedAt time.Time
-	cursors  map[string]Cursor // by group, not yet used
-	reported map[string]string // group → last request error reported
+	cursors  map[string]CloudWatchCursor // by group, not yet used
+	reported map[string]string           // group → last request error reported
 
-	ev  event.Event // scratch, cloned into each record
-	buf []byte      // the message being parsed
+	decoding Decoding // of each group
+	buf      []byte   // the message being parsed
 }
 
 // cwGroup is the state of one log group.
 type cwGroup struct {
 	name   string
-	p      Parser
-	offset int64 // the cursor's Offset (ms)
+	dec    *decoder
+	offset int64 // the cursor's Millis
 	// The ids of the processed events in the overlap window, in the order
 	// processed, with their timestamps. Records share ids' backing array:
 	// elements are never changed once appended, and each cursor's slice
@@ -237,8 +256,8 @@ func newCWReader(c *CloudWatch) (*cwReader, error) {
 		return nil, errors.New("no parser")
 	}
 	r := &cwReader{
-		c: c, stats: c.Stats, bad: c.Bad, now: c.Now, maxLine: c.MaxLineBytes,
-		groups: make(map[string]*cwGroup), cursors: make(map[string]Cursor),
+		c: c, stats: c.Stats, bad: c.Bad, now: c.Now,
+		groups: make(map[string]*cwGroup), cursors: make(map[string]CloudWatchCursor),
 		reported: make(map[string]string),
 	}
 	if r.stats == nil {
@@ -250,9 +269,8 @@ func newCWReader(c *CloudWatch) (*cwReader, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	if r.maxLine <= 0 {
-		r.maxLine = DefaultMaxLineBytes
-	}
+	r.decoding = Decoding{Source: c.Name, NewParser: c.NewParser, MaxLineBytes: c.MaxLineBytes,
+		MaxFuture: c.MaxFuture, Stats: r.stats, Bad: r.bad, Now: r.now}
 	overlap := c.Overlap
 	if overlap <= 0 {
 		overlap = cwDefaultOverlap
@@ -282,19 +300,19 @@ func (r *cwReader) add(name string) (*cwGroup, error) {
 	if g := r.groups[name]; g != nil {
 		return g, nil
 	}
-	p, err := r.c.NewParser()
+	dec, err := r.decoding.newDecoder()
 	if err != nil {
 		return nil, fmt.Errorf("parser: %w", err)
 	}
 	seen, _ := lru.New[string, struct{}](cwMaxIDs) // fails only for a size <= 0
-	g := &cwGroup{name: name, p: p, offset: r.startMs, seen: seen}
+	g := &cwGroup{name: name, dec: dec, offset: r.startMs, seen: seen}
 	if cur, ok := r.cursors[name]; ok {
 		delete(r.cursors, name)
-		g.offset = cur.Offset
+		g.offset = cur.Millis
 		// The ids' timestamps are not in the cursor; none is after its
-		// Offset, so they are kept until the window has moved past it.
+		// Millis, so they are kept until the window has moved past it.
 		for _, id := range cur.IDs {
-			g.remember(id, cur.Offset)
+			g.remember(id, cur.Millis)
 		}
 	}
 	r.groups[name] = g
@@ -448,80 +466,37 @@ func (r *cwReader) page(ctx context.Context, out chan<- Record, g *cwGroup, even
 		g.remember(id, ts)
 		g.dirty = true
 		lag.see(time.UnixMilli(ts))
-		ev, ok := r.event(g, e)
-		if !ok {
+		ev := r.event(g, e)
+		if ev == nil {
 			continue
 		}
-		if !send(ctx, out, Record{Event: ev, Source: r.c.Name, Cursor: g.cursor()}) {
+		if !send(ctx, out, Record{Event: ev.Clone(), Source: r.c.Name, Cursor: g.cursor()}) {
 			return errStopped
 		}
-		r.stats.Events.Add(1)
 		g.dirty = false
 	}
 	g.trim(g.offset - r.overlapMs)
 	return r.progress(ctx, out, g)
 }
 
-// event makes the event of e; false if it is rejected (counted and
-// reported) or blank.
-func (r *cwReader) event(g *cwGroup, e *types.FilteredLogEvent) (event.Event, bool) {
-	r.stats.Lines.Add(1)
-	msg, stream, id := aws.ToString(e.Message), aws.ToString(e.LogStreamName), aws.ToString(e.EventId)
+// event makes the event of e; nil if it is rejected (counted and
+// reported) or blank. The event is g's decoder's scratch.
+func (r *cwReader) event(g *cwGroup, e *types.FilteredLogEvent) *event.Event {
+	stream, id := aws.ToString(e.LogStreamName), aws.ToString(e.EventId)
 	pos := Position{File: g.name + "/" + stream + ":" + id}
-	if len(msg) > r.maxLine {
-		r.stats.Oversize.Add(1)
-		r.bad(pos, fmt.Sprintf("%v: more than %d bytes", ErrLineTooLong, r.maxLine))
-		return event.Event{}, false
+	r.buf = append(r.buf[:0], aws.ToString(e.Message)...)
+	if err := checkLine(r.buf, g.dec.maxLine); err != nil {
+		g.dec.reject(&LineError{Pos: pos, Err: err}, pos)
+		return nil
 	}
-	if !utf8.ValidString(msg) {
-		r.stats.InvalidUTF8.Add(1)
-		r.bad(pos, fmt.Sprintf("%v at byte %d", ErrInvalidUTF8, invalidUTF8At(msg)))
-		return event.Event{}, false
+	ev := g.dec.decode(r.buf, pos, time.UnixMilli(aws.ToInt64(e.Timestamp)).UTC())
+	if ev == nil {
+		return nil
 	}
-	ev := &r.ev
-	ev.Reset()
-	ev.Time = time.UnixMilli(aws.ToInt64(e.Timestamp)).UTC()
-	r.buf = append(r.buf[:0], msg...)
-	if err := r.parse(g.p, ev); err != nil {
-		if !errors.Is(err, ErrEmptyLine) {
-			r.stats.Malformed.Add(1)
-			r.bad(pos, err.Error())
-		}
-		return event.Event{}, false
-	}
-	if v, _ := ev.Get("event_type"); v == EventTypeUnparsed {
-		r.stats.Unparsed.Add(1)
-	}
-	ev.Set("@source", r.c.Name)
 	ev.Set("@log_group", g.name)
 	ev.Set("@log_stream", stream)
 	ev.Set("@event_id", id)
-	return ev.Clone(), true
-}
-
-// parse parses r.buf. With the json format, a message that is not a JSON
-// object (plain text written to CloudWatch) is an event with the text in
-// message and the CloudWatch time (design §3), not a malformed line.
-func (r *cwReader) parse(p Parser, ev *event.Event) error {
-	if _, isJSON := p.(*jsonParser); isJSON {
-		if i, j := trimBounds(r.buf); i < j && r.buf[i] != '{' {
-			ev.Add("message", string(r.buf[i:j]))
-			return nil
-		}
-	}
-	return safeParse(p, r.buf, ev)
-}
-
-// invalidUTF8At returns the offset of the first invalid byte of s.
-func invalidUTF8At(s string) int {
-	for i, c := range s {
-		if c == utf8.RuneError {
-			if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
-				return i
-			}
-		}
-	}
-	return len(s)
+	return ev
 }
 
 // progress sends a Progress record if g's cursor moved since the last
@@ -628,8 +603,8 @@ func (g *cwGroup) trim(cutoff int64) {
 	g.ids, g.ts = g.ids[n:], g.ts[n:]
 }
 
-func (g *cwGroup) cursor() Cursor {
-	c := Cursor{Key: cwKeyPrefix + g.name, Path: g.name, Offset: g.offset}
+func (g *cwGroup) cursor() CloudWatchCursor {
+	c := CloudWatchCursor{Key: cwKeyPrefix + g.name, Group: g.name, Millis: g.offset}
 	if len(g.ids) > 0 {
 		c.IDs = g.ids[:len(g.ids):len(g.ids)]
 	}

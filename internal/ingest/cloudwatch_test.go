@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // fakeLogs is a log group store answering FilterLogEvents like CloudWatch:
@@ -116,7 +119,9 @@ func (f *fakeLogs) numCalls() int {
 	return len(f.calls)
 }
 
-func cwJSON() (Parser, error) { return NewParser("json", Options{}) }
+func cwJSON() (format.Parser, error) {
+	return format.NewParser("json", format.Options{PlainText: true})
+}
 
 // runCW runs c until ctx is done or Run returns, collecting the records.
 func runCW(t *testing.T, ctx context.Context, c *CloudWatch) []Record {
@@ -158,11 +163,11 @@ func eventIDs(recs []Record) []string {
 }
 
 // lastCursor is what the daemon would checkpoint.
-func lastCursor(recs []Record) []Cursor {
+func lastCursor(recs []Record) []CloudWatchCursor {
 	if len(recs) == 0 {
 		return nil
 	}
-	return []Cursor{recs[len(recs)-1].Cursor}
+	return []CloudWatchCursor{recs[len(recs)-1].Cursor.(CloudWatchCursor)}
 }
 
 const g1 = "/mcp-tagging/prod"
@@ -203,7 +208,7 @@ func TestCloudWatchPagingOrderAndFields(t *testing.T) {
 			if v, _ := r.Event.Get("@log_group"); v != g1 {
 				t.Errorf("got @log_group %q, want %q", v, g1)
 			}
-			if r.Cursor.Key != "cw:"+g1 || r.Cursor.Offset < ts {
+			if c := r.Cursor.(CloudWatchCursor); c.Key != "cw:"+g1 || c.Millis < ts {
 				t.Errorf("got cursor %+v after event at %d", r.Cursor, ts)
 			}
 		}
@@ -227,10 +232,10 @@ func TestCloudWatchPagingOrderAndFields(t *testing.T) {
 		// A group without a cursor starts at the source's start, which is
 		// after every event read.
 		last := recs[len(recs)-1]
-		if got, want := last.Cursor.Offset, now; got != want {
+		if got, want := last.Cursor.(CloudWatchCursor).Millis, now; got != want {
 			t.Errorf("got final offset %d, want %d", got, want)
 		}
-		if got := len(last.Cursor.IDs); got != 10 {
+		if got := len(last.Cursor.(CloudWatchCursor).IDs); got != 10 {
 			t.Errorf("got %d ids in the cursor, want 10", got)
 		}
 	})
@@ -311,7 +316,7 @@ func TestCloudWatchRestartFromCursor(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			out := make(chan Record)
 			c := &CloudWatch{Name: "cw", Client: f, LogGroups: []string{g1}, NewParser: cwJSON, Once: true,
-				Cursors: []Cursor{{Key: "cw:" + g1, Offset: now - 60_000}}}
+				Cursors: []CloudWatchCursor{{Key: "cw:" + g1, Millis: now - 60_000}}}
 			done := make(chan error)
 			go func() { done <- c.Run(ctx, out) }()
 			var first []Record
@@ -324,7 +329,7 @@ func TestCloudWatchRestartFromCursor(t *testing.T) {
 			}
 			// round trip through JSON like the checkpoint
 			b, _ := json.Marshal(lastCursor(first))
-			var cursors []Cursor
+			var cursors []CloudWatchCursor
 			json.Unmarshal(b, &cursors)
 			if len(cursors) == 0 {
 				cursors = c.Cursors
@@ -509,13 +514,13 @@ func TestCloudWatchPrefixAndGoneGroup(t *testing.T) {
 		f.put("/other", "s", now-1000, `{"g":"other"}`)
 		f.groups = append(f.groups, "/app/gone")
 		c := &CloudWatch{Name: "cw", Client: f, LogGroupPrefix: "/app/", NewParser: cwJSON, Once: true,
-			Cursors: []Cursor{{Key: "cw:/old/group", Offset: 1}, {Key: "cw:/app/a", Offset: now - 30_000}}}
+			Cursors: []CloudWatchCursor{{Key: "cw:/old/group", Millis: 1}, {Key: "cw:/app/a", Millis: now - 30_000}}}
 		recs := runCW(t, t.Context(), c)
 		var got []string
 		var done []string
 		for _, r := range recs {
 			if r.Done {
-				done = append(done, r.Cursor.Key)
+				done = append(done, r.Cursor.CursorKey())
 			}
 			if !r.Progress {
 				v, _ := r.Event.Get("g")
@@ -556,16 +561,20 @@ func TestCloudWatchConfigErrors(t *testing.T) {
 }
 
 func TestCursorJSONWithIDs(t *testing.T) {
-	c := Cursor{Key: "cw:/g", Path: "/g", Offset: 1700000000000, IDs: []string{"1", "2"}}
+	c := CloudWatchCursor{Key: "cw:/g", Group: "/g", Millis: 1700000000000, IDs: []string{"1", "2"}}
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"key":"cw:/g","path":"/g","fingerprint":"","offset":1700000000000,"line":0,"ids":["1","2"]}`; string(b) != want {
+	if want := `{"key":"cw:/g","path":"/g","offset":1700000000000,"ids":["1","2"]}`; string(b) != want {
 		t.Errorf("got %s, want %s", b, want)
 	}
-	var back Cursor
-	if err := json.Unmarshal(b, &back); err != nil || !back.equal(c) {
-		t.Errorf("round trip: got %+v, %v", back, err)
+	// A cursor as older versions stored it (one cursor type for files and
+	// groups) decodes the same.
+	for _, in := range [][]byte{b, []byte(`{"key":"cw:/g","path":"/g","fingerprint":"","offset":1700000000000,"line":0,"ids":["1","2"]}`)} {
+		var back CloudWatchCursor
+		if err := json.Unmarshal(in, &back); err != nil || !reflect.DeepEqual(back, c) {
+			t.Errorf("round trip of %s: got %+v, %v", in, back, err)
+		}
 	}
 }

@@ -12,88 +12,24 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // File is a source that tails the files matching glob patterns, like
-// `tail -F`, and resumes them after a restart from the cursors of its last
-// checkpoint. It polls: no inotify, so it works on any file system,
-// network and overlay ones included.
-//
-// Every PollInterval it expands Paths and reads the complete lines appended
-// to each matched regular file since the last poll (files that were rotated
-// away first, then the others in order of path), each file with a Parser
-// of its own (parsers remember the previous line's
-// time). A file is identified by its device and inode, not its path (and,
-// on start, by its content when those changed: see below), and is read
-// through a descriptor held open, so:
-//
-//   - Rotation by rename (app.log → app.log.1, new app.log): the renamed
-//     file is still read through its descriptor, before the new one in
-//     each poll, until it has not grown for 5 seconds; lines its writer
-//     appends after the rename, before reopening, are read too. The new
-//     app.log is read from its beginning. A rotated file that the glob still
-//     matches (app.log* without compression) simply goes on being tailed
-//     under its new name; a copy the glob matches (copytruncate with
-//     app.log*, or app.log.1.gz) is a new file, read from its beginning:
-//     point Paths at the live files only.
-//   - A file deleted while open is finished the same way, then closed.
-//   - Copy-truncate: a file that shrinks below the read position, or whose
-//     first bytes (up to 1 KiB, as far as read) change, is read again from
-//     its start and counted in Stats.Truncations. Lines written between
-//     logrotate's copy and its truncate are in neither file as the source
-//     sees them and are lost: that is inherent to copytruncate (logrotate's
-//     documentation says as much); prefer rotation by rename. The writer
-//     must append (O_APPEND), or it goes on writing at its old offset after
-//     the truncation and leaves a run of zero bytes before its next line.
-//   - A line is read only once its newline has arrived, so a line being
-//     written is never parsed in pieces; the cursor stays before it. A
-//     rotated or deleted file's final unterminated line is read as a line
-//     when the file is finished.
-//
-// In Once mode there is no later poll to watch a rotated file grow: it is
-// finished if it was last modified 5 seconds ago or more, else its cursor
-// is kept and the next run looks for it again.
+// `tail -F`, by polling, and resumes them after a restart from the cursors
+// of its last checkpoint. A file is identified by its device and inode (on
+// start, also by its content), read through a descriptor held open, and
+// followed through rotation by rename, deletion and copy-truncate; how,
+// and how cursors are resumed, is in docs/formats.md ("File sources").
 //
 // Events carry @source (Name), @file (the path the file was last seen at)
-// and @line. Line numbers are exact: a cursor carries the line count, and
-// a file started at its end has its existing lines counted once.
-//
-// Each Record carries the Cursor after its line; Progress records carry
-// only a cursor: the first for each file opened (so that a file that has
-// not produced an event yet is resumed, not skipped, after a restart), and
-// one after any poll that moved a file's cursor without an event (blank
-// and rejected lines, truncation). A Done record ends a file that was
-// rotated away or deleted and is finished. On start, each of Cursors is
-// looked up: among the matched files by Key (and the fingerprint of its
-// first bytes); else by content among the matched files (below); else in
-// the same directory by Key (the file was rotated while the daemon was
-// down), and read from its Offset; a file at a cursor's Path that is not
-// the cursor's file was created while the daemon was down and is read
-// from its beginning. A cursor whose Key is not among the matched files is
-// looked for by content among the matched files that no cursor names by
-// key, before its directory (a copy in the watched place is the log's
-// continuation even if the original is still where it was; taking the
-// original for a rotated file would read every line twice): a file holding the bytes the cursor
-// saw (its first KiB hashes to Fingerprint and the KiB before Offset to
-// TailFingerprint) is the same log under another device or inode — copied
-// with the state directory, moved to another file system, a container's
-// new mount — and is resumed at the cursor's Offset and Line under its own
-// Key (counted in Stats.ContentResumes; a Done record forgets the old
-// Key). If several files hold that content, none is resumed by it (which
-// one the daemon was reading is unknown) and the cursor is reported. A
-// cursor that cannot be resumed is reported to Bad with its line and
-// offset: if its file is gone (the lines after the cursor are lost) it is
-// forgotten with a Done record; if the file no longer has the content the
-// cursor saw (truncated, or the inode reused) the file is read from its
-// beginning. Cursors of older versions, without TailFingerprint, are
-// never matched by content.
-//
-// Memory is bounded per open file: one line buffer of at most
-// MaxLineBytes+2 bytes, released while the file is idle; a longer line is
-// skipped without being buffered, counted and reported.
+// and @line. Each Record carries the FileCursor after its line; Progress
+// records carry only a cursor, and a Done record ends a file that was
+// rotated away or deleted and is finished. Cursors that cannot be resumed
+// are reported to Bad.
 //
 // Run returns nil when ctx is done, and returns an error for an invalid
 // configuration, a parser that cannot be made, or a failed read of an open
@@ -103,7 +39,7 @@ import (
 type File struct {
 	Name      string   // the @source of its events and Source of its records
 	Paths     []string // filepath.Glob patterns
-	NewParser func() (Parser, error)
+	NewParser func() (format.Parser, error)
 	// Start is where a file without a cursor begins when the source
 	// starts: "end" (also "") reads only lines written from then on (a
 	// line being written at the end is read once complete); "beginning"
@@ -116,21 +52,55 @@ type File struct {
 	// PollInterval is the time between polls; 0 means 250ms.
 	PollInterval time.Duration
 	// Cursors are where to resume, from the last checkpoint.
-	Cursors []Cursor
+	Cursors []FileCursor
 	// Once makes Run return nil after one poll has read and sent
 	// everything currently readable (scheduled tasks: `secwatch run
 	// --once`). Lines still without a newline are left for the next run.
-	Once  bool
-	Stats *SourceStats // may be nil
+	Once bool
+	// MaxFuture is the far-future limit (Decoding.MaxFuture); 0 means
+	// none.
+	MaxFuture time.Duration
+	Stats     *SourceStats // may be nil
 	// Bad receives rejected lines with their position and the reason,
 	// files that cannot be opened, and cursors that cannot be resumed.
 	// It may be nil. It is called from Run's goroutine.
 	Bad func(pos Position, reason string)
-	// Now is the clock for Stats.Lag; nil means time.Now.
+	// Now is the clock for Stats.Lag and the far-future guard; nil means
+	// time.Now.
 	Now func() time.Time
 }
 
 var _ Source = (*File)(nil)
+
+// FileCursor is where File resumes a file.
+type FileCursor struct {
+	// Key identifies the file within its source: "<dev>:<inode>".
+	Key string `json:"key"`
+	// Path is the last known path of the file (the path it was matched
+	// at, or where it was found after a rotation).
+	Path string `json:"path"`
+	// Fingerprint is the hex SHA-256 of the file's first min(Offset, 1024)
+	// bytes, to tell the file from a later one that reuses its inode or a
+	// rewrite of it. Hashing only bytes before Offset keeps the length
+	// implied by the cursor and the hashed bytes ones the source has read.
+	Fingerprint string `json:"fingerprint"`
+	// TailFingerprint is the hex SHA-256 of the min(Offset, 1024) bytes
+	// just before Offset: with Fingerprint, it recognises the file by its
+	// content when its Key has changed (copied, moved to another file
+	// system, a container's new mount), so that it is resumed rather than
+	// read again. Empty at offset 0 and in cursors of older versions
+	// (never matched by content).
+	TailFingerprint string `json:"tail_fingerprint,omitempty"`
+	// Offset is the byte offset after the record's line: where reading
+	// resumes.
+	Offset int64 `json:"offset"`
+	// Line is the number of lines before Offset (the @line of the
+	// record's event), so that @line continues exactly after a restart.
+	Line int64 `json:"line"`
+}
+
+// CursorKey returns c.Key.
+func (c FileCursor) CursorKey() string { return c.Key }
 
 const (
 	defaultPollInterval = 250 * time.Millisecond
@@ -176,6 +146,7 @@ func (f *File) Run(ctx context.Context, out chan<- Record) error {
 // tailer is the state of one File's Run.
 type tailer struct {
 	f        *File
+	decoding Decoding // of each file
 	stats    *SourceStats
 	bad      func(Position, string)
 	now      func() time.Time
@@ -223,12 +194,13 @@ func newTailer(f *File) (*tailer, error) {
 	if t.now == nil {
 		t.now = time.Now
 	}
+	t.decoding = Decoding{Source: f.Name, NewParser: f.NewParser, MaxLineBytes: f.MaxLineBytes,
+		MaxFuture: f.MaxFuture, Stats: t.stats, Bad: t.bad, Now: t.now}
 	return t, nil
 }
 
 func (t *tailer) closeAll() {
 	for _, tf := range t.files {
-		tf.seal()
 		tf.file.Close()
 	}
 }
@@ -238,7 +210,7 @@ type tailFile struct {
 	key  string // "<dev>:<inode>"
 	path string
 	file *os.File
-	lp   *lineParser
+	dec  *decoder
 
 	// rd reads from src, which started at file offset base, where base
 	// lines had been read; nil while the file is idle, to free its buffer.
@@ -255,76 +227,41 @@ type tailFile struct {
 	fpLen int    // fpHex is the hash of head[:fpLen], fpLen = min(off, 1 KiB)
 	fpHex string // "" until set
 
-	// tail computes the TailFingerprint of the cursors sent, when they
-	// are encoded (see fileTail); replaced when the file is truncated.
-	tail *fileTail
+	// The TailFingerprint at tailOff, computed for the last cursor taken.
+	tailOff int64
+	tailFP  string
 
 	size  int64     // at the last check, to skip the fingerprint check
 	mtime time.Time // of an unchanged file
 
-	sent    Cursor // the last cursor sent
+	sent    FileCursor // the last cursor sent
 	sentAny bool
 
 	orphan bool      // no longer matched by the glob (renamed or deleted)
 	grewAt time.Time // orphans: when it last grew, or became an orphan
 }
 
-func (tf *tailFile) cursor() Cursor {
-	return Cursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line, tail: tf.tail}
+// cursor is the cursor after the last line consumed, without its
+// TailFingerprint: the cursor of each event's record.
+func (tf *tailFile) cursor() FileCursor {
+	return FileCursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line}
 }
 
-// fileTail computes the TailFingerprint of a file's cursors when it is
-// needed (Cursor.MarshalJSON: the daemon's checkpoint) instead of for
-// every line: it reads the ≤1 KiB before the cursor's offset again from
-// the open file, once per offset (the last is remembered). Bytes before
-// the read position do not change in a file that is appended to; a file
-// truncated or rewritten since gets another fileTail, and this one
-// answers "" (the cursor is then never matched by content, which is
-// today's behaviour, never a wrong resume). Before the source closes the
-// file it remembers the fingerprint of the last cursor sent, which is
-// the daemon's latest once it has drained the records. It is shared with
-// the daemon's goroutines: os.File's ReadAt is safe alongside Close.
-type fileTail struct {
-	f     *os.File
-	stale atomic.Bool
-	memo  atomic.Pointer[tailMemo] // the last computed
-	final atomic.Pointer[tailMemo] // the last cursor's, at close
-}
-
-type tailMemo struct {
-	off int64
-	fp  string
-}
-
-// fingerprint returns the hash of the min(off, 1 KiB) bytes before off,
-// or "" if it cannot be known.
-func (ft *fileTail) fingerprint(off int64) string {
-	if m := ft.final.Load(); m != nil && m.off == off {
-		return m.fp
-	}
-	if m := ft.memo.Load(); m != nil && m.off == off {
-		return m.fp
-	}
-	if off <= 0 || ft.stale.Load() {
-		return ""
-	}
-	b, ok := readTail(ft.f, off)
-	if !ok || ft.stale.Load() {
-		return ""
-	}
-	fp := hashHex(b)
-	ft.memo.Store(&tailMemo{off: off, fp: fp})
-	return fp
-}
-
-// seal remembers the fingerprint at the last cursor sent before the file
-// is closed.
-func (tf *tailFile) seal() {
-	if tf.sentAny {
-		if fp := tf.tail.fingerprint(tf.sent.Offset); fp != "" {
-			tf.tail.final.Store(&tailMemo{off: tf.sent.Offset, fp: fp})
+// settledCursor is cursor with its TailFingerprint, which it computes
+// (once per offset) by reading the KiB before the offset: the cursor of
+// the Progress record sent after each poll's lines, so that hashing costs
+// once per poll of a file that grew, not once per line. It runs on the
+// source's goroutine; encoding the cursor later reads nothing.
+func (tf *tailFile) settledCursor() FileCursor {
+	if tf.tailOff != tf.off {
+		tf.tailOff, tf.tailFP = tf.off, ""
+		if b, ok := readTail(tf.file, tf.off); ok && tf.off > 0 {
+			tf.tailFP = hashHex(b)
 		}
 	}
+	c := tf.cursor()
+	c.TailFingerprint = tf.tailFP
+	return c
 }
 
 // readPos is how far the file has been read, a pending partial line
@@ -567,12 +504,12 @@ func (t *tailer) open(ctx context.Context, m match) (*tailFile, error) {
 }
 
 func (t *tailer) newTailFile(fh *os.File, key, path string) (*tailFile, error) {
-	p, err := t.f.NewParser()
+	dec, err := t.decoding.newDecoder()
 	if err != nil {
 		fh.Close()
 		return nil, fmt.Errorf("parser: %w", err)
 	}
-	return &tailFile{key: key, path: path, file: fh, lp: newLineParser(t.f.Name, p, t.stats, t.bad), tail: &fileTail{f: fh}}, nil
+	return &tailFile{key: key, path: path, file: fh, dec: dec, tailOff: -1}, nil
 }
 
 func (t *tailer) reportOpen(path string, err error) {
@@ -754,8 +691,8 @@ func (t *tailer) candidates(matches []match, claimed map[string]bool) []*candida
 // If several match, none is (which copy goes on is unknown): note says so
 // for the caller's report. Cursors without a TailFingerprint (older
 // versions) or at offset 0 are never matched by content.
-func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c Cursor, matches []match, claimed map[string]bool, cands *[]*candidate) (resumed bool, note string, err error) {
-	tailFP := c.tailFingerprint()
+func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileCursor, matches []match, claimed map[string]bool, cands *[]*candidate) (resumed bool, note string, err error) {
+	tailFP := c.TailFingerprint
 	if tailFP == "" || c.Fingerprint == "" || c.Offset <= 0 {
 		return false, "", nil
 	}
@@ -803,11 +740,11 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c Curso
 	}
 	tf.off, tf.line, tf.head = c.Offset, c.Line, head
 	tf.setFingerprint()
-	tf.tail.memo.Store(&tailMemo{off: c.Offset, fp: hashHex(tail)})
+	tf.tailOff, tf.tailFP = c.Offset, hashHex(tail)
 	t.files[cd.key] = tf
 	cd.taken = true
 	t.stats.ContentResumes.Add(1)
-	nc := tf.cursor()
+	nc := tf.settledCursor()
 	if !send(ctx, out, Record{Source: t.f.Name, Cursor: nc, Progress: true}) {
 		return false, "", errStopped
 	}
@@ -822,14 +759,14 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c Curso
 // before c.Offset (see resumeByContent): its key still m's, at least
 // c.Offset bytes, c.Fingerprint and tailFP. head and tail are the hashed
 // bytes.
-func openContent(m match, c Cursor, tailFP string) (fh *os.File, head, tail []byte, ok bool) {
+func openContent(m match, c FileCursor, tailFP string) (fh *os.File, head, tail []byte, ok bool) {
 	fh, head, tail, ok, _ = openChecked(m.path, m.key, c, tailFP)
 	return fh, head, tail, ok
 }
 
 // findKey looks for the file of c in the directory of its path (and of the
 // path's target, when it is a symbolic link); "" if it is not there.
-func findKey(c Cursor) string {
+func findKey(c FileCursor) string {
 	dirs := []string{filepath.Dir(c.Path)}
 	if real, err := filepath.EvalSymlinks(c.Path); err == nil {
 		if d := filepath.Dir(real); d != dirs[0] {
@@ -858,7 +795,7 @@ func findKey(c Cursor) string {
 // openCursor opens path and checks that it is still the file of c, with
 // the content c saw: ok is false if it is not. head is the first
 // min(c.Offset, 1 KiB) bytes.
-func openCursor(path string, c Cursor) (fh *os.File, head []byte, ok bool, err error) {
+func openCursor(path string, c FileCursor) (fh *os.File, head []byte, ok bool, err error) {
 	fh, head, _, ok, err = openChecked(path, c.Key, c, "")
 	return fh, head, ok, err
 }
@@ -868,7 +805,7 @@ func openCursor(path string, c Cursor) (fh *os.File, head []byte, ok bool, err e
 // to c.Fingerprint and, when tailFP is set, whose min(c.Offset, 1 KiB)
 // bytes before c.Offset hash to tailFP. ok is false (and fh nil) if not;
 // err is for a file that cannot be opened or stat'ed.
-func openChecked(path, key string, c Cursor, tailFP string) (fh *os.File, head, tail []byte, ok bool, err error) {
+func openChecked(path, key string, c FileCursor, tailFP string) (fh *os.File, head, tail []byte, ok bool, err error) {
 	fh, err = os.Open(path)
 	if err != nil {
 		return nil, nil, nil, false, err
@@ -938,8 +875,7 @@ func (t *tailer) checkTruncation(tf *tailFile) error {
 	if truncated {
 		t.stats.Truncations.Add(1)
 		tf.rd, tf.off, tf.line, tf.head = nil, 0, 0, tf.head[:0]
-		tf.tail.stale.Store(true) // the cursors sent before are of other content
-		tf.tail = &fileTail{f: tf.file}
+		tf.tailOff = -1
 		tf.setFingerprint()
 	}
 	return nil
@@ -962,20 +898,19 @@ func (t *tailer) drain(ctx context.Context, out chan<- Record, tf *tailFile) err
 				return fmt.Errorf("read %s: %w", tf.path, err)
 			}
 			tf.consumed(at)
-			tf.lp.reject(le, at)
+			tf.dec.reject(le, at)
 			continue
 		}
 		tf.consumed(at)
-		ev, ok := tf.lp.parse(line, at)
-		if !ok {
+		ev := tf.dec.line(line, at)
+		if ev == nil {
 			continue
 		}
 		lag.see(ev.Time)
 		c := tf.cursor()
-		if !send(ctx, out, Record{Event: ev, Source: t.f.Name, Cursor: c}) {
+		if !send(ctx, out, Record{Event: ev.Clone(), Source: t.f.Name, Cursor: c}) {
 			return errStopped
 		}
-		t.stats.Events.Add(1)
 		tf.sent, tf.sentAny = c, true
 	}
 }
@@ -1007,19 +942,21 @@ func (t *tailer) finish(ctx context.Context, out chan<- Record, tf *tailFile) er
 			return err
 		}
 	}
-	tf.seal()
+	c := tf.settledCursor()
 	tf.file.Close()
 	delete(t.files, tf.key)
-	if !send(ctx, out, Record{Source: t.f.Name, Cursor: tf.cursor(), Progress: true, Done: true}) {
+	if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
 		return errStopped
 	}
 	return nil
 }
 
-// progress sends the cursor of a file if it moved without an event.
+// progress sends the settled cursor of a file if it moved since the last
+// one sent: without an event, or by events whose cursors had no
+// TailFingerprint yet.
 func (t *tailer) progress(ctx context.Context, out chan<- Record, tf *tailFile) error {
-	c := tf.cursor()
-	if tf.sentAny && c.equal(tf.sent) {
+	c := tf.settledCursor()
+	if tf.sentAny && c == tf.sent {
 		return nil
 	}
 	if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true}) {

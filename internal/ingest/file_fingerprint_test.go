@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// tailFingerprint is the expected Cursor.TailFingerprint after reading
+// tailFingerprint is the expected FileCursor.TailFingerprint after reading
 // content up to off.
 func tailFingerprint(content string, off int) string {
 	return hashHex([]byte(content[off-min(off, 1024) : off]))
@@ -30,12 +30,12 @@ func numbered(from, to, pad int) string {
 
 // checkpointCursors passes cursors through JSON as the daemon's checkpoint
 // stores them (a map per source in a JSON document), and back.
-func checkpointCursors(t *testing.T, cs []Cursor) []Cursor {
+func checkpointCursors(t *testing.T, cs []FileCursor) []FileCursor {
 	t.Helper()
 	type meta struct {
-		Cursors map[string]map[string]Cursor `json:"cursors"`
+		Cursors map[string]map[string]FileCursor `json:"cursors"`
 	}
-	m := meta{Cursors: map[string]map[string]Cursor{"app": {}}}
+	m := meta{Cursors: map[string]map[string]FileCursor{"app": {}}}
 	for _, c := range cs {
 		m.Cursors["app"][c.Key] = c
 	}
@@ -47,18 +47,18 @@ func checkpointCursors(t *testing.T, cs []Cursor) []Cursor {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	var out []Cursor
+	var out []FileCursor
 	for _, c := range back.Cursors["app"] {
 		out = append(out, c)
 	}
-	slices.SortFunc(out, func(a, b Cursor) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b FileCursor) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
 
 // readHalf runs a File over path (read from the beginning) until it has
 // sent the events of the first n lines, stops it and returns its cursor
 // after a checkpoint's JSON round trip.
-func readHalf(t *testing.T, path string, n int) Cursor {
+func readHalf(t *testing.T, path string, n int) FileCursor {
 	t.Helper()
 	r := startFile(t, &File{Paths: []string{path}, Start: "beginning"})
 	r.events(n)
@@ -73,7 +73,7 @@ func readHalf(t *testing.T, path string, n int) Cursor {
 
 // readLog writes app.log with read lines of 150 bytes in a new directory
 // and reads it all (readHalf).
-func readLog(t *testing.T, read int) (dir, path, content string, c Cursor) {
+func readLog(t *testing.T, read int) (dir, path, content string, c FileCursor) {
 	t.Helper()
 	content = numbered(1, read, 150)
 	dir = t.TempDir()
@@ -127,7 +127,7 @@ func TestFileResumeByContent(t *testing.T) {
 				writeFile(t, path, numbered(tt.read+1, tt.read+5, tt.pad))
 				moved := filepath.Join(t.TempDir(), "moved.log")
 				moveByCopy(t, path, moved, nil)
-				r := startFile(t, &File{Paths: []string{moved}, Start: "beginning", Cursors: []Cursor{c}})
+				r := startFile(t, &File{Paths: []string{moved}, Start: "beginning", Cursors: []FileCursor{c}})
 				defer r.stop()
 				got := r.events(5)
 				var want []string
@@ -180,7 +180,7 @@ func TestFileResumeByContentMismatch(t *testing.T) {
 					}
 					b[tt.at] = 'y'
 				})
-				r := startFile(t, &File{Paths: []string{moved}, Start: "beginning", Cursors: []Cursor{c}})
+				r := startFile(t, &File{Paths: []string{moved}, Start: "beginning", Cursors: []FileCursor{c}})
 				defer r.stop()
 				got := r.events(read)
 				if where(got)[0] != "moved.log:1" {
@@ -206,7 +206,7 @@ func TestFileResumeByContentAmbiguous(t *testing.T) {
 		dst := t.TempDir()
 		writeFile(t, filepath.Join(dst, "a.log"), content+numbered(read+1, read+1, 150))
 		moveByCopy(t, path, filepath.Join(dst, "b.log"), nil)
-		r := startFile(t, &File{Paths: []string{filepath.Join(dst, "*.log")}, Start: "beginning", Cursors: []Cursor{c}})
+		r := startFile(t, &File{Paths: []string{filepath.Join(dst, "*.log")}, Start: "beginning", Cursors: []FileCursor{c}})
 		defer r.stop()
 		// Which copy the daemon was reading is unknown: neither is resumed,
 		// both are new files (read from the beginning, as Start says).
@@ -236,7 +236,7 @@ func TestFileResumeByContentNotForOldCursors(t *testing.T) {
 		c.TailFingerprint = "" // as written by an older version
 		moved := filepath.Join(dir, "moved.log")
 		moveByCopy(t, path, moved, nil)
-		r := startFile(t, &File{Paths: []string{moved}, Start: "beginning", Cursors: []Cursor{c}})
+		r := startFile(t, &File{Paths: []string{moved}, Start: "beginning", Cursors: []FileCursor{c}})
 		defer r.stop()
 		if w := where(r.events(read)); w[0] != "moved.log:1" {
 			t.Errorf("got events %v, want the copy from its first line", w)
@@ -261,11 +261,14 @@ func TestCursorTailFingerprintJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	tf := &tailFile{key: "1:2", path: "/var/log/app.log", file: fh, off: int64(off), line: 39,
-		fpHex: fingerprint(content, off), tail: &fileTail{f: fh}}
-	c := tf.cursor()
-	if c.TailFingerprint != "" {
-		t.Fatalf("a record's cursor has TailFingerprint %q: hashed per line", c.TailFingerprint)
+		fpHex: fingerprint(content, off), tailOff: -1}
+	// The source takes the settled cursor with its TailFingerprint, then
+	// closes the file: encoding the cursor reads nothing.
+	if c := tf.cursor(); c.TailFingerprint != "" {
+		t.Fatalf("an event's cursor has TailFingerprint %q: hashed per line", c.TailFingerprint)
 	}
+	c := tf.settledCursor()
+	fh.Close()
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
@@ -275,44 +278,33 @@ func TestCursorTailFingerprintJSON(t *testing.T) {
 	if string(b) != want {
 		t.Fatalf("JSON\n%s\nwant\n%s", b, want)
 	}
-	var back Cursor
+	var back FileCursor
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if !back.equal(Cursor{Key: "1:2", Path: "/var/log/app.log", Fingerprint: fingerprint(content, off),
+	if back != (FileCursor{Key: "1:2", Path: "/var/log/app.log", Fingerprint: fingerprint(content, off),
 		TailFingerprint: tailFingerprint(content, off), Offset: int64(off), Line: 39}) {
 		t.Errorf("decoded %+v", back)
 	}
-
-	// The source closes the file after remembering the last cursor's.
-	tf.sent, tf.sentAny = c, true
-	tf.seal()
-	fh.Close()
-	if got := c.tailFingerprint(); got != tailFingerprint(content, off) {
-		t.Errorf("after the file closed: %q, want the remembered fingerprint", got)
-	}
-	c.Offset -= 150
-	if got := c.tailFingerprint(); got != "" {
-		t.Errorf("another offset after the file closed: %q, want \"\" (unknown)", got)
-	}
-	// A truncated file's earlier cursors are of other content: unknown.
-	ft := &fileTail{f: fh}
-	ft.stale.Store(true)
-	if got := (Cursor{Offset: 10, tail: ft}).tailFingerprint(); got != "" {
-		t.Errorf("stale: %q, want \"\"", got)
+	// The same offset again: the fingerprint taken before is kept, the
+	// closed file is not read.
+	if got := tf.settledCursor(); got != c {
+		t.Errorf("cursor at the same offset: %+v, want %+v", got, c)
 	}
 
 	// A cursor of an older version decodes without it.
-	var old Cursor
-	if err := json.Unmarshal([]byte(`{"key":"1:2","path":"p","fingerprint":"ab","offset":5,"line":1}`), &old); err != nil || old.tailFingerprint() != "" {
+	var old FileCursor
+	if err := json.Unmarshal([]byte(`{"key":"1:2","path":"p","fingerprint":"ab","offset":5,"line":1}`), &old); err != nil || old.TailFingerprint != "" {
 		t.Errorf("old cursor: %+v, %v", old, err)
 	}
 }
 
 // TestCursorTailFingerprintConcurrent encodes every record's cursor on
 // another goroutine while the source goes on reading the growing file, as
-// the daemon's checkpoint does (run it with -race), and checks each
-// TailFingerprint against the bytes before the cursor.
+// the daemon's checkpoint does (run it with -race), and checks the
+// TailFingerprint of each Progress record (the settled cursor after a
+// poll's lines) against the bytes before the cursor; events' cursors
+// have none.
 func TestCursorTailFingerprintConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	const lines = 400
@@ -333,7 +325,9 @@ func TestCursorTailFingerprintConcurrent(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	for n := 0; n < lines; {
+	// Until every line's event and the settled cursor after the last
+	// line (the Progress record that ends the last poll that read one).
+	for n, end := 0, false; n < lines || !end; {
 		var rec Record
 		select {
 		case rec = <-out:
@@ -343,16 +337,21 @@ func TestCursorTailFingerprintConcurrent(t *testing.T) {
 		if !rec.Progress {
 			n++
 		}
-		b, err := json.Marshal(rec.Cursor)
+		b, err := json.Marshal(rec.Cursor.(FileCursor))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var c Cursor
+		var c FileCursor
 		if err := json.Unmarshal(b, &c); err != nil {
 			t.Fatal(err)
 		}
-		if want := tailFingerprint(content, int(c.Offset)); c.Offset > 0 && c.TailFingerprint != want {
-			t.Fatalf("cursor at %d: TailFingerprint %q, want %q", c.Offset, c.TailFingerprint, want)
+		want := ""
+		if rec.Progress && c.Offset > 0 {
+			want = tailFingerprint(content, int(c.Offset))
+			end = c.Offset == int64(len(content))
+		}
+		if c.TailFingerprint != want {
+			t.Fatalf("cursor at %d (progress %v): TailFingerprint %q, want %q", c.Offset, rec.Progress, c.TailFingerprint, want)
 		}
 	}
 	cancel()
@@ -367,8 +366,8 @@ func TestFileResumeByContentNotAtOffsetZero(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "app.log")
 		writeFile(t, path, numbered(1, 2, 0))
 		empty := hashHex(nil)
-		c := Cursor{Key: "1:999999999", Path: path, Fingerprint: empty, TailFingerprint: empty}
-		r := startFile(t, &File{Paths: []string{path}, Start: "beginning", Cursors: []Cursor{c}})
+		c := FileCursor{Key: "1:999999999", Path: path, Fingerprint: empty, TailFingerprint: empty}
+		r := startFile(t, &File{Paths: []string{path}, Start: "beginning", Cursors: []FileCursor{c}})
 		defer r.stop()
 		checkWhere(t, r.events(2), "app.log:1", "app.log:2")
 		if n := r.stats.ContentResumes.Load(); n != 0 {
@@ -391,7 +390,7 @@ func TestFileResumeByContentNotAClaimedFile(t *testing.T) {
 		b := a
 		b.Key, b.Path = "1:999999999", filepath.Join(dir, "gone.log")
 		writeFile(t, path, numbered(11, 11, 150))
-		r := startFile(t, &File{Paths: []string{path}, Start: "beginning", Cursors: []Cursor{b, a}}) // b first: a.log is not open yet
+		r := startFile(t, &File{Paths: []string{path}, Start: "beginning", Cursors: []FileCursor{b, a}}) // b first: a.log is not open yet
 		defer r.stop()
 		checkWhere(t, r.events(1), "app.log:11")
 		r.noEvents(3)
@@ -423,7 +422,7 @@ func TestFileResumeByContentOriginalStillThere(t *testing.T) {
 			t.Fatal(err)
 		}
 		writeFile(t, copied, string(b)) // a copy; the original stays
-		r := startFile(t, &File{Paths: []string{copied}, Start: "beginning", Cursors: []Cursor{c}})
+		r := startFile(t, &File{Paths: []string{copied}, Start: "beginning", Cursors: []FileCursor{c}})
 		defer r.stop()
 		checkWhere(t, r.events(3), "app.log:21", "app.log:22", "app.log:23")
 		r.noEvents(3)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // The File tests run the source inside synctest bubbles: the poll ticker
@@ -42,7 +44,7 @@ func logLines(ids ...string) string {
 	return b.String()
 }
 
-func newTestParser() (Parser, error) { return NewParser("json", Options{}) }
+func newTestParser() (format.Parser, error) { return format.NewParser("json", format.Options{}) }
 
 // writeFile appends s to path, creating it.
 func writeFile(t *testing.T, path, s string) {
@@ -84,7 +86,7 @@ func keyOf(t *testing.T, path string) string {
 	return key
 }
 
-// fingerprint is the expected Cursor.Fingerprint after reading content up
+// fingerprint is the expected FileCursor.Fingerprint after reading content up
 // to off.
 func fingerprint(content string, off int) string {
 	sum := sha256.Sum256([]byte(content[:min(off, 1024)]))
@@ -103,8 +105,8 @@ type tailRig struct {
 	mu  sync.Mutex
 	bad []string // "pos offset: reason"
 
-	cursors map[string]Cursor // the latest per key, as the daemon keeps them
-	done    []string          // keys of Done records
+	cursors map[string]FileCursor // the latest per key, as the daemon keeps them
+	done    []string              // keys of Done records
 }
 
 // startFile runs f (inside a bubble) with the rig's stats, Bad and a
@@ -112,7 +114,7 @@ type tailRig struct {
 func startFile(t *testing.T, f *File) *tailRig {
 	t.Helper()
 	r := &tailRig{t: t, f: f, out: make(chan Record, 1000), stats: new(SourceStats),
-		errc: make(chan error, 1), cursors: make(map[string]Cursor)}
+		errc: make(chan error, 1), cursors: make(map[string]FileCursor)}
 	if f.Name == "" {
 		f.Name = "app"
 	}
@@ -150,11 +152,11 @@ func (r *tailRig) keep(rec Record) {
 		r.t.Errorf("record Source %q, want %q", rec.Source, r.f.Name)
 	}
 	if rec.Done {
-		delete(r.cursors, rec.Cursor.Key)
-		r.done = append(r.done, rec.Cursor.Key)
+		delete(r.cursors, rec.Cursor.(FileCursor).Key)
+		r.done = append(r.done, rec.Cursor.(FileCursor).Key)
 		return
 	}
-	r.cursors[rec.Cursor.Key] = rec.Cursor
+	r.cursors[rec.Cursor.(FileCursor).Key] = rec.Cursor.(FileCursor)
 }
 
 // events receives until n event records have arrived (progress records on
@@ -218,12 +220,12 @@ func (r *tailRig) bads() []string {
 }
 
 // cursorList returns the kept cursors, for a restart.
-func (r *tailRig) cursorList() []Cursor {
-	var cs []Cursor
+func (r *tailRig) cursorList() []FileCursor {
+	var cs []FileCursor
 	for _, c := range r.cursors {
 		cs = append(cs, c)
 	}
-	slices.SortFunc(cs, func(a, b Cursor) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(cs, func(a, b FileCursor) int { return strings.Compare(a.Key, b.Key) })
 	return cs
 }
 
@@ -286,9 +288,9 @@ func TestFileAppendsAcrossPolls(t *testing.T) {
 			for i, rec := range recs {
 				off += strings.IndexByte(content[off:], '\n') + 1
 				line := firstLine + i
-				want := Cursor{Key: key, Path: path, Fingerprint: fingerprint(content, off), Offset: int64(off), Line: int64(line)}
-				if !rec.Cursor.equal(want) {
-					t.Errorf("line %d: got cursor %+v, want %+v", line, rec.Cursor, want)
+				want := FileCursor{Key: key, Path: path, Fingerprint: fingerprint(content, off), Offset: int64(off), Line: int64(line)}
+				if rec.Cursor.(FileCursor) != want {
+					t.Errorf("line %d: got cursor %+v, want %+v", line, rec.Cursor.(FileCursor), want)
 				}
 				if got, want := field(rec, "@line"), fmt.Sprint(line); got != want {
 					t.Errorf("got @line %s, want %s", got, want)
@@ -412,8 +414,8 @@ func TestFileRotateByRename(t *testing.T) {
 				got := tt.steps(t, r, path, w)
 				checkWhere(t, got, tt.want...)
 				for _, rec := range got {
-					if fromOld := rec.Cursor.Key == oldKey; fromOld != strings.HasPrefix(id(rec), "o") {
-						t.Errorf("event %s came with the cursor of the wrong file (%s)", id(rec), rec.Cursor.Key)
+					if fromOld := rec.Cursor.(FileCursor).Key == oldKey; fromOld != strings.HasPrefix(id(rec), "o") {
+						t.Errorf("event %s came with the cursor of the wrong file (%s)", id(rec), rec.Cursor.(FileCursor).Key)
 					}
 				}
 
@@ -474,7 +476,7 @@ func TestFileCopyTruncate(t *testing.T) {
 				want := tt.after
 				got := r.events(len(want))
 				checkIDs(t, got, want...)
-				last := got[len(got)-1].Cursor
+				last := got[len(got)-1].Cursor.(FileCursor)
 				if last.Offset != int64(len(after)) || last.Line != int64(len(want)) {
 					t.Errorf("got cursor offset %d line %d, want %d and %d", last.Offset, last.Line, len(after), len(want))
 				}
@@ -631,8 +633,8 @@ func TestFileRestartCursorGone(t *testing.T) {
 		// A cursor of a file that no longer exists (rotated, then compressed
 		// while down).
 		old := logLines("0")
-		gone := Cursor{Key: "1:999999999", Path: path, Fingerprint: fingerprint(old, len(old)), Offset: int64(len(old)), Line: 1}
-		r := startFile(t, &File{Paths: []string{path}, Start: "end", Cursors: []Cursor{gone}})
+		gone := FileCursor{Key: "1:999999999", Path: path, Fingerprint: fingerprint(old, len(old)), Offset: int64(len(old)), Line: 1}
+		r := startFile(t, &File{Paths: []string{path}, Start: "end", Cursors: []FileCursor{gone}})
 		defer r.stop()
 		// The file now at the cursor's path is new to us: from its start.
 		checkWhere(t, r.events(1), "app.log:1")
@@ -691,8 +693,8 @@ func TestFileOversizeLine(t *testing.T) {
 		write(t, w, "\n"+logLines("3"))
 		got := r.events(1)
 		checkWhere(t, got, "app.log:3")
-		if got[0].Cursor.Offset != int64(len(logLines("1"))+301+len(logLines("3"))) {
-			t.Errorf("got cursor offset %d after the long line", got[0].Cursor.Offset)
+		if got[0].Cursor.(FileCursor).Offset != int64(len(logLines("1"))+301+len(logLines("3"))) {
+			t.Errorf("got cursor offset %d after the long line", got[0].Cursor.(FileCursor).Offset)
 		}
 		want := []string{fmt.Sprintf("%s:2@%d: line too long: more than 64 bytes", path, len(logLines("1")))}
 		if b := r.bads(); !slices.Equal(b, want) {
@@ -770,7 +772,7 @@ func TestFileOnce(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
 	writeFile(t, path, logLines("1", "2")+`{"time":"2024-05-01T10:00:00Z",`)
-	run := func(cursors []Cursor) ([]Record, map[string]Cursor) {
+	run := func(cursors []FileCursor) ([]Record, map[string]FileCursor) {
 		t.Helper()
 		out := make(chan Record, 100)
 		f := &File{Name: "app", Paths: []string{path}, NewParser: newTestParser, Start: "beginning", Once: true, Cursors: cursors}
@@ -779,9 +781,9 @@ func TestFileOnce(t *testing.T) {
 		}
 		close(out)
 		var evs []Record
-		latest := make(map[string]Cursor)
+		latest := make(map[string]FileCursor)
 		for rec := range out {
-			latest[rec.Cursor.Key] = rec.Cursor
+			latest[rec.Cursor.(FileCursor).Key] = rec.Cursor.(FileCursor)
 			if !rec.Progress {
 				evs = append(evs, rec)
 			}
@@ -796,7 +798,7 @@ func TestFileOnce(t *testing.T) {
 	}
 
 	writeFile(t, path, `"n":"3"}`+"\n"+logLines("4"))
-	got, _ = run([]Cursor{c})
+	got, _ = run([]FileCursor{c})
 	checkIDs(t, got, "3", "4")
 	checkWhere(t, got, "app.log:3", "app.log:4")
 }
@@ -812,9 +814,9 @@ func TestFileOnceFinishesRotatedFile(t *testing.T) {
 	if err := f.Run(context.Background(), out); err != nil {
 		t.Fatal(err)
 	}
-	var cursors []Cursor
+	var cursors []FileCursor
 	for len(out) > 0 {
-		cursors = append(cursors, (<-out).Cursor)
+		cursors = append(cursors, (<-out).Cursor.(FileCursor))
 	}
 	oldKey := keyOf(t, path)
 	writeFile(t, path, logLines("2"))
@@ -836,7 +838,7 @@ func TestFileOnceFinishesRotatedFile(t *testing.T) {
 	var done []string
 	for rec := range out {
 		if rec.Done {
-			done = append(done, rec.Cursor.Key)
+			done = append(done, rec.Cursor.(FileCursor).Key)
 		}
 		if !rec.Progress {
 			evs = append(evs, rec)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -26,12 +27,12 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dirs) < len(Formats) {
-		t.Fatalf("found %d golden directories, want one per format %v", len(dirs), Formats)
+	if len(dirs) < len(format.Formats) {
+		t.Fatalf("found %d golden directories, want one per format %v", len(dirs), format.Formats)
 	}
 	for _, dir := range dirs {
-		format := filepath.Base(dir)
-		t.Run(format, func(t *testing.T) {
+		name := filepath.Base(dir)
+		t.Run(name, func(t *testing.T) {
 			var opt struct {
 				Pattern   string `json:"pattern"`
 				TimeField string `json:"time_field"`
@@ -41,7 +42,10 @@ func TestGolden(t *testing.T) {
 					t.Fatalf("options.json: %v", err)
 				}
 			}
-			p := mustParser(t, format, Options{Pattern: opt.Pattern, TimeField: opt.TimeField})
+			p, err := format.NewParser(name, format.Options{Pattern: opt.Pattern, TimeField: opt.TimeField})
+			if err != nil {
+				t.Fatalf("NewParser(%q): %v", name, err)
+			}
 			in, err := os.Open(filepath.Join(dir, "input.log"))
 			if err != nil {
 				t.Fatal(err)
@@ -66,7 +70,7 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func renderGolden(t *testing.T, r *Reader, p Parser) []byte {
+func renderGolden(t *testing.T, r *Reader, p format.Parser) []byte {
 	var b bytes.Buffer
 	b.WriteString("[")
 	first := true
@@ -79,7 +83,7 @@ func renderGolden(t *testing.T, r *Reader, p Parser) []byte {
 		if err == nil {
 			err = p.Parse(line, &ev)
 		}
-		if errors.Is(err, ErrEmptyLine) {
+		if errors.Is(err, format.ErrEmptyLine) {
 			continue
 		}
 		if !first {

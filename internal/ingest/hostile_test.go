@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
@@ -58,11 +59,11 @@ type badLine struct {
 
 // replayAll replays one input and returns the events (cloned), the counts
 // and the rejected lines.
-func replayAll(t *testing.T, format string, opt Options, maxLine int, r io.Reader) ([]event.Event, Stats, []badLine) {
+func replayAll(t *testing.T, name string, opt format.Options, maxLine int, r io.Reader) ([]event.Event, replayStats, []badLine) {
 	t.Helper()
 	var evs []event.Event
 	var bad []badLine
-	st, err := Replay([]Input{{Name: "hostile.log", R: r}}, "h", func() (Parser, error) { return NewParser(format, opt) }, maxLine,
+	st, err := replay([]Input{{Name: "hostile.log", R: r}}, "h", func() (format.Parser, error) { return format.NewParser(name, opt) }, maxLine,
 		func(ev *event.Event) error { evs = append(evs, ev.Clone()); return nil },
 		func(pos Position, reason string) { bad = append(bad, badLine{pos, reason}) })
 	if err != nil {
@@ -111,7 +112,7 @@ func TestHostileGiantLine(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		r := io.MultiReader(strings.NewReader(first), newGenReader(giant, '{', "\n"+next))
-		evs, st, bad := replayAll(t, "json", Options{}, 0, r)
+		evs, st, bad := replayAll(t, "json", format.Options{}, 0, r)
 		runtime.ReadMemStats(&after)
 		if len(evs) != 2 || st.Oversize != 1 || st.Lines != 3 || st.Parsed != 2 {
 			t.Fatalf("got %d events, stats %+v; want 2 events and one oversize line of 3", len(evs), st)
@@ -160,7 +161,7 @@ func TestHostileBytes(t *testing.T) {
 				in.WriteString(h.line + "\n")
 			}
 			in.WriteString(g.good + "\n")
-			evs, st, bad := replayAll(t, g.format, Options{}, 0, strings.NewReader(in.String()))
+			evs, st, bad := replayAll(t, g.format, format.Options{}, 0, strings.NewReader(in.String()))
 			nInvalid := 0
 			for _, h := range hostile {
 				if h.invalid {
@@ -235,7 +236,7 @@ func TestHostileJSONShapes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			line := `{"timestamp":"2026-01-28T18:59:00Z"}` + "\n" + tt.line + "\n"
-			evs, st, bad := replayAll(t, "json", Options{}, 4<<20, strings.NewReader(line))
+			evs, st, bad := replayAll(t, "json", format.Options{}, 4<<20, strings.NewReader(line))
 			if tt.want == "" {
 				if len(evs) != 2 || len(bad) != 0 {
 					t.Fatalf("got %d events, rejected %+v; want the line accepted", len(evs), bad)
@@ -255,7 +256,7 @@ func TestHostileJSONShapes(t *testing.T) {
 	t.Run("mcp dict repr nesting", func(t *testing.T) {
 		line := "2026-01-28 19:00:00,000 - mcp_server.middleware - WARNING - [c] - Loop detected: " +
 			strings.Repeat("{'a': ", 100_000) + "1" + strings.Repeat("}", 100_000) + "\n"
-		evs, st, _ := replayAll(t, "mcp", Options{}, 4<<20, strings.NewReader(line))
+		evs, st, _ := replayAll(t, "mcp", format.Options{}, 4<<20, strings.NewReader(line))
 		if st.Lines != 1 || st.Parsed+st.Malformed != 1 {
 			t.Fatalf("got %d events, stats %+v; want the line counted once", len(evs), st)
 		}
@@ -289,7 +290,7 @@ func TestHostileTimestamps(t *testing.T) {
 	for _, tt := range tests {
 		fmt.Fprintf(&in, `{"timestamp":%s,"event_type":"x"}`+"\n", tt.ts)
 	}
-	evs, st, bad := replayAll(t, "json", Options{}, 0, strings.NewReader(in.String()))
+	evs, st, bad := replayAll(t, "json", format.Options{}, 0, strings.NewReader(in.String()))
 	rejected := map[int]string{}
 	for _, b := range bad {
 		rejected[b.pos.Line] = b.reason
@@ -332,7 +333,7 @@ func TestHostileFutureTimestamp(t *testing.T) {
 	e := rules.NewEngine(rs)
 	var alerts []rules.Alert
 	var bad []badLine
-	st, err := Replay([]Input{{Name: "forged.log", R: strings.NewReader(in)}}, "h", func() (Parser, error) { return NewParser("json", Options{}) }, 0,
+	st, err := replay([]Input{{Name: "forged.log", R: strings.NewReader(in)}}, "h", func() (format.Parser, error) { return format.NewParser("json", format.Options{}) }, 0,
 		func(ev *event.Event) error { alerts = append(alerts, e.Observe(ev)...); return nil },
 		func(pos Position, reason string) { bad = append(bad, badLine{pos, reason}) })
 	if err != nil {
@@ -354,7 +355,7 @@ func TestHostileFutureTimestamp(t *testing.T) {
 func TestHostileRegexFormat(t *testing.T) {
 	for _, pat := range []string{`^(?P<a>(a+)+)$`, `^(?P<a>(a|aa)*)b$`, `(?P<a>(a*)*c)`} {
 		line := strings.Repeat("a", 100_000) + "\n"
-		evs, st, _ := replayAll(t, "regex", Options{Pattern: `(?P<time>^\S{0}2026-01-28T19:00:00Z)?` + pat}, 0, strings.NewReader("2026-01-28T19:00:00Z\n"+line))
+		evs, st, _ := replayAll(t, "regex", format.Options{Pattern: `(?P<time>^\S{0}2026-01-28T19:00:00Z)?` + pat}, 0, strings.NewReader("2026-01-28T19:00:00Z\n"+line))
 		if st.Lines != 2 || st.Parsed+st.Malformed != 2 {
 			t.Errorf("pattern %s: got %d events, stats %+v", pat, len(evs), st)
 		}
@@ -364,7 +365,7 @@ func TestHostileRegexFormat(t *testing.T) {
 func BenchmarkHostileRegex(b *testing.B) {
 	for _, n := range []int{1 << 10, 1 << 14, 1 << 18} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			p, err := NewParser("regex", Options{Pattern: `^(?P<a>(a|aa)*)b$`})
+			p, err := format.NewParser("regex", format.Options{Pattern: `^(?P<a>(a|aa)*)b$`})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -395,7 +396,7 @@ func TestHostileLiveSource(t *testing.T) {
 		strings.NewReader("\xff\xfe\n{\"timestamp\":\n"+good))
 	stats := new(SourceStats)
 	var bad []badLine
-	s := &Stdin{Name: "in", R: r, NewParser: func() (Parser, error) { return NewParser("json", Options{}) }, Stats: stats,
+	s := &Stdin{Name: "in", R: r, NewParser: func() (format.Parser, error) { return format.NewParser("json", format.Options{}) }, Stats: stats,
 		Bad: func(pos Position, reason string) { bad = append(bad, badLine{pos, reason}) }}
 	out := make(chan Record, 16)
 	// Stdin copies each read (pipes deliver a line at a time), so what
@@ -452,7 +453,7 @@ func TestHostileLiveSource(t *testing.T) {
 }
 
 // panicParser panics on lines that contain "boom", like a parser bug would.
-type panicParser struct{ Parser }
+type panicParser struct{ format.Parser }
 
 func (p panicParser) Parse(line []byte, ev *event.Event) error {
 	if strings.Contains(string(line), "boom") {
@@ -469,13 +470,13 @@ func (p panicParser) Parse(line []byte, ev *event.Event) error {
 // line again and crash again.
 func TestParserPanicCostsOneLine(t *testing.T) {
 	in := `{"timestamp":"2026-01-28T19:00:00Z","a":1}` + "\n" + `{"boom":1}` + "\n" + `{"timestamp":"2026-01-28T19:00:01Z","a":2}` + "\n"
-	newParser := func() (Parser, error) {
-		p, err := NewParser("json", Options{})
+	newParser := func() (format.Parser, error) {
+		p, err := format.NewParser("json", format.Options{})
 		return panicParser{p}, err
 	}
 	var bad []badLine
 	var n int
-	st, err := Replay([]Input{{Name: "x.log", R: strings.NewReader(in)}}, "x", newParser, 0,
+	st, err := replay([]Input{{Name: "x.log", R: strings.NewReader(in)}}, "x", newParser, 0,
 		func(*event.Event) error { n++; return nil },
 		func(pos Position, reason string) { bad = append(bad, badLine{pos, reason}) })
 	if err != nil || n != 2 || st.Malformed != 1 || len(bad) != 1 || bad[0].pos.Line != 2 || !strings.Contains(bad[0].reason, "parser failed") {

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // Fuzz targets for every parser and for the line reader. `go test` runs
@@ -56,7 +57,7 @@ var hostileSeeds = []string{
 
 // checkParse runs one line through a parser made by newParser and checks the
 // properties above.
-func checkParse(t *testing.T, newParser func() Parser, line []byte) {
+func checkParse(t *testing.T, newParser func() format.Parser, line []byte) {
 	p := newParser()
 	var ev event.Event
 	buf := bytes.Clone(line)
@@ -98,13 +99,13 @@ func checkParse(t *testing.T, newParser func() Parser, line []byte) {
 	}
 }
 
-func fuzzParser(f *testing.F, format string, opt Options, seeds ...string) {
+func fuzzParser(f *testing.F, name string, opt format.Options, seeds ...string) {
 	for _, s := range hostileSeeds {
 		f.Add([]byte(s))
 	}
 	seedLines(f, 200, seeds...)
-	newParser := func() Parser {
-		p, err := NewParser(format, opt)
+	newParser := func() format.Parser {
+		p, err := format.NewParser(name, opt)
 		if err != nil {
 			panic(err)
 		}
@@ -116,11 +117,11 @@ func fuzzParser(f *testing.F, format string, opt Options, seeds ...string) {
 }
 
 func FuzzJSON(f *testing.F) {
-	fuzzParser(f, "json", Options{}, "testdata/golden/json/input.log", "../../testdata/logs/security-events.jsonl")
+	fuzzParser(f, "json", format.Options{}, "testdata/golden/json/input.log", "../../testdata/logs/security-events.jsonl")
 }
 
 func FuzzLogfmt(f *testing.F) {
-	fuzzParser(f, "logfmt", Options{}, "testdata/golden/logfmt/input.log")
+	fuzzParser(f, "logfmt", format.Options{}, "testdata/golden/logfmt/input.log")
 }
 
 func FuzzRegex(f *testing.F) {
@@ -134,16 +135,16 @@ func FuzzRegex(f *testing.F) {
 	if err := json.Unmarshal(b, &opt); err != nil {
 		f.Fatal(err)
 	}
-	fuzzParser(f, "regex", Options{Pattern: opt.Pattern}, "testdata/golden/regex/input.log")
+	fuzzParser(f, "regex", format.Options{Pattern: opt.Pattern}, "testdata/golden/regex/input.log")
 }
 
 func FuzzMCP(f *testing.F) {
-	fuzzParser(f, "mcp", Options{}, "testdata/golden/mcp/input.log",
+	fuzzParser(f, "mcp", format.Options{}, "testdata/golden/mcp/input.log",
 		"../../testdata/logs/mcp-stderr.log", "../../testdata/logs/mcp-cloudwatch.jsonl")
 }
 
 func FuzzALB(f *testing.F) {
-	fuzzParser(f, "alb", Options{}, "testdata/golden/alb/input.log", "../../testdata/logs/alb-access.log")
+	fuzzParser(f, "alb", format.Options{}, "testdata/golden/alb/input.log", "../../testdata/logs/alb-access.log")
 }
 
 // FuzzReader splits arbitrary bytes with a small MaxLineBytes, delivered

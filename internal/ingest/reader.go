@@ -173,8 +173,17 @@ func (r *Reader) accept(line []byte, pos Position, max int) ([]byte, Position, e
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
+	if err := checkLine(line, max); err != nil {
+		return nil, pos, &LineError{Pos: pos, Err: err}
+	}
+	return line, pos, nil
+}
+
+// checkLine returns why line is rejected before parsing (longer than max
+// bytes, or not valid UTF-8), or nil.
+func checkLine(line []byte, max int) error {
 	if len(line) > max {
-		return nil, pos, &LineError{Pos: pos, Err: fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, max)}
+		return fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, max)
 	}
 	if !utf8.Valid(line) {
 		at := 0
@@ -185,9 +194,9 @@ func (r *Reader) accept(line []byte, pos Position, max int) ([]byte, Position, e
 			}
 			at += size
 		}
-		return nil, pos, &LineError{Pos: pos, Err: fmt.Errorf("%w at byte %d", ErrInvalidUTF8, at)}
+		return fmt.Errorf("%w at byte %d", ErrInvalidUTF8, at)
 	}
-	return line, pos, nil
+	return nil
 }
 
 // fill reads more data, first making room: unread data moves to the front

@@ -233,7 +233,8 @@ func TestPositionString(t *testing.T) {
 
 func BenchmarkReader(b *testing.B) {
 	var buf bytes.Buffer
-	line := envelope(consoleLine("WARNING", secMsg("MEDIUM", "authentication_failure", "Invalid API key (hash: 1a2b3c4d)")), "WARNING", "security", "1769627702.118532", corrID)
+	// An mcp envelope of a console line, as the server writes it to CloudWatch.
+	line := `{"message": "2026-01-28 19:15:02,117 - SECURITY - WARNING - SECURITY EVENT [MEDIUM]: authentication_failure - Invalid API key (hash: 1a2b3c4d)", "level": "WARNING", "logger": "security", "timestamp": 1769627702.118532, "correlation_id": "3f2b9c1e-8d7a-4b6c-9e5f-0a1b2c3d4e5f"}`
 	for buf.Len() < 4<<20 {
 		buf.WriteString(line)
 		buf.WriteByte('\n')

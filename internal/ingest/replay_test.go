@@ -4,14 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 )
 
-func newJSON() (Parser, error) { return NewParser("json", Options{}) }
+func newJSON() (format.Parser, error) { return format.NewParser("json", format.Options{}) }
 
 // lines renders a log of {"ts": N, "id": "X"} lines.
 func lines(ids ...string) string {
@@ -24,10 +26,10 @@ func lines(ids ...string) string {
 }
 
 // replayIDs replays inputs and returns "id file:line" per event in order.
-func replayIDs(t *testing.T, inputs []Input) ([]string, Stats, []string) {
+func replayIDs(t *testing.T, inputs []Input) ([]string, replayStats, []string) {
 	t.Helper()
 	var got, bad []string
-	st, err := Replay(inputs, "src", newJSON, 0, func(ev *event.Event) error {
+	st, err := replay(inputs, "src", newJSON, 0, func(ev *event.Event) error {
 		id, _ := ev.Get("id")
 		file, _ := ev.Get("@file")
 		line, _ := ev.Get("@line")
@@ -90,7 +92,7 @@ func TestReplayBadLines(t *testing.T) {
 	a := lines("a1@01") + "not json\n" + "\n" + `{"id":"x","ts":"never"}` + "\n" + strings.Repeat("x", 100) + "\n" + "\xff\n" + lines("a2@04")
 	b := `{"id":"b0"}` + "\n" + lines("b1@02") + `{"id":"b2"}` + "\n" // b0: no time yet; b2: takes b1's
 	var got, bad []string
-	st, err := Replay([]Input{{"a", strings.NewReader(a)}, {"b", strings.NewReader(b)}}, "src", newJSON, 64,
+	st, err := replay([]Input{{"a", strings.NewReader(a)}, {"b", strings.NewReader(b)}}, "src", newJSON, 64,
 		func(ev *event.Event) error {
 			id, _ := ev.Get("id")
 			got = append(got, id+" "+event.FormatTime(ev.Time))
@@ -115,7 +117,7 @@ func TestReplayBadLines(t *testing.T) {
 	if fmt.Sprint(bad) != fmt.Sprint(wantBad) {
 		t.Errorf("bad lines:\n got  %q\n want %q", bad, wantBad)
 	}
-	want := Stats{Lines: 10, Parsed: 4, Malformed: 3, Oversize: 1, InvalidUTF8: 1, Blank: 1}
+	want := replayStats{Lines: 10, Parsed: 4, Malformed: 3, Oversize: 1, InvalidUTF8: 1, Blank: 1}
 	if st != want {
 		t.Errorf("stats = %+v, want %+v", st, want)
 	}
@@ -125,12 +127,12 @@ func TestReplayBadLines(t *testing.T) {
 }
 
 func TestReplayUnparsedAndSourceFields(t *testing.T) {
-	in := consoleLine("WARNING", "hello") + "\n" +
+	in := "2026-01-28 19:15:02,117 - SECURITY - WARNING - hello\n" +
 		"garbage line\n" +
 		`{"event_type":"x","@source":"spoofed","@file":"spoofed","@line":"99","timestamp":"2026-01-28T19:15:03Z"}` + "\n"
 	var got [][]event.Field
-	st, err := Replay([]Input{{"mcp.log", strings.NewReader(in)}}, "mcp-prod",
-		func() (Parser, error) { return NewParser("mcp", Options{}) }, 0,
+	st, err := replay([]Input{{"mcp.log", strings.NewReader(in)}}, "mcp-prod",
+		func() (format.Parser, error) { return format.NewParser("mcp", format.Options{}) }, 0,
 		func(ev *event.Event) error { got = append(got, ev.Clone().Fields); return nil }, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -144,8 +146,9 @@ func TestReplayUnparsedAndSourceFields(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, v, want)
 		}
 	}
-	if d := fieldsDiff(got[1][:3], kv("shape", "unparsed", "event_type", "unparsed", "message", "garbage line")); d != "" {
-		t.Errorf("unparsed event:%s", d)
+	want := []event.Field{{Key: "shape", Value: "unparsed"}, {Key: "event_type", Value: "unparsed"}, {Key: "message", Value: "garbage line"}}
+	if !slices.Equal(got[1][:3], want) {
+		t.Errorf("unparsed event: got %q, want %q", got[1][:3], want)
 	}
 }
 
@@ -158,14 +161,14 @@ func TestReplayErrors(t *testing.T) {
 				inputs = append(inputs, Input{fmt.Sprint(i), strings.NewReader(lines("x@01", "y@02"))})
 			}
 			calls := 0
-			_, err := Replay(inputs, "s", newJSON, 0, func(*event.Event) error { calls++; return stop }, nil)
+			_, err := replay(inputs, "s", newJSON, 0, func(*event.Event) error { calls++; return stop }, nil)
 			if err != stop || calls != 1 {
 				t.Errorf("%d inputs: err = %v after %d calls, want stop after 1", n, err, calls)
 			}
 		}
 	})
 	t.Run("parser construction error", func(t *testing.T) {
-		_, err := Replay([]Input{{"a", strings.NewReader("")}}, "s", func() (Parser, error) { return NewParser("xml", Options{}) }, 0,
+		_, err := replay([]Input{{"a", strings.NewReader("")}}, "s", func() (format.Parser, error) { return format.NewParser("xml", format.Options{}) }, 0,
 			func(*event.Event) error { return nil }, nil)
 		if err == nil || !strings.Contains(err.Error(), `unknown format "xml"`) {
 			t.Errorf("err = %v", err)
@@ -179,15 +182,15 @@ func TestReplayErrors(t *testing.T) {
 				inputs = append(inputs, Input{fmt.Sprintf("in%d", i), io.MultiReader(strings.NewReader(lines("x@01")), iotest.ErrReader(boom))})
 			}
 			events := 0
-			_, err := Replay(inputs, "s", newJSON, 0, func(*event.Event) error { events++; return nil }, nil)
+			_, err := replay(inputs, "s", newJSON, 0, func(*event.Event) error { events++; return nil }, nil)
 			if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "read in") {
 				t.Errorf("%d inputs: err = %v, want a wrapped boom naming the input", n, err)
 			}
 		}
 	})
 	t.Run("no inputs", func(t *testing.T) {
-		st, err := Replay(nil, "s", newJSON, 0, func(*event.Event) error { return stop }, nil)
-		if err != nil || st != (Stats{}) {
+		st, err := replay(nil, "s", newJSON, 0, func(*event.Event) error { return stop }, nil)
+		if err != nil || st != (replayStats{}) {
 			t.Errorf("got %+v, %v", st, err)
 		}
 	})

@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -35,85 +36,59 @@ type Source interface {
 // start of a truncated file. The daemon stores its cursor like any other
 // and hands nothing to the engine. Done marks the last record of a file
 // the source has finished with (rotated away or deleted, and idle): the
-// daemon forgets the cursor of that Key instead of storing it.
+// daemon forgets the cursor of that key instead of storing it.
 //
 // Records of one source arrive in the order the source read them, so the
-// daemon's latest cursor per (Source, Cursor.Key) never runs ahead of the
-// events the engine has seen.
+// daemon's latest cursor per (Source, Cursor.CursorKey()) never runs ahead
+// of the events the engine has seen.
 type Record struct {
 	Event    event.Event // owned by the receiver (not reused by the source)
 	Source   string
-	Cursor   Cursor
-	Progress bool // no event: only Cursor is meaningful
-	Done     bool // with Progress: forget Cursor.Key
+	Cursor   Cursor // nil for a source that cannot resume (Stdin)
+	Progress bool   // no event: only Cursor is meaningful
+	Done     bool   // with Progress: forget Cursor's key
 }
 
-// Cursor is where a source resumes after a record. The daemon stores the
-// latest cursor per (Source, Key) in its checkpoint, together with the
-// engine state, and hands them back on start (File.Cursors). Cursors of
-// sources that cannot resume (Stdin) have an empty Key and are not stored.
-type Cursor struct {
-	// Key identifies the file within its source: "<dev>:<inode>".
-	Key string `json:"key"`
-	// Path is the last known path of the file (the path it was matched
-	// at, or where it was found after a rotation).
-	Path string `json:"path"`
-	// Fingerprint is the hex SHA-256 of the file's first min(Offset, 1024)
-	// bytes, to tell the file from a later one that reuses its inode or a
-	// rewrite of it. Hashing only bytes before Offset keeps the length
-	// implied by the cursor and the hashed bytes ones the source has read.
-	Fingerprint string `json:"fingerprint"`
-	// TailFingerprint is the hex SHA-256 of the min(Offset, 1024) bytes
-	// just before Offset: with Fingerprint, it recognises the file by its
-	// content when its Key has changed (copied, moved to another file
-	// system, a container's new mount), so that it is resumed rather than
-	// read again. Empty in cursors of older versions (never matched by
-	// content). In a Record's Cursor it is empty: it is computed when the
-	// cursor is encoded as JSON (the daemon's checkpoint), not for every
-	// line.
-	TailFingerprint string `json:"tail_fingerprint,omitempty"`
-	// Offset is the byte offset after the record's line: where reading
-	// resumes.
-	Offset int64 `json:"offset"`
-	// Line is the number of lines before Offset (the @line of the
-	// record's event), so that @line continues exactly after a restart.
-	Line int64 `json:"line"`
-	// IDs are the CloudWatch event ids the source has processed whose
-	// timestamps are inside its overlap window, so that the re-read of that
-	// window after a restart emits none of them again (CloudWatch only).
-	IDs []string `json:"ids,omitempty"`
-
-	// tail computes TailFingerprint while it is not set (File).
-	tail *fileTail
+// Cursor is where a source resumes after a record, as a value of the
+// source's own type (FileCursor, CloudWatchCursor). The daemon stores the
+// latest cursor per source and key, encoded with encoding/json, in its
+// checkpoint, without knowing its fields, and hands them back on start
+// (DecodeCursors). A cursor holds no pointer into the source and does no
+// I/O when encoded.
+type Cursor interface {
+	// CursorKey identifies what the cursor is in (a file, a log group)
+	// within its source; never empty.
+	CursorKey() string
 }
 
-// tailFingerprint returns c.TailFingerprint, computed if needed; "" if it
-// cannot be known.
-func (c Cursor) tailFingerprint() string {
-	if c.TailFingerprint != "" || c.tail == nil {
-		return c.TailFingerprint
+// DecodeCursors decodes the stored cursors of a source whose cursors are
+// of type C, in the order of their keys. A stored cursor that does not
+// decode is left out and reported in errs.
+func DecodeCursors[C Cursor](stored map[string]json.RawMessage) (cs []C, errs []error) {
+	for _, key := range slices.Sorted(maps.Keys(stored)) {
+		var c C
+		if err := json.Unmarshal(stored[key], &c); err != nil {
+			errs = append(errs, fmt.Errorf("cursor %s: %w", key, err))
+			continue
+		}
+		cs = append(cs, c)
 	}
-	return c.tail.fingerprint(c.Offset)
+	return cs, errs
 }
 
-// MarshalJSON encodes c with its TailFingerprint computed.
-func (c Cursor) MarshalJSON() ([]byte, error) {
-	type plain Cursor // without this method
-	c.TailFingerprint = c.tailFingerprint()
-	return json.Marshal(plain(c))
-}
-
-// SourceStats are counters a source updates atomically and the daemon
-// exports as metrics. Every line read is counted in Lines and in at most
-// one of Events (Unparsed being a subset of Events), Malformed, Oversize
-// and InvalidUTF8; blank lines are counted only in Lines.
+// SourceStats are the counters of a source or a replay, updated
+// atomically (the daemon exports them as metrics while the source runs).
+// Every line read is counted in Lines and in exactly one of Events
+// (Unparsed being a subset of Events), Malformed, Oversize, InvalidUTF8
+// and Blank.
 type SourceStats struct {
 	Lines       atomic.Int64 // lines read, rejected ones included
-	Events      atomic.Int64 // events sent
+	Events      atomic.Int64 // events decoded
 	Unparsed    atomic.Int64 // events with event_type "unparsed" (mcp)
-	Malformed   atomic.Int64 // lines the parser rejected
+	Malformed   atomic.Int64 // lines the parser or the far-future guard rejected
 	Oversize    atomic.Int64 // lines longer than MaxLineBytes, skipped
 	InvalidUTF8 atomic.Int64 // lines that are not valid UTF-8, skipped
+	Blank       atomic.Int64 // empty or white-space lines, skipped silently
 	Rotations   atomic.Int64 // open files renamed or removed (File)
 	Truncations atomic.Int64 // files that shrank or were rewritten from the start (File)
 	Throttled   atomic.Int64 // requests refused with a throttling error, then retried (CloudWatch)
@@ -123,62 +98,6 @@ type SourceStats struct {
 	// Lag is the time in nanoseconds between the newest event time of the
 	// last batch of events read and the moment the batch was read.
 	Lag atomic.Int64
-}
-
-// lineParser turns the lines of one input into events: it counts them in
-// stats, reports rejected ones to bad and adds the @ fields. It belongs to
-// the goroutine that runs the source.
-type lineParser struct {
-	source string
-	p      Parser
-	stats  *SourceStats // never nil
-	bad    func(Position, string)
-	ev     event.Event // scratch, cloned into each record
-}
-
-func newLineParser(source string, p Parser, stats *SourceStats, bad func(Position, string)) *lineParser {
-	if stats == nil {
-		stats = new(SourceStats)
-	}
-	if bad == nil {
-		bad = func(Position, string) {}
-	}
-	return &lineParser{source: source, p: p, stats: stats, bad: bad}
-}
-
-// reject counts and reports a line the Reader skipped; pos is the line's
-// position in the whole input.
-func (lp *lineParser) reject(le *LineError, pos Position) {
-	lp.stats.Lines.Add(1)
-	if errors.Is(le.Err, ErrLineTooLong) {
-		lp.stats.Oversize.Add(1)
-	} else {
-		lp.stats.InvalidUTF8.Add(1)
-	}
-	lp.bad(pos, le.Err.Error())
-}
-
-// parse parses one accepted line. It returns a copy of the event owned by
-// the caller, or false for a blank or malformed line (counted, and reported
-// if malformed).
-func (lp *lineParser) parse(line []byte, pos Position) (event.Event, bool) {
-	lp.stats.Lines.Add(1)
-	ev := &lp.ev
-	ev.Reset()
-	if err := safeParse(lp.p, line, ev); err != nil {
-		if !errors.Is(err, ErrEmptyLine) {
-			lp.stats.Malformed.Add(1)
-			lp.bad(pos, err.Error())
-		}
-		return event.Event{}, false
-	}
-	if v, _ := ev.Get("event_type"); v == EventTypeUnparsed {
-		lp.stats.Unparsed.Add(1)
-	}
-	ev.Set("@source", lp.source)
-	ev.Set("@file", pos.File)
-	ev.Set("@line", strconv.Itoa(pos.Line))
-	return ev.Clone(), true
 }
 
 // errStopped unwinds a source whose context is done; Run returns nil.
@@ -216,10 +135,4 @@ func (l *lagTracker) flush(stats *SourceStats, now time.Time) {
 		stats.Lag.Store(int64(now.Sub(l.newest)))
 		l.newest = time.Time{}
 	}
-}
-
-// equal reports whether c and d are the same cursor.
-func (c Cursor) equal(d Cursor) bool {
-	return c.Key == d.Key && c.Path == d.Path && c.Fingerprint == d.Fingerprint &&
-		c.TailFingerprint == d.TailFingerprint && c.Offset == d.Offset && c.Line == d.Line && slices.Equal(c.IDs, d.IDs)
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 // Stdin is a source that reads one stream to its end: standard input for
@@ -23,13 +25,16 @@ import (
 type Stdin struct {
 	Name      string // the @source of its events and Source of its records
 	R         io.Reader
-	NewParser func() (Parser, error)
+	NewParser func() (format.Parser, error)
 	// MaxLineBytes is the longest line accepted; 0 means
 	// DefaultMaxLineBytes. Longer lines are skipped in bounded memory.
 	MaxLineBytes int
-	Stats        *SourceStats           // may be nil
-	Bad          func(Position, string) // rejected lines; may be nil
-	Now          func() time.Time       // for Lag; nil means time.Now
+	// MaxFuture is the far-future limit (Decoding.MaxFuture); 0 means
+	// none.
+	MaxFuture time.Duration
+	Stats     *SourceStats           // may be nil
+	Bad       func(Position, string) // rejected lines; may be nil
+	Now       func() time.Time       // for Lag and the far-future guard; nil means time.Now
 }
 
 var _ Source = (*Stdin)(nil)
@@ -39,14 +44,14 @@ func (s *Stdin) Run(ctx context.Context, out chan<- Record) error {
 	if s.NewParser == nil {
 		return errors.New("no parser")
 	}
-	p, err := s.NewParser()
-	if err != nil {
-		return fmt.Errorf("parser: %w", err)
-	}
-	lp := newLineParser(s.Name, p, s.Stats, s.Bad)
 	now := s.Now
 	if now == nil {
 		now = time.Now
+	}
+	dec, err := Decoding{Source: s.Name, NewParser: s.NewParser, MaxLineBytes: s.MaxLineBytes,
+		MaxFuture: s.MaxFuture, Stats: s.Stats, Bad: s.Bad, Now: now}.newDecoder()
+	if err != nil {
+		return fmt.Errorf("parser: %w", err)
 	}
 
 	stop := make(chan struct{})
@@ -59,31 +64,21 @@ func (s *Stdin) Run(ctx context.Context, out chan<- Record) error {
 	rd.MaxLineBytes = s.MaxLineBytes
 	var lag lagTracker
 	for {
-		line, pos, err := rd.Next()
+		ev, err := dec.next(rd)
 		switch {
 		case err == io.EOF:
 			return nil
 		case errors.Is(err, errStopped):
 			return nil
 		case err != nil:
-			var le *LineError
-			if !errors.As(err, &le) {
-				return fmt.Errorf("read stdin: %w", err)
-			}
-			lp.reject(le, le.Pos)
-			continue
-		}
-		ev, ok := lp.parse(line, pos)
-		if !ok {
-			continue
+			return fmt.Errorf("read stdin: %w", err)
 		}
 		lag.see(ev.Time)
-		if !send(ctx, out, Record{Event: ev, Source: s.Name}) {
+		if !send(ctx, out, Record{Event: ev.Clone(), Source: s.Name}) {
 			return nil
 		}
-		lp.stats.Events.Add(1)
 		// A stream has no batches: each event is its own.
-		lag.flush(lp.stats, now())
+		lag.flush(dec.stats, now())
 	}
 }
 

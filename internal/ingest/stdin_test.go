@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"testing/synctest"
+
+	"github.com/secwatch/secwatch/internal/format"
 )
 
 func TestStdinReadsToEOF(t *testing.T) {
@@ -36,7 +38,7 @@ func TestStdinReadsToEOF(t *testing.T) {
 	var got []Record
 	for rec := range out {
 		got = append(got, rec)
-		if rec.Source != "pipe" || !rec.Cursor.equal(Cursor{}) || rec.Progress {
+		if rec.Source != "pipe" || rec.Cursor != nil || rec.Progress {
 			t.Errorf("got record source %q cursor %+v progress %v, want pipe, no cursor, an event", rec.Source, rec.Cursor, rec.Progress)
 		}
 		if got := field(rec, "@source"); got != "pipe" {
@@ -89,7 +91,7 @@ func TestStdinStopsWhileReadBlocks(t *testing.T) {
 }
 
 func TestStdinParserError(t *testing.T) {
-	s := &Stdin{Name: "pipe", R: strings.NewReader(""), NewParser: func() (Parser, error) { return NewParser("regex", Options{}) }}
+	s := &Stdin{Name: "pipe", R: strings.NewReader(""), NewParser: func() (format.Parser, error) { return format.NewParser("regex", format.Options{}) }}
 	err := s.Run(context.Background(), make(chan Record))
 	if err == nil || !strings.HasPrefix(err.Error(), "parser: ") {
 		t.Errorf("got error %v, want a parser error", err)

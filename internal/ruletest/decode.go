@@ -12,7 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/secwatch/secwatch/internal/event"
-	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/yamldiag"
 )
@@ -214,11 +214,11 @@ func (p *decoder) require(n *yaml.Node, keys map[string]yamldiag.KeyVal, name, h
 // format checks format, time_field and pattern by building the parser the
 // test will use, reporting its complaint at the key it names.
 func (p *decoder) format(n *yaml.Node, keys map[string]yamldiag.KeyVal, c Case) {
-	format := c.Format
-	if format == "" {
-		format = "json"
+	name := c.Format
+	if name == "" {
+		name = "json"
 	}
-	_, err := ingest.NewParser(format, ingest.Options{TimeField: c.TimeField, Pattern: c.Pattern})
+	_, err := format.NewParser(name, format.Options{TimeField: c.TimeField, Pattern: c.Pattern})
 	if err == nil {
 		return
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/ingest"
 	"github.com/secwatch/secwatch/internal/rules"
 )
@@ -188,12 +189,12 @@ func runCase(res *Result, dir string, maxKeys int, all []*rules.Rule, c Case) {
 	} else {
 		input = []byte(c.Input)
 	}
-	format := c.Format
-	if format == "" {
-		format = "json"
+	fmtName := c.Format
+	if fmtName == "" {
+		fmtName = "json"
 	}
-	opts := ingest.Options{TimeField: c.TimeField, Pattern: c.Pattern}
-	if _, err := ingest.NewParser(format, opts); err != nil {
+	opts := format.Options{TimeField: c.TimeField, Pattern: c.Pattern}
+	if _, err := format.NewParser(fmtName, opts); err != nil {
 		res.Err = err
 		return
 	}
@@ -201,16 +202,20 @@ func runCase(res *Result, dir string, maxKeys int, all []*rules.Rule, c Case) {
 	engine.MaxKeys = maxKeys
 	var got []rules.Alert
 	var bad []string
-	stats, err := ingest.Replay([]ingest.Input{{Name: name, R: bytes.NewReader(input)}}, "test",
-		func() (ingest.Parser, error) { return ingest.NewParser(format, opts) }, 0,
+	dec := ingest.Decoding{
+		Source:    "test",
+		NewParser: func() (format.Parser, error) { return format.NewParser(fmtName, opts) },
+		MaxFuture: ingest.MaxFuture,
+		Bad: func(pos ingest.Position, reason string) {
+			bad = append(bad, fmt.Sprintf("%s: %s", pos, reason))
+		},
+	}
+	stats, err := ingest.Replay([]ingest.Input{{Name: name, R: bytes.NewReader(input)}}, dec,
 		func(ev *event.Event) error {
 			got = append(got, engine.Observe(ev)...)
 			return nil
-		},
-		func(pos ingest.Position, reason string) {
-			bad = append(bad, fmt.Sprintf("%s: %s", pos, reason))
 		})
-	res.Events = stats.Parsed
+	res.Events = stats.Events.Load()
 	if err != nil {
 		res.Err = err
 		return

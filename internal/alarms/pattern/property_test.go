@@ -12,7 +12,7 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alarms/pattern"
 	"github.com/secwatch/secwatch/internal/event"
-	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
 )
@@ -72,7 +72,7 @@ func TestCompiledPatternsAgreeWithRules(t *testing.T) {
 	}
 
 	u := universe(all)
-	parser, err := ingest.NewParser("json", ingest.Options{})
+	parser, err := format.NewParser("json", format.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

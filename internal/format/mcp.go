@@ -1,4 +1,4 @@
-package ingest
+package format
 
 import (
 	"strings"
@@ -20,7 +20,7 @@ const (
 	ShapeUnparsed   = "unparsed"   // anything else (event_type unparsed too)
 )
 
-// mcpParser is the mcp format; see doc.go for what it produces.
+// mcpParser is the mcp format; docs/formats.md lists what it produces.
 type mcpParser struct {
 	clock
 	f   flattener
@@ -193,7 +193,7 @@ func knownMessage(m string) bool {
 }
 
 // The event_type values of the app-logger lines that are not security
-// events (see doc.go).
+// events (docs/formats.md).
 const (
 	EventTypeAuthFailureLog      = "authentication_failure_log"
 	EventTypeLoopDetected        = "loop_detected"

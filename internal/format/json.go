@@ -1,8 +1,9 @@
-package ingest
+package format
 
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 	"unsafe"
 
@@ -22,6 +23,7 @@ type jsonParser struct {
 	clock
 	f      flattener
 	borrow bool // Options.Borrow: values point into the caller's line buffer
+	plain  bool // Options.PlainText
 
 	// The last line parsed and how many fields it gave, for Expand.
 	last     string
@@ -35,6 +37,12 @@ func newJSONParser(timeField string) *jsonParser {
 }
 
 func (p *jsonParser) Parse(line []byte, ev *event.Event) error {
+	if p.plain {
+		if i, j := trimBounds(line); i < j && line[i] != '{' {
+			ev.Add("message", string(line[i:j]))
+			return p.clock.settle(ev, time.Time{}, false)
+		}
+	}
 	var s string
 	var lead int
 	if p.borrow {

@@ -1,4 +1,4 @@
-package ingest
+package format
 
 import (
 	"errors"
@@ -57,6 +57,12 @@ type Options struct {
 	// Expand (on the parser) adds the others to the event later, for the
 	// rare event that is kept as an alert sample. Other formats ignore it.
 	Fields []string
+	// PlainText makes the json parser take a line that is not a JSON
+	// object as an event with the trimmed line in "message" and the
+	// caller's fallback time, instead of rejecting it: CloudWatch
+	// messages, where plain text and JSON share a log group. Other
+	// formats ignore it.
+	PlainText bool
 }
 
 // Formats lists the valid format names, in the order they are documented.
@@ -82,7 +88,7 @@ func NewParser(format string, opt Options) (Parser, error) {
 			return nil, errors.New("pattern: only valid with format regex")
 		}
 		p := newJSONParser(opt.TimeField)
-		p.borrow = opt.Borrow
+		p.borrow, p.plain = opt.Borrow, opt.PlainText
 		p.f.setProjection(opt.Fields, opt.TimeField)
 		return p, nil
 	case "logfmt":
@@ -168,19 +174,6 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-// trimSpace trims ASCII white space (including a trailing \r) without
-// allocating.
-func trimSpace(s string) string {
-	i, j := 0, len(s)
-	for i < j && isSpace(s[i]) {
-		i++
-	}
-	for j > i && isSpace(s[j-1]) {
-		j--
-	}
-	return s[i:j]
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
