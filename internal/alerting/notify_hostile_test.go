@@ -56,7 +56,6 @@ func renderings(t *testing.T, a *rules.Alert) map[string]string {
 		"document":       string(j),
 		"stdout json":    stdoutJSON.String(),
 		"stdout text":    stdoutText.String(),
-		"alert text":     Text(a),
 		"sns subject":    aws.ToString(in.Subject),
 		"sns message":    aws.ToString(in.Message),
 		"sns email":      body.Email,
