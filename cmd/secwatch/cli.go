@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 )
 
@@ -46,8 +45,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "help":
 		if len(args) > 1 {
-			// help CMD is CMD --help: the command's own usage, to stdout.
-			return run(ctx, []string{args[1], "--help"}, stdin, stdout, stderr)
+			// help CMD [SUB] is CMD [SUB] --help: its own usage, to stdout.
+			return run(ctx, append(args[1:min(len(args), 3):min(len(args), 3)], "--help"), stdin, stdout, stderr)
 		}
 		usage(stdout)
 		return exitOK
@@ -157,40 +156,36 @@ func (o *output) Set(v string) error {
 // json reports whether JSON was asked for.
 func (o *output) json() bool { return *o == "json" }
 
-// jsonAlias is --json, the older spelling of --output json.
-type jsonAlias struct{ o *output }
-
-func (j jsonAlias) IsBoolFlag() bool { return true }
-
-func (j jsonAlias) String() string {
-	if j.o != nil && j.o.json() {
-		return "true"
-	}
-	return "false"
-}
-
-func (j jsonAlias) Set(v string) error {
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return err
-	}
-	*j.o = "text"
-	if b {
-		*j.o = "json"
-	}
-	return nil
-}
-
-// outputFlag registers --output on fs (with alias, also --json) and returns
-// its value: "" unless given, which a command reads as text unless its help
-// says otherwise.
-func outputFlag(fs *flag.FlagSet, alias bool) *output {
+// outputFlag registers --output on fs and returns its value: "" unless
+// given, which a command reads as text unless its help says otherwise.
+func outputFlag(fs *flag.FlagSet) *output {
 	o := new(output)
 	fs.Var(o, "output", "result `format`: text or json (default text)")
-	if alias {
-		fs.Var(jsonAlias{o}, "json", "same as --output json")
-	}
 	return o
+}
+
+// outputAlias registers --output on a command whose JSON switch is the older
+// --json, held in asJSON: --output json sets it, --output text clears it.
+func outputAlias(fs *flag.FlagSet, asJSON *bool) {
+	fs.Var(jsonOutput{asJSON}, "output", "result `format`: text or json (--json is --output json)")
+}
+
+type jsonOutput struct{ asJSON *bool }
+
+func (j jsonOutput) String() string {
+	if j.asJSON != nil && *j.asJSON {
+		return "json"
+	}
+	return "text"
+}
+
+func (j jsonOutput) Set(v string) error {
+	var o output
+	if err := o.Set(v); err != nil {
+		return err
+	}
+	*j.asJSON = o.json()
+	return nil
 }
 
 // listFlag is a repeatable flag whose values may also be comma-separated.

@@ -28,7 +28,7 @@ func cmdExplain(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	var f replayFlags
 	f.register(fs)
 	all := fs.Bool("all", false, "list every event, and every rule that did not select it")
-	output := outputFlag(fs, false)
+	output := outputFlag(fs)
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}

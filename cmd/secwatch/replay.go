@@ -132,7 +132,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			"in the order the alerts fire; a summary goes to stderr. Several files are merged by time.", stderr)
 	var f replayFlags
 	f.register(fs)
-	output := outputFlag(fs, false)
+	output := outputFlag(fs)
 	strict := fs.Bool("strict", false, "exit 1 when any input line is rejected")
 	fs.Lookup("output").Usage = "alert `format`: text or json (default: text on a terminal, json otherwise)"
 	if code, ok := parseFlags(fs, args, stdout); !ok {
