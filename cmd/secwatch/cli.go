@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Exit codes (design section 6).
+// Exit codes, as the usage text states them.
 const (
 	exitOK     = 0
 	exitFailed = 1 // invalid input, failed checks or tests
