@@ -57,6 +57,7 @@ func cmdAlarms(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	fs := newFlags("alarms "+sub, operands, alarmsAbout, stderr)
 	cfgPath := fs.String("config", "secwatch.yaml", "configuration `file` (see docs/config.md); its alarms map configures the alarms")
 	asJSON := fs.Bool("json", false, "write JSON instead of text")
+	outputAlias(fs, asJSON)
 	var prune, verify *bool
 	var format, timeField *string
 	var prefix *string

@@ -7,11 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
-// Exit codes (design section 6).
+// Exit codes, as the usage text states them.
 const (
 	exitOK     = 0
 	exitFailed = 1 // invalid input, failed checks or tests
@@ -45,7 +44,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	switch args[0] {
-	case "-h", "-help", "--help", "help":
+	case "help":
+		if len(args) > 1 {
+			// help CMD [SUB] is CMD [SUB] --help: its own usage, to stdout.
+			return run(ctx, append(args[1:min(len(args), 3):min(len(args), 3)], "--help"), stdin, stdout, stderr)
+		}
+		usage(stdout)
+		return exitOK
+	case "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
 	case "-version", "--version":
@@ -71,7 +77,8 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'secwatch <command> --help' for a command's flags.")
+	fmt.Fprintln(w, "Run 'secwatch help <command>' for a command's flags. Flags may come before or after")
+	fmt.Fprintln(w, "file names; after -- every argument is a file name.")
 	fmt.Fprintln(w, "Exit codes: 0 success, 1 invalid input or failed checks/tests, 2 usage error.")
 }
 
@@ -87,15 +94,16 @@ func newFlags(name, args, about string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args; it returns (code, false) when the command should
-// exit now (help or a usage error).
+// parseFlags parses args, flags and operands in any order (after "--"
+// everything is an operand), leaving the operands in fs.Args(). It returns
+// (code, false) when the command should exit now (help or a usage error).
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
 	// What Parse prints (the error and the usage) is held back: --help
 	// goes to stdout once, a usage error to stderr.
 	stderr := fs.Output()
 	var held bytes.Buffer
 	fs.SetOutput(&held)
-	err := fs.Parse(args)
+	err := parseInterleaved(fs, args)
 	fs.SetOutput(stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stdout)
@@ -110,6 +118,77 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
 	return 0, true
 }
 
+// parseInterleaved is fs.Parse for flags mixed with operands: the standard
+// parser stops at the first operand, so parsing resumes after each one.
+func parseInterleaved(fs *flag.FlagSet, args []string) error {
+	var operands []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			operands = append(operands, rest...)
+			break
+		}
+		operands = append(operands, rest[0])
+		args = rest[1:]
+	}
+	// Leave the operands in fs.Args(): after "--" nothing is a flag.
+	return fs.Parse(append([]string{"--"}, operands...))
+}
+
+// output is the value of --output: "text", "json", or "" when not given.
+type output string
+
+func (o *output) String() string { return string(*o) }
+
+func (o *output) Set(v string) error {
+	if v != "text" && v != "json" {
+		return fmt.Errorf("must be text or json, got %q", v)
+	}
+	*o = output(v)
+	return nil
+}
+
+// json reports whether JSON was asked for.
+func (o *output) json() bool { return *o == "json" }
+
+// outputFlag registers --output on fs and returns its value: "" unless
+// given, which a command reads as text unless its help says otherwise.
+func outputFlag(fs *flag.FlagSet) *output {
+	o := new(output)
+	fs.Var(o, "output", "result `format`: text or json (default text)")
+	return o
+}
+
+// outputAlias registers --output on a command whose JSON switch is the older
+// --json, held in asJSON: --output json sets it, --output text clears it.
+func outputAlias(fs *flag.FlagSet, asJSON *bool) {
+	fs.Var(jsonOutput{asJSON}, "output", "result `format`: text or json (--json is --output json)")
+}
+
+type jsonOutput struct{ asJSON *bool }
+
+func (j jsonOutput) String() string {
+	if j.asJSON != nil && *j.asJSON {
+		return "json"
+	}
+	return "text"
+}
+
+func (j jsonOutput) Set(v string) error {
+	var o output
+	if err := o.Set(v); err != nil {
+		return err
+	}
+	*j.asJSON = o.json()
+	return nil
+}
+
 // listFlag is a repeatable flag whose values may also be comma-separated.
 type listFlag []string
 
@@ -122,14 +201,4 @@ func (l *listFlag) Set(v string) error {
 		}
 	}
 	return nil
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

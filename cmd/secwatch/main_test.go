@@ -236,8 +236,8 @@ func TestExplain(t *testing.T) {
 		t.Fatalf("code %d: %s", code, errb)
 	}
 	for _, want := range []string{
-		in + ":1 2026-01-28T19:00:01Z event_type=authentication_failure\n  burst                            client_ip=203.0.113.7  count 1, fires above 2\n",
-		in + ":3 2026-01-28T19:00:03Z event_type=authentication_failure\n  burst                            -  ungrouped: no field \"client_ip\"\n",
+		in + ":1 2026-01-28T19:00:01Z\n  fields: timestamp=2026-01-28T19:00:01Z event_type=authentication_failure client_ip=203.0.113.7 @source=replay\n  burst                            client_ip=203.0.113.7  count 1, fires above 2\n",
+		in + ":3 2026-01-28T19:00:03Z\n  fields: timestamp=2026-01-28T19:00:03Z event_type=authentication_failure @source=replay\n  burst                            -  ungrouped: no field \"client_ip\"\n",
 		"fired: count 3 > 2\n  ALERT ",
 	} {
 		if !strings.Contains(out, want) {
@@ -248,7 +248,7 @@ func TestExplain(t *testing.T) {
 		t.Errorf("an event that matches no rule is listed without --all:\n%s", out)
 	}
 	out, _, _ = secwatch(t, "", "explain", "--all", "--rules", rules, in)
-	if !strings.Contains(out, ":2 2026-01-28T19:00:02Z event_type=request\n  no rule matched\n") {
+	if !strings.Contains(out, ":2 2026-01-28T19:00:02Z\n  fields: timestamp=2026-01-28T19:00:02Z event_type=request client_ip=203.0.113.7 @source=replay\n  selected by no rule\n  burst                            not selected: event_type request is not eq authentication_failure (") {
 		t.Errorf("--all does not list the unmatched event:\n%s", out)
 	}
 }

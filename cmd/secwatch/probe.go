@@ -30,6 +30,7 @@ func cmdProbe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	keyEnv := fs.String("api-key-env", probe.DefaultAPIKeyEnv, "environment variable `NAME` holding a valid API key")
 	keyFile := fs.String("api-key-file", "", "`file` holding a valid API key (a mounted secret), instead of --api-key-env")
 	asJSON := fs.Bool("json", false, "one JSON object per check (the probe events) instead of text")
+	outputAlias(fs, asJSON)
 	oauth := fs.Bool("oauth", false, "the service is an OAuth protected resource: require its metadata document")
 	plain := fs.String("plaintext-url", "", "the http:// `URL` to try plain HTTP at (default: URL on port 80)")
 	caBundle := fs.String("ca-bundle", "", "PEM `file` of extra trusted roots")

@@ -96,11 +96,11 @@ func TestProbeKeyProperty(t *testing.T) {
 		return append([]string{"probe", s.URL, "--ca-bundle", ca, "--plaintext-url", s.PlaintextURL,
 			"--allowed-origin", probetest.AllowedOrigin, "--check", "auth", "--check", "cors"}, extra...)
 	}
-	probeRun := func(args ...string) output {
+	probeRun := func(args ...string) runOutput {
 		out, errb, code := secwatch(t, "", args...)
-		return output{text: volatile.ReplaceAllString(fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errb), "V")}
+		return runOutput{text: volatile.ReplaceAllString(fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errb), "V")}
 	}
-	withEnv := func(key string, f func() output) output {
+	withEnv := func(key string, f func() runOutput) runOutput {
 		t.Setenv("SECWATCH_TEST_PROBE_KEY", key)
 		defer os.Unsetenv("SECWATCH_TEST_PROBE_KEY")
 		return f()
@@ -110,55 +110,57 @@ func TestProbeKeyProperty(t *testing.T) {
 		// knows: the probe holds the key and masks it in what servers
 		// send back; a key the output holds anyway is masked there too.
 		knows bool
-		run   func(key string) output
+		run   func(key string) runOutput
 	}{
-		{"--api-key-env KEY", false, func(k string) output {
+		{"--api-key-env KEY", false, func(k string) runOutput {
 			if _, set := os.LookupEnv(k); set {
-				return output{} // a real variable of this environment: not a mistake
+				return runOutput{} // a real variable of this environment: not a mistake
 			}
 			return probeRun(cli(mcp, "--api-key-env", k)...)
 		}},
-		{"--api-key-file KEY", false, func(k string) output {
+		{"--api-key-file KEY", false, func(k string) runOutput {
 			return probeRun(cli(mcp, "--api-key-file", k)...)
 		}},
-		{"URL https://user:KEY@host/", false, func(k string) output {
+		{"URL https://user:KEY@host/", false, func(k string) runOutput {
 			return probeRun("probe", "https://user:"+k+"@"+host, "--ca-bundle", ca)
 		}},
-		{"URL https://KEY@host/", false, func(k string) output {
+		{"URL https://KEY@host/", false, func(k string) runOutput {
 			return probeRun("probe", "https://"+k+"@"+host, "--ca-bundle", ca)
 		}},
-		{"--plaintext-url http://user:KEY@host/", false, func(k string) output {
+		{"--plaintext-url http://user:KEY@host/", false, func(k string) runOutput {
 			return probeRun("probe", mcp.URL, "--ca-bundle", ca, "--plaintext-url", "http://user:"+k+"@127.0.0.1:1/mcp")
 		}},
-		{"--allowed-origin https://user:KEY@host", false, func(k string) output {
+		{"--allowed-origin https://user:KEY@host", false, func(k string) runOutput {
 			return probeRun("probe", mcp.URL, "--ca-bundle", ca, "--allowed-origin", "https://user:"+k+"@app.example.com")
 		}},
-		{"key in the variable, real server", true, func(k string) output {
-			return withEnv(k, func() output { return probeRun(cli(mcp, "--api-key-env", "SECWATCH_TEST_PROBE_KEY")...) })
+		{"key in the variable, real server", true, func(k string) runOutput {
+			return withEnv(k, func() runOutput { return probeRun(cli(mcp, "--api-key-env", "SECWATCH_TEST_PROBE_KEY")...) })
 		}},
-		{"key in the variable, reflecting server", true, func(k string) output {
-			return withEnv(k, func() output { return probeRun(cli(reflect, "--api-key-env", "SECWATCH_TEST_PROBE_KEY", "--json")...) })
+		{"key in the variable, reflecting server", true, func(k string) runOutput {
+			return withEnv(k, func() runOutput {
+				return probeRun(cli(reflect, "--api-key-env", "SECWATCH_TEST_PROBE_KEY", "--json")...)
+			})
 		}},
-		{"key in a file, reflecting server", true, func(k string) output {
+		{"key in a file, reflecting server", true, func(k string) runOutput {
 			return probeRun(cli(reflect, "--api-key-file", writeFile(t, dir, "key.txt", k+"\n"))...)
 		}},
-		{"config api_key_env: KEY", false, func(k string) output {
+		{"config api_key_env: KEY", false, func(k string) runOutput {
 			if _, set := os.LookupEnv(k); set {
-				return output{}
+				return runOutput{}
 			}
 			return daemonRun(t, dir, mcp, "api_key_env: "+strconv.Quote(k))
 		}},
-		{"config api_key_file: KEY", false, func(k string) output {
+		{"config api_key_file: KEY", false, func(k string) runOutput {
 			return daemonRun(t, dir, mcp, "api_key_file: "+strconv.Quote(k))
 		}},
-		{"config url: https://user:KEY@host/", false, func(k string) output {
+		{"config url: https://user:KEY@host/", false, func(k string) runOutput {
 			return daemonRun(t, dir, mcp, "api_key_env: SECWATCH_TEST_PROBE_KEY", "url: "+strconv.Quote("https://user:"+k+"@"+host))
 		}},
-		{"config plaintext_url: http://user:KEY@host/", false, func(k string) output {
+		{"config plaintext_url: http://user:KEY@host/", false, func(k string) runOutput {
 			return daemonRun(t, dir, mcp, "plaintext_url: "+strconv.Quote("http://user:"+k+"@127.0.0.1:1/"))
 		}},
-		{"config, key in the variable, reflecting server", true, func(k string) output {
-			return withEnv(k, func() output { return daemonRun(t, dir, reflect, "api_key_env: SECWATCH_TEST_PROBE_KEY") })
+		{"config, key in the variable, reflecting server", true, func(k string) runOutput {
+			return withEnv(k, func() runOutput { return daemonRun(t, dir, reflect, "api_key_env: SECWATCH_TEST_PROBE_KEY") })
 		}},
 	}
 	const n = 30
@@ -190,12 +192,12 @@ func TestProbeKeyProperty(t *testing.T) {
 	t.Logf("seed %d: %d keys (%d of 1-3 characters), %d paths, %d compared runs, %d skipped (key in the output anyway)", seed, n, short, len(paths), runs, skipped)
 }
 
-// output is what one run printed and stored: text, compared whole, and the
+// runOutput is what one run printed and stored: text, compared whole, and the
 // binary state files (checkpoints: their bytes differ from run to run),
 // searched for keys of 4 characters or more. What a checkpoint holds of an
 // alert (group values, samples) is also in the alert documents on stdout,
 // which are compared whole, short keys included.
-type output struct{ text, binary string }
+type runOutput struct{ text, binary string }
 
 // volatile are the parts of a daemon run that differ between two runs:
 // times, durations and alert ids.
@@ -206,7 +208,7 @@ var volatile = regexp.MustCompile(`\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)|"(a
 // default), and returns its exit code, stdout (the alert documents),
 // stderr (the log) and every state file, with volatile parts replaced and
 // log lines sorted (goroutines log in any order).
-func daemonRun(t *testing.T, dir string, s *probetest.Server, lines ...string) output {
+func daemonRun(t *testing.T, dir string, s *probetest.Server, lines ...string) runOutput {
 	t.Helper()
 	rules, err := filepath.Abs("../../rules/probe.yaml")
 	if err != nil {
@@ -247,7 +249,7 @@ func daemonRun(t *testing.T, dir string, s *probetest.Server, lines ...string) o
 		return nil
 	})
 	text := fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s\nstate:\n%s", code, sortedLines(out), sortedLines(errb), strings.Join(files, "\n"))
-	return output{text: text, binary: binary.String()}
+	return runOutput{text: text, binary: binary.String()}
 }
 
 // sortedLines is s with its volatile parts replaced and its lines sorted.

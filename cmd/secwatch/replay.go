@@ -141,21 +141,17 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			"in the order the alerts fire; a summary goes to stderr. Several files are merged by time.", stderr)
 	var f replayFlags
 	f.register(fs)
-	output := fs.String("output", "", "alert `format`: json or text (default: text on a terminal, json otherwise)")
+	output := outputFlag(fs)
 	strict := fs.Bool("strict", false, "exit 1 when any input line is rejected")
+	fs.Lookup("output").Usage = "alert `format`: text or json (default: text on a terminal, json otherwise)"
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
-	switch *output {
-	case "":
+	if *output == "" {
 		*output = "json"
 		if isTerminal(stdout) {
 			*output = "text"
 		}
-	case "json", "text":
-	default:
-		fmt.Fprintf(stderr, "secwatch: --output must be json or text, got %q\n", *output)
-		return exitUsage
 	}
 	p, code := f.setup(fs.Args(), stdin, stderr)
 	if p == nil {
@@ -163,7 +159,13 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	defer p.close()
 
-	out := bufio.NewWriterSize(stdout, 64<<10)
+	var events atomic.Int64
+	prog := startProgress(isTerminal(stderr), stderr, &events)
+	var w io.Writer = stdout
+	if isTerminal(stdout) {
+		w = prog.before(stdout) // the same terminal, most likely
+	}
+	out := bufio.NewWriterSize(w, 64<<10)
 	engine := p.engine()
 	p.useFastPath(engine)
 	var alerts int64
@@ -172,15 +174,13 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		for i := range as {
 			alerts++
 			if *output == "text" {
-				fmt.Fprintln(out, alerting.Text(&as[i]))
+				fmt.Fprintln(out, alertText(&as[i]))
 			} else if err := alerting.WriteJSON(out, &as[i]); err != nil && writeErr == nil {
 				writeErr = err
 			}
 		}
 	}
-	var events atomic.Int64
-	stopProgress := progress(isTerminal(stdout) && isTerminal(stderr), stderr, &events)
-	bad := &badLines{w: stderr}
+	bad := &badLines{w: prog.before(stderr)}
 	stats, err := ingest.Replay(p.inputs, p.decoding(bad),
 		func(ev *event.Event) error {
 			events.Add(1)
@@ -192,7 +192,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			}
 			return ctx.Err()
 		})
-	stopProgress()
+	prog.stop()
 	bad.close()
 	if ferr := out.Flush(); err == nil {
 		err = ferr
@@ -208,29 +208,11 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	return exitOK
 }
 
-// progress prints the number of events read once a second while enabled;
-// the returned function stops it and clears the line.
-func progress(enabled bool, w io.Writer, events *atomic.Int64) func() {
-	if !enabled {
-		return func() {}
-	}
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(w, "\r\033[K")
-				return
-			case <-t.C:
-				fmt.Fprintf(w, "\r\033[K%d events…", events.Load())
-			}
-		}
-	}()
-	return func() { close(done); <-stopped }
+// alertText is the one-line text rendering of an alert, the one the
+// daemon's stdout notifier writes on a terminal.
+func alertText(a *rules.Alert) string {
+	doc := a.Document()
+	return alerting.DocumentText(&doc)
 }
 
 func summary(w io.Writer, s *ingest.SourceStats, rs []rules.RuleStats, alerts int64) {

@@ -31,32 +31,6 @@ func WriteJSON(w io.Writer, a *rules.Alert) error {
 	return err
 }
 
-// Text renders the alert as one human-readable line. Group values come from
-// logs, so they are sanitized (no control characters, escapes or
-// bidirectional overrides) and cut.
-func Text(a *rules.Alert) string {
-	r := a.Rule
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %-8s %s", a.Time.UTC().Format("2006-01-02T15:04:05Z07:00"), strings.ToUpper(r.Severity), r.ID)
-	if k := GroupText(a); k != "" {
-		b.WriteString(" " + k)
-	}
-	switch r.Kind {
-	case rules.KindAbsent:
-		fmt.Fprintf(&b, " silent for %s since %s", r.Absent, a.FirstSeen.UTC().Format("15:04:05"))
-	case rules.KindSequence:
-		fmt.Fprintf(&b, " sequence of %d events within %s since %s", a.Count, r.Window, a.FirstSeen.UTC().Format("15:04:05"))
-	default:
-		what := "events"
-		if r.Distinct != "" {
-			what = "distinct " + r.Distinct
-		}
-		fmt.Fprintf(&b, " %d %s (> %d) in %s since %s", a.Count, what, r.Threshold, r.Window, a.FirstSeen.UTC().Format("15:04:05"))
-	}
-	fmt.Fprintf(&b, " id=%s", a.ID[:min(12, len(a.ID))])
-	return b.String()
-}
-
 // GroupText renders the group as "k=v k2=v2", sanitized, in group_by order.
 func GroupText(a *rules.Alert) string { return FieldsText(a.Group) }
 

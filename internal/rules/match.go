@@ -140,19 +140,9 @@ func (t *Test) Eval(v string, present bool) bool {
 	case OpNe:
 		return !t.equal(0, v)
 	case OpIn:
-		for i := range t.Values {
-			if t.equal(i, v) {
-				return true
-			}
-		}
-		return false
+		return t.equalIndex(v) >= 0
 	case OpNotIn:
-		for i := range t.Values {
-			if t.equal(i, v) {
-				return false
-			}
-		}
-		return true
+		return t.equalIndex(v) < 0
 	case OpPrefix:
 		return strings.HasPrefix(v, t.Values[0])
 	case OpSuffix:
@@ -162,19 +152,11 @@ func (t *Test) Eval(v string, present bool) bool {
 	case OpRegex:
 		return t.Regex.MatchString(v)
 	case OpCIDR, OpNotCIDR:
-		addr, err := netip.ParseAddr(v)
-		if err != nil {
+		p, isIP := t.prefixOf(v)
+		if !isIP {
 			return false // only IP addresses satisfy cidr and not_cidr
 		}
-		addr = addr.Unmap()
-		in := false
-		for _, p := range t.Prefixes {
-			if p.Contains(addr) {
-				in = true
-				break
-			}
-		}
-		return in == (t.Op == OpCIDR)
+		return (p >= 0) == (t.Op == OpCIDR)
 	case OpGt, OpGte, OpLt, OpLte:
 		n, ok := event.Number(v)
 		if !ok {
@@ -205,4 +187,30 @@ func (t *Test) equal(i int, v string) bool {
 		}
 	}
 	return false
+}
+
+// equalIndex returns the index of the first operand equal to v, or -1.
+func (t *Test) equalIndex(v string) int {
+	for i := range t.Values {
+		if t.equal(i, v) {
+			return i
+		}
+	}
+	return -1
+}
+
+// prefixOf returns the index of the first of Prefixes that contains v, or
+// -1; isIP is false when v is not an IP address.
+func (t *Test) prefixOf(v string) (i int, isIP bool) {
+	addr, err := netip.ParseAddr(v)
+	if err != nil {
+		return -1, false
+	}
+	addr = addr.Unmap()
+	for i, p := range t.Prefixes {
+		if p.Contains(addr) {
+			return i, true
+		}
+	}
+	return -1, true
 }
