@@ -1,8 +1,6 @@
 package alerting
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -161,8 +159,7 @@ func (f *Flood) Flush(now time.Time) []rules.Document {
 // digestID is the digest's stable alert_id: a hash of rule and hour, the
 // same for a replica or a restart that makes the same digest.
 func digestID(rule string, hour time.Time) string {
-	sum := sha256.Sum256([]byte("digest\x00" + rule + "\x00" + hour.UTC().Format(time.RFC3339)))
-	return hex.EncodeToString(sum[:16])
+	return rules.HashID("digest", rule, hour.UTC().Format(time.RFC3339))
 }
 
 func (st *floodRule) digest(rule string, limit int) rules.Document {

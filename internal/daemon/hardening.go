@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"time"
@@ -136,9 +134,8 @@ func (l *engineLoop) maxKeys() int {
 
 // evictionDoc is the alert document for n evictions by one rule.
 func evictionDoc(st rules.RuleStats, n int64, maxKeys int, hour, now time.Time) rules.Document {
-	sum := sha256.Sum256([]byte(EvictionRule + "\x00" + st.Rule + "\x00" + event.FormatTime(hour)))
 	return rules.Document{
-		AlertID:  hex.EncodeToString(sum[:16]),
+		AlertID:  rules.HashID(EvictionRule, st.Rule, event.FormatTime(hour)),
 		Rule:     EvictionRule,
 		Title:    "Rule " + st.Rule + " is evicting groups (key spray, or max_keys too low)",
 		Severity: "high",

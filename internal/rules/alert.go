@@ -3,6 +3,7 @@ package rules
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
@@ -39,22 +40,35 @@ type Alert struct {
 // MaxSamples is the number of sample events an alert carries at most.
 const MaxSamples = 3
 
-// alertID is the stable identity of an alert: a hash of the rule, the group
-// and the window start (first_seen), so that a restart or a second replica
-// producing the same alert produces the same id.
-func alertID(ruleID string, group []event.Field, windowStart time.Time) string {
-	h := sha256.New()
-	h.Write([]byte(ruleID))
+// alertID is the alert_id of one firing: a hash of the rule, the group,
+// first_seen, the firing time T and the count, so that a restart, a replay
+// or a second replica producing the same firing produces the same id, and
+// two firings of one group (a re-alert after cooldown, or several at one
+// millisecond with cooldown 0s, each counting one event more) get two ids.
+// docs/delivery.md ("alert_id") gives the scheme and its one limit.
+func alertID(ruleID string, group []event.Field, first time.Time, t int64, count int) string {
+	parts := make([]string, 0, len(group)+4)
+	parts = append(parts, ruleID)
 	for _, f := range group {
-		h.Write([]byte{0})
-		h.Write([]byte(f.Key))
-		h.Write([]byte{'='})
-		h.Write([]byte(f.Value))
+		parts = append(parts, f.Key+"="+f.Value)
 	}
-	h.Write([]byte{0})
-	h.Write([]byte(event.FormatTime(windowStart)))
-	sum := h.Sum(nil)
-	return hex.EncodeToString(sum[:16])
+	parts = append(parts, event.FormatTime(first), "t="+event.FormatTime(time.Unix(0, t)), "n="+strconv.Itoa(count))
+	return HashID(parts...)
+}
+
+// HashID is the one function that turns the parts that identify an alert
+// document into its alert_id: the first 16 bytes of the SHA-256 of the
+// parts joined by NUL bytes, in hex (32 digits). Alerts, flood digests and
+// eviction alerts all take their ids from it.
+func HashID(parts ...string) string {
+	h := sha256.New()
+	for i, p := range parts {
+		if i > 0 {
+			h.Write([]byte{0})
+		}
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // Document is the alert document of design section 7, the form written by
