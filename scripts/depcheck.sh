@@ -21,19 +21,19 @@ check ./internal/event   "$internal|github.com/rs/zerolog|aws-sdk-go"
 check ./internal/redact  "$internal"
 check ./internal/rules   "^$mod/(internal/(ingest|alerting|alarms|ruletest|state|probe)|cmd)|github.com/rs/zerolog|aws-sdk-go"
 check ./internal/ingest  "^$mod/(internal/(alerting|alarms|ruletest)|cmd)"
-check ./internal/alerting "^$mod/(internal/(alarms|ingest|ruletest|shared)|cmd)"
+check ./internal/alerting "^$mod/(internal/(alarms|ingest|ruletest|redisstore)|cmd)"
 # The reconciler and audit: rules and the pattern compiler; AWS through
 # clients cmd hands it; no config, daemon, state or logging.
-check ./internal/alarms  "^$mod/(internal/(alerting|ingest|ruletest|config|daemon|state|shared|probe)|cmd)|github.com/rs/zerolog"
+check ./internal/alarms  "^$mod/(internal/(alerting|ingest|ruletest|config|daemon|state|redisstore|probe)|cmd)|github.com/rs/zerolog"
 # The filter-pattern compiler and evaluator: rules and event (and what rules
 # brings) only; no ingest, AWS SDK or logging, so the reconciler and the CLI
 # share one meaning.
-check ./internal/alarms/pattern "^$mod/(cmd|internal/(alarms|alerting|config|daemon|ingest|loggen|probe|ruletest|shared|state|testutil))(/|\$)|github.com/rs/zerolog|aws-sdk-go"
+check ./internal/alarms/pattern "^$mod/(cmd|internal/(alarms|alerting|config|daemon|ingest|loggen|probe|redisstore|ruletest|state|testutil))(/|\$)|github.com/rs/zerolog|aws-sdk-go"
 check ./internal/ruletest "^$mod/(internal/(alerting|alarms)|cmd)"
 check ./internal/state   "$internal"
 check ./internal/config  "^$mod/(internal/(alerting|alarms|daemon|state|ruletest)|cmd)"
-# shared (the Redis backend) implements alerting's Queue; only daemon uses it.
-check ./internal/shared  "^$mod/(internal/(alarms|config|daemon|ingest|ruletest|probe)|cmd)"
+# redisstore (the Redis backend) implements alerting's Queue; only daemon uses it.
+check ./internal/redisstore  "^$mod/(internal/(alarms|config|daemon|ingest|ruletest|probe)|cmd)"
 check ./internal/daemon  "^$mod/(internal/(alarms|ruletest)|cmd)"
 check ./internal/probe   "^$mod/(internal/(ingest|rules|alerting|alarms|ruletest|state|config|daemon)|cmd)|github.com/rs/zerolog|aws-sdk-go"
 # deploy reads the code as source (the IAM check) and imports none of it.

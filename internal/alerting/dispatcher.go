@@ -157,22 +157,21 @@ func (d *Dispatcher) check() error {
 	return nil
 }
 
-// Queue is the store a Dispatcher delivers from: the directory *Outbox,
-// or a store that several replicas share (internal/shared), where an
-// entry belongs to the replica that queued or adopted it. Its methods
-// behave as the Outbox's do; a Queue must be safe for concurrent use.
+// Queue is what a Dispatcher needs of an outbox: the directory *Outbox, or
+// the Redis one that replicas share (internal/redisstore), where an entry
+// belongs to the replica that queued or adopted it. Both keep their entries
+// in a Ledger, which defines what the methods do; a Queue must be safe for
+// concurrent use.
 type Queue interface {
-	Put(doc rules.Document, now time.Time) (bool, error)
-	Ack(id, notifier string, now time.Time) error
+	// Ack reports whether the alert is complete: acked by every notifier,
+	// recorded as delivered and no longer pending.
+	Ack(id, notifier string, now time.Time) (complete bool, err error)
 	Fail(id string, err error, next time.Time) error
 	Reject(id, notifier string, err error) error
 	DeadLetter(id, reason string) error
 	Lookup(id string) (Entry, bool)
 	Pending() []Entry
-	Len() int
-	DeadLetters() int
 	Notifiers() []string
-	Close() error
 }
 
 var _ Queue = (*Outbox)(nil)
@@ -207,9 +206,10 @@ func (w *worker) run(ctx context.Context, timeout time.Duration, results chan<- 
 // round is one delivery round of an entry: the notifiers it still waits
 // for and the failures so far.
 type round struct {
-	doc     rules.Document
-	waiting int
-	errs    []error // retryable
+	doc      rules.Document
+	waiting  int
+	errs     []error // retryable
+	complete bool    // an Ack completed the alert
 }
 
 // session is the state of one Run or Drain, owned by its goroutine.
@@ -374,7 +374,9 @@ func (s *session) handle(res result, now time.Time) {
 	switch {
 	case res.err == nil:
 		s.fails.ok(res.notifier, now)
-		s.outboxError(o.Ack(res.id, res.notifier, now), now)
+		complete, err := o.Ack(res.id, res.notifier, now)
+		r.complete = r.complete || complete
+		s.outboxError(err, now)
 	case IsPermanent(res.err):
 		m.Failed.Add(1)
 		s.outboxError(o.Reject(res.id, res.notifier, res.err), now)
@@ -392,11 +394,16 @@ func (s *session) handle(res result, now time.Time) {
 // settle decides an entry's fate after a round.
 func (s *session) settle(id string, r *round, now time.Time) {
 	o := s.d.Outbox
+	if r.complete {
+		s.d.Metrics.Delivered.Add(1)
+		s.d.Log.Debug().Str("alert_id", id).Str("rule", r.doc.Rule).Msg("alert delivered")
+		return
+	}
 	e, ok := o.Lookup(id)
 	switch {
 	case !ok:
-		s.d.Metrics.Delivered.Add(1)
-		s.d.Log.Debug().Str("alert_id", id).Str("rule", r.doc.Rule).Msg("alert delivered")
+		// No longer pending here: another replica finished it or took it
+		// over (internal/redisstore).
 	case len(r.errs) > 0:
 		next := now.Add(s.d.backoff(e.Attempts + 1))
 		s.outboxError(o.Fail(id, errors.Join(r.errs...), next), now)
@@ -441,8 +448,9 @@ func (s *session) shutdown() {
 			continue
 		}
 		now := time.Now()
-		s.outboxError(s.d.Outbox.Ack(res.id, res.notifier, now), now)
-		if _, pending := s.d.Outbox.Lookup(res.id); !pending {
+		complete, err := s.d.Outbox.Ack(res.id, res.notifier, now)
+		s.outboxError(err, now)
+		if complete {
 			s.d.Metrics.Delivered.Add(1)
 		}
 	}

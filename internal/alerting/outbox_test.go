@@ -74,16 +74,16 @@ func TestOutboxPutAck(t *testing.T) {
 	if ok, err := o.Put(doc, t0); ok || err != nil {
 		t.Errorf("second Put of a pending id = %v, %v; want false, nil", ok, err)
 	}
-	if err := o.Ack(doc.AlertID, "stdout", t0); err != nil {
+	if _, err := o.Ack(doc.AlertID, "stdout", t0); err != nil {
 		t.Fatal(err)
 	}
 	if e, ok := o.Lookup(doc.AlertID); !ok || !slices.Equal(e.Acked, []string{"stdout"}) {
 		t.Errorf("after one ack: %+v, %v; want pending with Acked [stdout]", e, ok)
 	}
-	if err := o.Ack(doc.AlertID, "stdout", t0); err != nil { // repeated ack is harmless
+	if _, err := o.Ack(doc.AlertID, "stdout", t0); err != nil { // repeated ack is harmless
 		t.Fatal(err)
 	}
-	if err := o.Ack(doc.AlertID, "sns", t0); err != nil {
+	if _, err := o.Ack(doc.AlertID, "sns", t0); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.Sync(); err != nil { // an Ack is on disk at the next commit
@@ -95,7 +95,7 @@ func TestOutboxPutAck(t *testing.T) {
 	if ok, err := o.Put(doc, t0.Add(time.Hour)); ok || err != nil {
 		t.Errorf("Put of a delivered id = %v, %v; want false, nil", ok, err)
 	}
-	if err := o.Ack(doc.AlertID, "sns", t0); err == nil {
+	if _, err := o.Ack(doc.AlertID, "sns", t0); err == nil {
 		t.Error("Ack of an id no longer pending succeeded")
 	}
 }
@@ -120,7 +120,7 @@ func TestOutboxErrors(t *testing.T) {
 		}
 	}
 	mustPut(t, o, testDoc(1), t0)
-	if err := o.Ack(testDoc(1).AlertID, "email", t0); err == nil {
+	if _, err := o.Ack(testDoc(1).AlertID, "email", t0); err == nil {
 		t.Error("Ack by an unknown notifier succeeded")
 	}
 	if err := o.Fail("nope", errors.New("x"), t0); err == nil {
@@ -230,7 +230,7 @@ func TestOutboxCompaction(t *testing.T) {
 			t.Fatal(err)
 		}
 		for n := from; n < to; n++ {
-			if err := o.Ack(testDoc(n).AlertID, "stdout", at); err != nil {
+			if _, err := o.Ack(testDoc(n).AlertID, "stdout", at); err != nil {
 				t.Fatal(err)
 			}
 		}

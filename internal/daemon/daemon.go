@@ -241,9 +241,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	// The final checkpoint waited for the outbox to commit the engine's
 	// last alerts, unless it failed: then wait here, so the drain sees them.
-	if s, ok := outbox.(interface{ Sync() error }); ok {
-		s.Sync()
-	}
+	outbox.Sync()
 	if err := disp.Drain(grace); err != nil {
 		log.Warn().Err(err).Int("pending", outbox.Len()).Msg("shutdown grace ended before every alert was delivered; they stay in the outbox")
 	}

@@ -104,15 +104,13 @@ func eventPosition(ev *event.Event) string {
 }
 
 // evictionAlerts puts an EvictionRule alert for every rule that evicted
-// groups since its last one, at most one per rule and clock hour; it
-// reports whether the dispatcher has new work. The alert id is a hash of
-// the rule and the hour, so a restart within the hour does not send it
-// again (the outbox drops the repeat).
-func (l *engineLoop) evictionAlerts(now time.Time) bool {
+// groups since its last one, at most one per rule and clock hour. The
+// alert id is a hash of the rule and the hour, so a restart within the
+// hour does not send it again (the outbox drops the repeat).
+func (l *engineLoop) evictionAlerts(now time.Time) {
 	h := &l.hard
 	h.start(l.engine)
 	hour := now.UTC().Truncate(time.Hour)
-	woke := false
 	for _, st := range l.engine.Stats() {
 		n := st.Evicted - h.evictBase[st.Rule]
 		if n <= 0 || h.evictHour[st.Rule].Equal(hour) {
@@ -120,9 +118,8 @@ func (l *engineLoop) evictionAlerts(now time.Time) bool {
 		}
 		h.evictBase[st.Rule] = st.Evicted
 		h.evictHour[st.Rule] = hour
-		woke = l.put(evictionDoc(st, n, l.maxKeys(), hour, now)) || woke
+		l.put(evictionDoc(st, n, l.maxKeys(), hour, now))
 	}
-	return woke
 }
 
 func (l *engineLoop) maxKeys() int {

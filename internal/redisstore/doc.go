@@ -40,4 +40,4 @@
 // shared sits beside internal/alerting, whose Queue its Outbox implements;
 // internal/daemon builds it from the configuration. It imports alerting,
 // rules (the alert document) and redact, and nothing imports it but daemon.
-package shared
+package redisstore

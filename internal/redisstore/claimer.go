@@ -1,4 +1,4 @@
-package shared
+package redisstore
 
 import (
 	"context"
@@ -40,14 +40,6 @@ type claim struct {
 	now time.Time
 }
 
-// checkID refuses an alert id the outbox cannot take.
-func checkID(id string) error {
-	if !alerting.ValidAlertID(id) {
-		return fmt.Errorf("outbox put: invalid alert_id %q", id)
-	}
-	return nil
-}
-
 // PutLater queues doc for the claimer and returns at once, without I/O
 // and without o.mu. It returns false (and counts a duplicate) when the
 // same id is already queued for the claimer; whether the alert is already
@@ -57,8 +49,8 @@ func checkID(id string) error {
 // memory without a claim), and OnClaimed is called.
 func (o *Outbox) PutLater(doc rules.Document, now time.Time) (bool, error) {
 	id := doc.AlertID
-	if err := checkID(id); err != nil {
-		return false, err
+	if !alerting.ValidAlertID(id) {
+		return false, fmt.Errorf("outbox put: invalid alert_id %q", id)
 	}
 	q := &o.cq
 	q.mu.Lock()
@@ -67,7 +59,7 @@ func (o *Outbox) PutLater(doc rules.Document, now time.Time) (bool, error) {
 	case q.closed:
 		return false, fmt.Errorf("outbox put %s: outbox closed", id)
 	case q.ids[id]:
-		o.duplicates.Add(1)
+		o.book.Duplicate()
 		return false, nil
 	}
 	if q.ids == nil {
@@ -161,12 +153,8 @@ func (o *Outbox) claimBatch(batch []claim) (bool, error) {
 	todo := make([]*alerting.Entry, 0, len(batch))
 	for _, c := range batch {
 		id := c.doc.AlertID
-		if o.entries[id] != nil {
-			o.duplicates.Add(1)
-			continue
-		}
-		if t, ok := o.seen[id]; ok && c.now.Sub(t) < o.horizon() {
-			o.duplicates.Add(1)
+		if o.book.Has(id) || o.seenWithin(id, c.now) {
+			o.book.Duplicate()
 			continue
 		}
 		todo = append(todo, &alerting.Entry{Doc: c.doc, Queued: c.now.UTC()})
@@ -184,24 +172,22 @@ func (o *Outbox) claimBatch(batch []claim) (bool, error) {
 	var failed []string
 	for i, e := range todo {
 		id := e.Doc.AlertID
-		if o.entries[id] != nil {
+		if o.book.Has(id) {
 			// Adopted or Put meanwhile: it is already queued here.
-			o.duplicates.Add(1)
+			o.book.Duplicate()
 			continue
 		}
 		switch {
 		case won != nil && won[i] == 1:
-			o.entries[id] = e
-			o.claimed.Add(1)
+			o.book.Add(e, true)
 			added = true
 		case won != nil && won[i] == 0:
 			o.seen[id] = e.Queued
-			o.duplicates.Add(1)
+			o.book.Duplicate()
 		default:
-			o.entries[id] = e
+			o.book.Add(e, true)
 			o.dirty[id] = true
 			o.unclaimed.Add(1)
-			o.claimed.Add(1)
 			added = true
 			failed = append(failed, id)
 		}
