@@ -34,19 +34,11 @@ type Metrics struct {
 	Digests      atomic.Int64 // digest documents made by flood control (counted by Flood)
 }
 
-// Dispatcher delivers the alerts of an Outbox to every notifier.
-//
-// Each notifier has its own goroutine and queue, and every attempt is
-// bounded by AttemptTimeout, so a slow or hanging notifier delays neither
-// the others nor the engine (which only calls Outbox.Put and Wake). A
-// delivery round sends an entry to each notifier that has not acked it; a
-// round with a retryable failure schedules the next one after a capped
-// exponential backoff with full jitter: a uniformly random delay in
-// [0, min(MaxBackoff, InitialBackoff·2^(attempts−1))). A permanent error
-// (see Permanent) takes that notifier off the entry at once; an entry that
-// every notifier has acked or rejected, with at least one rejection, or
-// that is still pending MaxAge after it was queued, is moved to the
-// dead-letter directory, logged and counted.
+// Dispatcher delivers the alerts of an outbox to every notifier, each from
+// its own goroutine with every attempt bounded by AttemptTimeout, retrying
+// with capped exponential backoff and full jitter, and dead-lettering an
+// alert rejected by a notifier or still pending MaxAge after it was queued
+// (docs/delivery.md, "Retries" and "Dead letters").
 //
 // Set the fields before Run and do not change them afterwards. Run and
 // Drain must not run at the same time; Wake may be called from any
@@ -458,7 +450,7 @@ func (s *session) shutdown() {
 
 // failureLog logs a repeating failure when it starts, when its message
 // changes (at most once a minute, since messages often carry request ids)
-// and when it ends — not on every retry (STYLE.md).
+// and when it ends — not on every retry.
 type failureLog struct {
 	log                       zerolog.Logger
 	field                     string // log field naming who fails

@@ -22,21 +22,12 @@ const (
 	floodVersion   = 1
 )
 
-// Flood caps the alerts of each rule per clock hour of alert time (design
-// section 8). It uses the alerts' own times, never the wall clock, so it
-// gives the same result live and in replay.
-//
-// Within an hour (UTC) the first Cap alerts of a rule are admitted and the
-// rest suppressed: counted per group, and when the hour has ended — at the
-// rule's first alert of a later hour, or at Flush with a time at or past
-// the hour's end — turned into one digest document that says how many were
-// suppressed, for which groups. Nothing is dropped silently: every
-// suppressed alert is in a digest's count and in Metrics.Suppressed.
-//
-// An alert older than the rule's current hour (alerts of different groups
-// need not come in time order) counts against the current hour; so does an
-// alert for an hour that Flush has already closed, which goes to the next
-// hour instead, so that each rule and hour gets at most one digest.
+// Flood caps the alerts of each rule per clock hour (UTC) of the alerts'
+// own times, so live and replay agree: the first Cap of an hour are
+// admitted, the rest suppressed and, once the hour has ended, summed up in
+// one digest document per rule and hour (docs/delivery.md, "Flood
+// control"). An alert older than the rule's current hour, or of an hour
+// Flush has closed, counts against the current one.
 //
 // Cap 0 means no cap. The zero Flood is ready to use. Flood is owned by one
 // goroutine (the engine's) and has no locks. Its JSON encoding

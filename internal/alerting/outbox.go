@@ -59,42 +59,17 @@ func (e *Entry) Clone() Entry {
 	return c
 }
 
-// Outbox is the durable at-least-once queue of alert documents (design
-// section 8) in one directory of the state directory, normally
-// <state_dir>/outbox:
-//
-//	<alert_id>.json        a pending alert (a framed state file holding an Entry)
-//	delivered, delivered.log  ids delivered within the dedup horizon
-//	dead-letter/<alert_id>.json  alerts given up on; secwatch never deletes them
-//	*.corrupt-<n>          files that failed verification, moved aside
-//
-// Group commit. One goroutine, the committer, makes every change durable,
-// in batches: the files of all the changes queued since its last commit
-// are written and fsynced together, the delivered ids appended to the
-// journal with one fsync, and the directory fsynced once (state.Commit).
-// An alert burst therefore costs a few fsyncs per batch, not two per
-// alert and two per delivery.
-//
-//   - PutLater queues an alert and returns at once; the alert is hidden
-//     from Pending (no notifier sees it) until the commit that wrote it.
-//     Sync waits for every change queued before it: the daemon calls it
-//     before a checkpoint, so that a checkpoint past an alert's event is
-//     never on disk before the alert (a crash can re-fire an alert, never
-//     lose one).
-//   - Put, Fail, Reject and DeadLetter wait for the commit of their change.
-//   - Ack changes memory at once and is committed with the next batch: a
-//     crash before that loses only the record of the delivery, so the
-//     alert is delivered again (at-least-once).
-//
-// When a write fails the in-memory queue is changed anyway, so alerts keep
-// flowing while the process lives; the error is returned by the waiting
-// method, or for PutLater and Ack passed to OnError and returned by the
-// next Sync.
-//
-// Put and PutLater are meant for the engine goroutine and the other
-// methods for the dispatcher goroutine; all methods are safe for
-// concurrent use (one mutex guards the queue; no file is written under it
-// except at open and at compaction of the delivered ids).
+// Outbox is the durable at-least-once queue of alert documents in one
+// directory, normally <state_dir>/outbox: the directory store of a Ledger
+// (docs/delivery.md, "The outbox on disk" and "One lifecycle, two stores").
+// One goroutine, the committer, writes every change in group commits.
+// PutLater and Ack return at once and are committed with the next batch
+// (a PutLater alert stays hidden from Pending until then); Sync waits for
+// everything queued before it; Put, Fail, Reject and DeadLetter wait for
+// their own commit. A failed write leaves the change in memory, so alerts
+// keep flowing; the error goes to the waiting caller, or to OnError and the
+// next Sync. All methods are safe for concurrent use; no file is written
+// under the mutex except at open and at compaction of the delivered ids.
 type Outbox struct {
 	// DedupHorizon is how long a delivered alert_id is remembered, so that
 	// Put of the same id sends nothing twice. If 0, DefaultDedupHorizon is

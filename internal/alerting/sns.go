@@ -37,24 +37,12 @@ const (
 // a variable for tests.
 var snsMaxBytes = 256 * 1024
 
-// SNS publishes each alert document to an SNS topic (design section 8).
-//
-// The message has MessageStructure "json": subscribers over email get a
-// readable multi-line rendering (see EmailText), every other protocol gets
-// the alert document as JSON. The subject is "[HIGH] title - k=v ...",
-// printable ASCII, at most 100 characters. Message attributes severity,
-// rule and alert_id (type String) let subscriptions filter. On a FIFO topic
-// (FIFO is true or TopicARN ends in ".fifo") MessageGroupId is the rule and
-// MessageDeduplicationId the alert_id, so SNS itself drops a redelivery
-// within its five-minute deduplication interval.
-//
-// A message over 256 KiB (message plus attributes) is made to fit: samples
-// are dropped first, last sample first, and the document gets
-// "truncated": true; then the description is cut; as a last resort every
-// other text field is cut to 1 KiB. Group values and samples come from
-// logs, so they are sanitized (control characters, escapes and
-// bidirectional overrides removed) and cut in the subject and the email
-// rendering; secret-looking sample fields are redacted.
+// SNS publishes each alert document to an SNS topic, as JSON for every
+// protocol but email (EmailText), with a short printable subject, the
+// severity, rule and alert_id as message attributes, and on a FIFO topic
+// (FIFO, or a TopicARN ending in ".fifo") the alert_id as deduplication id.
+// A message over 256 KiB is made to fit, samples first. The message format
+// and the size rules are in docs/aws.md.
 //
 // Errors: throttling, server errors (5xx), timeouts and network errors are
 // returned as they are, for the dispatcher to retry; a request SNS rejects

@@ -16,22 +16,14 @@ import (
 	"github.com/secwatch/secwatch/internal/rules"
 )
 
-// Outbox is an alerting.Queue shared by replicas through a Store.
-//
-// This replica's view is in memory: the entries it owns (queued or
-// adopted) and the alert ids it has seen delivered. Every change is written
-// to Redis before the method returns when Redis is up; when it is not, the
-// change is kept in memory, marked, and written by Run once Redis answers
-// again. Put of an alert while Redis is unreachable queues it locally
-// without a claim, so it is delivered even then — by every replica that
-// fires it (docs/scaling.md).
-//
-// PutLater is Put without the wait: it queues the alert and returns at
-// once, and a claimer goroutine (claimer.go) runs the claims of everything
-// queued meanwhile in one pipeline, then makes the alerts it won visible
-// to Pending and calls OnClaimed. Sync waits for the claimer: the daemon
-// calls it before a checkpoint, so that a checkpoint is never stored ahead
-// of an alert Redis has not got.
+// Outbox is the outbox replicas share through a Store: a Ledger of the
+// entries this replica owns (queued or adopted), each change written to
+// Redis before the method returns when Redis is up, and kept in memory,
+// marked, for Run to write once Redis answers again when it is not (an alert
+// queued then is delivered without a claim, by every replica that fires it).
+// PutLater hands the alert to the claimer (claimer.go), which claims in
+// pipelines and then shows what it won to Pending and calls OnClaimed; Sync
+// waits for it (docs/scaling.md, "Round trips").
 //
 // All methods are safe for concurrent use. Run must be running for
 // adoption, heartbeats and re-syncs; Close stops it.

@@ -11,7 +11,7 @@ import (
 )
 
 // Alert is what the engine emits when a rule fires. It refers to the rule
-// that fired; Document renders the wire form (design section 7).
+// that fired; Document renders the wire form (docs/delivery.md).
 type Alert struct {
 	ID   string
 	Rule *Rule
@@ -71,8 +71,8 @@ func HashID(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// Document is the alert document of design section 7, the form written by
-// replay and sent by every notifier. Maps render with sorted keys, so the
+// Document is the alert document, the form written by replay and sent by
+// every notifier. Maps render with sorted keys, so the
 // JSON encoding of a Document is deterministic.
 type Document struct {
 	AlertID     string              `json:"alert_id"`
