@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // Defaults of the Dispatcher's zero-valued fields.
@@ -170,7 +169,7 @@ var _ Queue = (*Outbox)(nil)
 
 type job struct {
 	id  string
-	doc rules.Document
+	doc Document
 }
 
 type result struct {
@@ -198,7 +197,7 @@ func (w *worker) run(ctx context.Context, timeout time.Duration, results chan<- 
 // round is one delivery round of an entry: the notifiers it still waits
 // for and the failures so far.
 type round struct {
-	doc      rules.Document
+	doc      Document
 	waiting  int
 	errs     []error // retryable
 	complete bool    // an Ack completed the alert

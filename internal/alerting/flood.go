@@ -38,7 +38,7 @@ type Flood struct {
 	Metrics *Metrics // optional: counts Suppressed and Digests
 
 	rules   map[string]*floodRule
-	digests []rules.Document // made at an hour change, returned by Flush
+	digests []Document // made at an hour change, returned by Flush
 }
 
 // floodRule is one rule's count for its open hour.
@@ -135,7 +135,7 @@ func (f *Flood) close(id string, st *floodRule) {
 // order. Live, cmd calls it from a ticker with the wall clock; in replay,
 // with the greatest event time, and once more at the end of the input with
 // a time past its last hour.
-func (f *Flood) Flush(now time.Time) []rules.Document {
+func (f *Flood) Flush(now time.Time) []Document {
 	for _, id := range slices.Sorted(maps.Keys(f.rules)) {
 		st := f.rules[id]
 		if !st.Hour.IsZero() && !now.Before(st.Hour.Add(time.Hour)) {
@@ -153,14 +153,14 @@ func digestID(rule string, hour time.Time) string {
 	return rules.HashID("digest", rule, hour.UTC().Format(time.RFC3339))
 }
 
-func (st *floodRule) digest(rule string, limit int) rules.Document {
+func (st *floodRule) digest(rule string, limit int) Document {
 	hour := st.Hour.UTC().Format(time.RFC3339)
 	labels := maps.Clone(st.Labels)
 	if labels == nil {
 		labels = make(map[string]string, 1)
 	}
 	labels["digest"] = "true"
-	return rules.Document{
+	return Document{
 		AlertID:     digestID(rule, st.Hour),
 		Rule:        rule,
 		Title:       fmt.Sprintf("%s suppressed for %s", plural(st.Suppressed, "alert"), rule),
@@ -219,7 +219,7 @@ func (st *floodRule) description(rule string, limit int) string {
 type floodState struct {
 	V       int                   `json:"v"`
 	Rules   map[string]*floodRule `json:"rules,omitempty"`
-	Digests []rules.Document      `json:"digests,omitempty"`
+	Digests []Document            `json:"digests,omitempty"`
 }
 
 // MarshalJSON encodes the counting state and the digests not yet flushed.

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/state"
 )
 
@@ -30,7 +29,7 @@ const (
 // Entry is one pending alert and its delivery progress, as stored in
 // <outbox>/<alert_id>.json.
 type Entry struct {
-	Doc rules.Document `json:"doc"`
+	Doc Document `json:"doc"`
 	// Queued is when Put stored it (wall clock); MaxAge counts from here.
 	Queued time.Time `json:"queued"`
 	// Attempts counts delivery rounds that ended with a retryable failure.
@@ -292,7 +291,7 @@ func (o *Outbox) await(p *op) error {
 // twice. If the write fails, the alert is still queued in memory and Put
 // returns true and the error. An alert_id that is not a safe file name
 // ([A-Za-z0-9_-], at most 128 bytes) is refused with an error.
-func (o *Outbox) Put(doc rules.Document, now time.Time) (bool, error) {
+func (o *Outbox) Put(doc Document, now time.Time) (bool, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	p, err := o.put(doc, now)
@@ -309,7 +308,7 @@ func (o *Outbox) Put(doc rules.Document, now time.Time) (bool, error) {
 // the committer makes it durable, then visible to Pending, within
 // milliseconds. Sync waits for that. A failed write is passed to OnError;
 // the alert stays queued in memory.
-func (o *Outbox) PutLater(doc rules.Document, now time.Time) (bool, error) {
+func (o *Outbox) PutLater(doc Document, now time.Time) (bool, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	p, err := o.put(doc, now)
@@ -317,7 +316,7 @@ func (o *Outbox) PutLater(doc rules.Document, now time.Time) (bool, error) {
 }
 
 // put queues doc unless it is known; o.mu must be held.
-func (o *Outbox) put(doc rules.Document, now time.Time) (*op, error) {
+func (o *Outbox) put(doc Document, now time.Time) (*op, error) {
 	id := doc.AlertID
 	if err := o.book.CheckPut(id); err != nil {
 		return nil, err

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/state"
 )
 
@@ -19,8 +18,8 @@ var t0 = time.Date(2026, 1, 28, 19, 15, 23, 0, time.UTC)
 
 // testDoc returns an alert document with id n (padded to look like the
 // engine's hex ids).
-func testDoc(n int) rules.Document {
-	return rules.Document{
+func testDoc(n int) Document {
+	return Document{
 		AlertID:   fmt.Sprintf("%032x", n),
 		Rule:      "mcp-auth-failure-burst",
 		Title:     "Repeated authentication failures from one client",
@@ -44,7 +43,7 @@ func openOutbox(t *testing.T, dir string, notifiers ...string) *Outbox {
 	return o
 }
 
-func mustPut(t *testing.T, o *Outbox, doc rules.Document, now time.Time) {
+func mustPut(t *testing.T, o *Outbox, doc Document, now time.Time) {
 	t.Helper()
 	ok, err := o.Put(doc, now)
 	if err != nil || !ok {
@@ -169,7 +168,7 @@ func TestOutboxRestart(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("entry after restart:\n got %+v\nwant %+v", got, want)
 	}
-	for _, d := range []rules.Document{a, b, c} {
+	for _, d := range []Document{a, b, c} {
 		if ok, err := o.Put(d, t0.Add(time.Hour)); ok || err != nil {
 			t.Errorf("re-fired %s after restart: Put = %v, %v; want false", d.AlertID, ok, err)
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/secwatch/secwatch/internal/redact"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // snsAPI is the part of the SNS client SNS uses.
@@ -58,7 +57,7 @@ type SNS struct {
 func (s *SNS) Name() string { return "sns" }
 
 // Notify publishes doc. It does not modify doc.
-func (s *SNS) Notify(ctx context.Context, doc *rules.Document) error {
+func (s *SNS) Notify(ctx context.Context, doc *Document) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -79,7 +78,7 @@ func (s *SNS) Notify(ctx context.Context, doc *rules.Document) error {
 func (s *SNS) fifo() bool { return s.FIFO || strings.HasSuffix(s.TopicARN, ".fifo") }
 
 // input builds the Publish request for doc.
-func (s *SNS) input(doc *rules.Document) (*sns.PublishInput, error) {
+func (s *SNS) input(doc *Document) (*sns.PublishInput, error) {
 	attrs := map[string]types.MessageAttributeValue{}
 	attrBytes := 0
 	for _, a := range [...]struct{ name, value string }{
@@ -116,7 +115,7 @@ func (s *SNS) input(doc *rules.Document) (*sns.PublishInput, error) {
 
 // fit returns the json-structured SNS message for doc, made to fit in
 // limit bytes as the SNS type comment describes.
-func fit(doc *rules.Document, limit int) (string, error) {
+func fit(doc *Document, limit int) (string, error) {
 	d := *doc // shares maps and slices, which are replaced, never modified
 	msg, err := snsMessage(&d)
 	if err != nil || len(msg) <= limit {
@@ -196,7 +195,7 @@ func cutValues(m map[string]string) map[string]string {
 
 // snsMessage is the json-structured message: the alert document (JSON) as
 // "default", the text rendering as "email".
-func snsMessage(d *rules.Document) (string, error) {
+func snsMessage(d *Document) (string, error) {
 	docJSON, err := marshalNoEscape(d)
 	if err != nil {
 		return "", fmt.Errorf("encode alert: %w", err)
@@ -234,7 +233,7 @@ var asciiPunct = strings.NewReplacer(
 // Subject renders the SNS subject of doc: "[HIGH] title - k=v k2=v2", with
 // group keys sorted, group values redacted and sanitized, reduced to
 // printable ASCII and cut to 100 characters.
-func Subject(doc *rules.Document) string {
+func Subject(doc *Document) string {
 	sev := strings.ToUpper(doc.Severity)
 	if sev == "" {
 		sev = "ALERT"
@@ -260,7 +259,7 @@ func Subject(doc *rules.Document) string {
 //	Group:      client_ip=203.0.113.7
 //	Count:      11 (threshold 10, window 5m0s)
 //	...
-func EmailText(doc *rules.Document) string {
+func EmailText(doc *Document) string {
 	var b strings.Builder
 	line := func(label, value string) {
 		if value != "" {

@@ -16,7 +16,6 @@ import (
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
 	"github.com/secwatch/secwatch/internal/redisstore"
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/state"
 )
 
@@ -43,7 +42,7 @@ type backend interface {
 // before a checkpoint, and the counts /metrics shows.
 type outbox interface {
 	alerting.Queue
-	PutLater(doc rules.Document, now time.Time) (bool, error)
+	PutLater(doc alerting.Document, now time.Time) (bool, error)
 	Sync() error
 	Len() int
 	DeadLetters() int

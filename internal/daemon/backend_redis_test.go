@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"github.com/secwatch/secwatch/internal/alerting"
 	"testing"
 	"time"
 
@@ -10,7 +11,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/secwatch/secwatch/internal/redisstore"
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/testutil/redisserver"
 )
 
@@ -36,7 +36,7 @@ func TestRedisCheckpointWaitsForClaimer(t *testing.T) {
 		t.Errorf("alerts claimed in redis when the checkpoint was saved: got %d, %v, want %d", got, err, n)
 	}
 	// The claimer decides what is a duplicate; the metrics read its counts.
-	q.PutLater(rules.Document{AlertID: fmt.Sprintf("%032x", 0), Rule: "r"}, time.Now())
+	q.PutLater(alerting.Document{AlertID: fmt.Sprintf("%032x", 0), Rule: "r"}, time.Now())
 	if err := b.saveCheckpoint(&checkpoint{Seq: 2, Saved: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

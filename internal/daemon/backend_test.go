@@ -2,14 +2,13 @@ package daemon
 
 import (
 	"fmt"
+	"github.com/secwatch/secwatch/internal/alerting"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // The engine queues alerts without waiting for their fsync (PutLater); a
@@ -43,7 +42,7 @@ func queueThenCheckpoint(t *testing.T, b backend, n int) outbox {
 		t.Fatal(err)
 	}
 	for i := range n {
-		doc := rules.Document{AlertID: fmt.Sprintf("%032x", i), Rule: "r", Time: "2026-01-28T19:15:22Z"}
+		doc := alerting.Document{AlertID: fmt.Sprintf("%032x", i), Rule: "r", Time: "2026-01-28T19:15:22Z"}
 		if ok, err := q.PutLater(doc, time.Now()); !ok || err != nil {
 			t.Fatalf("PutLater %d = %v, %v", i, ok, err)
 		}

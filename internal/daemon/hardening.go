@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"github.com/secwatch/secwatch/internal/alerting"
 	"strconv"
 	"time"
 
@@ -130,8 +131,8 @@ func (l *engineLoop) maxKeys() int {
 }
 
 // evictionDoc is the alert document for n evictions by one rule.
-func evictionDoc(st rules.RuleStats, n int64, maxKeys int, hour, now time.Time) rules.Document {
-	return rules.Document{
+func evictionDoc(st rules.RuleStats, n int64, maxKeys int, hour, now time.Time) alerting.Document {
+	return alerting.Document{
 		AlertID:  rules.HashID(EvictionRule, st.Rule, event.FormatTime(hour)),
 		Rule:     EvictionRule,
 		Title:    "Rule " + st.Rule + " is evicting groups (key spray, or max_keys too low)",

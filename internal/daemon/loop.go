@@ -130,7 +130,7 @@ func (l *engineLoop) emit(alerts []rules.Alert) {
 	for i := range alerts {
 		a := &alerts[i]
 		if l.flood.Admit(a) {
-			l.put(a.Document())
+			l.put(alerting.NewDocument(a))
 		}
 	}
 }
@@ -146,7 +146,7 @@ func (l *engineLoop) flush(now time.Time) {
 // durable: the outbox wakes the dispatcher once it has (dirBackend.start,
 // redisBackend.start), and a checkpoint waits for it (saveCheckpoint). The
 // outbox counts what it queued and what it refused as the same firing.
-func (l *engineLoop) put(doc rules.Document) {
+func (l *engineLoop) put(doc alerting.Document) {
 	if _, err := l.outbox.PutLater(doc, time.Now()); err != nil {
 		l.log.Error().Err(err).Str("alert_id", doc.AlertID).Str("rule", doc.Rule).Msg("alert refused by the outbox")
 	}

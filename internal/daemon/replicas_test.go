@@ -22,7 +22,6 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/testutil"
 	"github.com/secwatch/secwatch/internal/testutil/redisserver"
 )
@@ -50,7 +49,7 @@ type sink struct {
 
 func (s *sink) Name() string { return "sink" }
 
-func (s *sink) Notify(_ context.Context, doc *rules.Document) error {
+func (s *sink) Notify(_ context.Context, doc *alerting.Document) error {
 	if s.fail {
 		return errors.New("sink unavailable")
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/secwatch/secwatch/internal/alerting"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // maxClaimBatch bounds the claims sent in one pipeline, so that one batch
@@ -36,7 +35,7 @@ type claimQueue struct {
 }
 
 type claim struct {
-	doc rules.Document
+	doc alerting.Document
 	now time.Time
 }
 
@@ -47,7 +46,7 @@ type claim struct {
 // the claimer, which counts it in Claimed or Duplicates. The alert becomes
 // visible to Pending when its claim is won (or failed: then it is kept in
 // memory without a claim), and OnClaimed is called.
-func (o *Outbox) PutLater(doc rules.Document, now time.Time) (bool, error) {
+func (o *Outbox) PutLater(doc alerting.Document, now time.Time) (bool, error) {
 	id := doc.AlertID
 	if !alerting.ValidAlertID(id) {
 		return false, fmt.Errorf("outbox put: invalid alert_id %q", id)

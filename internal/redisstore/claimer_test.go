@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/secwatch/secwatch/internal/alerting"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/testutil/redisserver"
 )
 
@@ -177,7 +177,7 @@ func TestOutboxRefusesInvalidIDs(t *testing.T) {
 	srv := redisserver.Start(t)
 	o := newOutbox(t, newStore(t, srv.Addr, "a"))
 	for _, id := range []string{"", "../../etc/passwd", "a/b", "a.json", "a b", strings.Repeat("a", 129)} {
-		doc := rules.Document{AlertID: id, Rule: "r"}
+		doc := alerting.Document{AlertID: id, Rule: "r"}
 		if ok, err := o.Put(doc, time.Now()); ok || err == nil {
 			t.Errorf("Put(%q) = %v, %v; want an error", id, ok, err)
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/secwatch/secwatch/internal/alerting"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // Outbox is the outbox replicas share through a Store: a Ledger of the
@@ -111,7 +110,7 @@ func (o *Outbox) save(e *alerting.Entry) (bool, error) {
 // was delivered or dead-lettered within the horizon, or is claimed by
 // another replica. When Redis cannot be reached it queues the alert in
 // memory without a claim and returns true and the error.
-func (o *Outbox) Put(doc rules.Document, now time.Time) (bool, error) {
+func (o *Outbox) Put(doc alerting.Document, now time.Time) (bool, error) {
 	id := doc.AlertID
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/alerting"
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/testutil/redisserver"
 )
 
@@ -21,7 +20,7 @@ func BenchmarkAlertLifecycle(b *testing.B) {
 	notifiers := []string{"stdout", "sns"}
 	run := func(b *testing.B, q interface {
 		alerting.Queue
-		Put(doc rules.Document, now time.Time) (bool, error)
+		Put(doc alerting.Document, now time.Time) (bool, error)
 	}) {
 		now := time.Now()
 		for i := range b.N {

@@ -3,13 +3,13 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"github.com/secwatch/secwatch/internal/alerting"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/testutil"
 	"github.com/secwatch/secwatch/internal/testutil/redisserver"
 )
@@ -37,8 +37,8 @@ func newOutbox(t *testing.T, s *Store) *Outbox {
 	return o
 }
 
-func doc(id string) rules.Document {
-	return rules.Document{AlertID: id, Rule: "auth-burst", Group: map[string]string{"client_ip": "203.0.113.7"}, Count: 11}
+func doc(id string) alerting.Document {
+	return alerting.Document{AlertID: id, Rule: "auth-burst", Group: map[string]string{"client_ip": "203.0.113.7"}, Count: 11}
 }
 
 // waitUntil polls cond every 20ms for up to 10s.

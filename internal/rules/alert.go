@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
-	"github.com/secwatch/secwatch/internal/redact"
 )
 
-// Alert is what the engine emits when a rule fires. It refers to the rule
-// that fired; Document renders the wire form (docs/delivery.md).
+// Alert is what the engine emits when a rule fires: a plain value that
+// refers to the rule that fired. alerting.NewDocument renders it as the
+// alert document, redacted.
 type Alert struct {
 	ID   string
 	Rule *Rule
@@ -69,71 +69,4 @@ func HashID(parts ...string) string {
 		h.Write([]byte(p))
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
-}
-
-// Document is the alert document, the form written by replay and sent by
-// every notifier. Maps render with sorted keys, so the
-// JSON encoding of a Document is deterministic.
-type Document struct {
-	AlertID     string              `json:"alert_id"`
-	Rule        string              `json:"rule"`
-	Title       string              `json:"title"`
-	Severity    string              `json:"severity"`
-	Group       map[string]string   `json:"group"`
-	Count       int                 `json:"count"`
-	Threshold   int                 `json:"threshold"`
-	Window      string              `json:"window"`
-	Time        string              `json:"time"`
-	FirstSeen   string              `json:"first_seen"`
-	Labels      map[string]string   `json:"labels,omitempty"`
-	Description string              `json:"description,omitempty"`
-	Runbook     string              `json:"runbook,omitempty"`
-	Samples     []map[string]string `json:"samples,omitempty"`
-	Source      string              `json:"source,omitempty"`
-	// Truncated is set by a notifier that had to drop samples to stay
-	// under a size limit.
-	Truncated bool `json:"truncated,omitempty"`
-}
-
-// Document renders the alert. Sample fields whose names or values look like
-// secrets are redacted; sample values are otherwise kept as logged.
-func (a *Alert) Document() Document {
-	r := a.Rule
-	d := Document{
-		AlertID:     a.ID,
-		Rule:        r.ID,
-		Title:       r.Title,
-		Severity:    r.Severity,
-		Group:       make(map[string]string, len(a.Group)),
-		Count:       a.Count,
-		Threshold:   r.Threshold,
-		Window:      r.Window.String(),
-		Time:        event.FormatTime(a.Time),
-		FirstSeen:   event.FormatTime(a.FirstSeen),
-		Labels:      r.Labels,
-		Description: r.Description,
-		Runbook:     r.Runbook,
-		Source:      a.Source,
-	}
-	if r.Kind == KindAbsent {
-		d.Window = r.Absent.String()
-	}
-	if d.Title == "" {
-		d.Title = r.ID
-	}
-	for _, f := range a.Group {
-		d.Group[f.Key] = redact.Value(f.Key, f.Value)
-	}
-	for i := range a.Samples {
-		s := &a.Samples[i]
-		m := make(map[string]string, len(s.Fields)+1)
-		for _, f := range s.Fields {
-			if _, dup := m[f.Key]; !dup {
-				m[f.Key] = redact.Value(f.Key, f.Value)
-			}
-		}
-		m["@time"] = event.FormatTime(s.Time)
-		d.Samples = append(d.Samples, m)
-	}
-	return d
 }
