@@ -122,6 +122,11 @@ func (o *Outbox) claimLoop() {
 		q.mu.Unlock()
 
 		added, err := o.claimBatch(batch)
+		// Before the batch counts as done, so that a Sync that returns
+		// the error finds it reported too.
+		if err != nil && o.OnError != nil {
+			o.OnError(err)
+		}
 
 		q.mu.Lock()
 		for _, c := range batch {
@@ -133,9 +138,6 @@ func (o *Outbox) claimLoop() {
 		}
 		q.cond.Broadcast()
 		q.mu.Unlock()
-		if err != nil && o.OnError != nil {
-			o.OnError(err)
-		}
 		if added && o.OnClaimed != nil {
 			o.OnClaimed()
 		}
