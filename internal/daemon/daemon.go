@@ -151,7 +151,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	loop := &engineLoop{
-		d: d, log: log, store: store, engine: engine, flood: flood, outbox: outbox, disp: disp,
+		d: d, log: log, store: store, engine: engine, flood: flood, outbox: outbox,
 		cursors: cursors, seq: seq, metrics: m, rulePaths: cfg.Rules,
 	}
 	m.setRules(engine.Stats())

@@ -22,7 +22,6 @@ type engineLoop struct {
 	engine    *rules.Engine
 	flood     *alerting.Flood
 	outbox    outbox
-	disp      *alerting.Dispatcher
 	cursors   map[string]map[string]ingest.Cursor
 	seq       uint64
 	metrics   *metrics
