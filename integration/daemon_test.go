@@ -19,7 +19,6 @@ import (
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
 	"github.com/secwatch/secwatch/internal/daemon"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // lockedBuffer is the shared goroutine-safe buffer.
@@ -143,7 +142,7 @@ log: {level: info, format: json}
 	if len(got) != 1 {
 		t.Fatalf("got %d alerts in the queue, want exactly 1", len(got))
 	}
-	var doc rules.Document
+	var doc alerting.Document
 	if err := json.Unmarshal([]byte(got[0].Message), &doc); err != nil {
 		t.Fatal(err)
 	}

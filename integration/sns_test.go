@@ -20,7 +20,6 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/secwatch/secwatch/internal/alerting"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // snsFixture is a topic in a fresh emulator with an SQS queue subscribed
@@ -127,7 +126,7 @@ func alertIDs(t *testing.T, envs []envelope) map[string]int {
 	t.Helper()
 	n := map[string]int{}
 	for _, e := range envs {
-		var d rules.Document
+		var d alerting.Document
 		if err := json.Unmarshal([]byte(e.Message), &d); err != nil {
 			t.Fatalf("message is not an alert document: %v\n%s", err, e.Message)
 		}
@@ -136,8 +135,8 @@ func alertIDs(t *testing.T, envs []envelope) map[string]int {
 	return n
 }
 
-func testDoc(n int) rules.Document {
-	return rules.Document{
+func testDoc(n int) alerting.Document {
+	return alerting.Document{
 		// Not all digits: kumo turns numeric-looking query parameters
 		// (MessageDeduplicationId) into numbers, then fails to parse them.
 		AlertID:     fmt.Sprintf("a%031x", n),
@@ -171,7 +170,7 @@ func TestSNSPublishToSQS(t *testing.T) {
 	t.Parallel()
 	f := newSNSFixture(t, false)
 	s := f.notifier()
-	docs := []rules.Document{testDoc(1), testDoc(2)}
+	docs := []alerting.Document{testDoc(1), testDoc(2)}
 	docs[1].Group = map[string]string{"path": "/a\x1b[2J\u202e\nFAKE: ok"}
 	for i := range docs {
 		if err := s.Notify(t.Context(), &docs[i]); err != nil {
@@ -184,14 +183,14 @@ func TestSNSPublishToSQS(t *testing.T) {
 	}
 	byID := map[string]envelope{}
 	for _, e := range envs {
-		var d rules.Document
+		var d alerting.Document
 		if err := json.Unmarshal([]byte(e.Message), &d); err != nil {
 			t.Fatalf("default message is not the alert JSON: %v\n%s", err, e.Message)
 		}
 		byID[d.AlertID] = e
 	}
 	for _, tc := range []struct {
-		doc     rules.Document
+		doc     alerting.Document
 		subject string
 	}{
 		{docs[0], "[HIGH] Repeated authentication failures - one client - client_ip=203.0.113.1"},
@@ -269,7 +268,7 @@ func dispatch(t *testing.T, s *alerting.SNS) (*alerting.Outbox, *alerting.Dispat
 	return o, d
 }
 
-func put(t *testing.T, o *alerting.Outbox, d *alerting.Dispatcher, doc rules.Document) {
+func put(t *testing.T, o *alerting.Outbox, d *alerting.Dispatcher, doc alerting.Document) {
 	t.Helper()
 	if ok, err := o.Put(doc, time.Now()); !ok || err != nil {
 		t.Fatalf("Put %s = %v, %v", doc.AlertID, ok, err)

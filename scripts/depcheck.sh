@@ -22,27 +22,27 @@ check ./internal/event   "$internal|github.com/rs/zerolog|aws-sdk-go"
 check ./internal/redact  "$internal"
 # The engine: no sources or line formats, no rule-file format (YAML), no
 # delivery, state, logging or AWS.
-check ./internal/rules   "^$mod/(internal/(ingest|format|rulefile|yamldiag|alerting|alarms|ruletest|state|probe|config|daemon|shared)|cmd)(/|\$)|github.com/rs/zerolog|aws-sdk-go|go.yaml.in/yaml|gopkg.in/yaml"
+check ./internal/rules   "^$mod/(internal/(ingest|format|rulefile|yamldiag|alerting|alarms|ruletest|state|probe|config|daemon|redisstore)|cmd)(/|\$)|github.com/rs/zerolog|aws-sdk-go|go.yaml.in/yaml|gopkg.in/yaml"
 # The rule-file loader: the engine's types and the YAML diagnostics only.
-check ./internal/rulefile "^$mod/(internal/(ingest|format|alerting|alarms|ruletest|state|probe|config|daemon|shared)|cmd)(/|\$)|github.com/rs/zerolog|aws-sdk-go"
+check ./internal/rulefile "^$mod/(internal/(ingest|format|alerting|alarms|ruletest|state|probe|config|daemon|redisstore)|cmd)(/|\$)|github.com/rs/zerolog|aws-sdk-go"
 check ./internal/yamldiag "$internal|github.com/rs/zerolog|aws-sdk-go"
 check ./internal/ingest  "^$mod/(internal/(alerting|alarms|ruletest)|cmd)"
 # The log formats (line -> event): event and redact only; no source, no
 # I/O beyond the line they are handed, no AWS SDK, no logging.
-check ./internal/format  "^$mod/(cmd|internal/(ingest|daemon|alerting|alarms|config|rules|ruletest|shared|state|probe|loggen))(/|\$)|github.com/rs/zerolog|aws-sdk-go"
-check ./internal/alerting "^$mod/(internal/(alarms|ingest|ruletest|shared)|cmd)"
+check ./internal/format  "^$mod/(cmd|internal/(ingest|daemon|alerting|alarms|config|rules|ruletest|redisstore|state|probe|loggen))(/|\$)|github.com/rs/zerolog|aws-sdk-go"
+check ./internal/alerting "^$mod/(internal/(alarms|ingest|ruletest|redisstore)|cmd)"
 # The reconciler and audit: rules and the pattern compiler; AWS through
 # clients cmd hands it; no config, daemon, state or logging.
-check ./internal/alarms  "^$mod/(internal/(alerting|ingest|ruletest|config|daemon|state|shared|probe)|cmd)|github.com/rs/zerolog"
+check ./internal/alarms  "^$mod/(internal/(alerting|ingest|ruletest|config|daemon|state|redisstore|probe)|cmd)|github.com/rs/zerolog"
 # The filter-pattern compiler and evaluator: rules and event (and what rules
 # brings) only; no ingest, AWS SDK or logging, so the reconciler and the CLI
 # share one meaning.
-check ./internal/alarms/pattern "^$mod/(cmd|internal/(alarms|alerting|config|daemon|ingest|loggen|probe|ruletest|shared|state|testutil))(/|\$)|github.com/rs/zerolog|aws-sdk-go"
+check ./internal/alarms/pattern "^$mod/(cmd|internal/(alarms|alerting|config|daemon|ingest|loggen|probe|redisstore|ruletest|state|testutil))(/|\$)|github.com/rs/zerolog|aws-sdk-go"
 check ./internal/ruletest "^$mod/(internal/(alerting|alarms)|cmd)"
 check ./internal/state   "$internal"
 check ./internal/config  "^$mod/(internal/(alerting|alarms|daemon|state|ruletest)|cmd)"
-# shared (the Redis backend) implements alerting's Queue; only daemon uses it.
-check ./internal/shared  "^$mod/(internal/(alarms|config|daemon|ingest|ruletest|probe)|cmd)"
+# redisstore (the Redis backend) implements alerting's Queue; only daemon uses it.
+check ./internal/redisstore  "^$mod/(internal/(alarms|config|daemon|ingest|ruletest|probe)|cmd)"
 check ./internal/daemon  "^$mod/(internal/(alarms|ruletest)|cmd)"
 check ./internal/probe   "^$mod/(internal/(ingest|rules|alerting|alarms|ruletest|state|config|daemon)|cmd)|github.com/rs/zerolog|aws-sdk-go"
 # deploy reads the code as source (the IAM check) and imports none of it.
@@ -73,6 +73,6 @@ if grep -n -E '\btime\.(Now|Since|Until|Sleep|After|AfterFunc|Tick|NewTimer|NewT
 fi
 # sigma converts Sigma rules to native rule files; the rules loader calls it,
 # so it depends on nothing of secwatch's.
-check ./internal/sigma   "^$mod/(internal/(ingest|alerting|alarms|daemon|config|rules|ruletest|state|probe|shared)|cmd)|github.com/rs/zerolog|aws-sdk-go"
+check ./internal/sigma   "^$mod/(internal/(ingest|alerting|alarms|daemon|config|rules|ruletest|state|probe|redisstore)|cmd)|github.com/rs/zerolog|aws-sdk-go"
 [ $fail = 0 ] && echo "depcheck: ok"
 exit $fail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure redis-server is installed, for the tests of the Redis state
-# backend (internal/shared, internal/daemon). The tests start their own
+# backend (internal/redisstore, internal/daemon). The tests start their own
 # redis-server on a free loopback port, without persistence, and stop it
 # afterwards; this script only installs the binary.
 #

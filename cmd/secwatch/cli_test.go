@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/secwatch/secwatch/internal/alerting"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 const cliEvents = `{"timestamp":"2026-01-28T19:00:01Z","event_type":"authentication_failure","client_ip":"203.0.113.7"}
@@ -141,7 +140,7 @@ func TestOneAlertText(t *testing.T) {
 	in := writeFile(t, dir, "in.jsonl", cliEvents)
 	jsonOut, _, _ := secwatch(t, "", "replay", "--rules", r, in, "--output", "json")
 	textOut, _, _ := secwatch(t, "", "replay", "--rules", r, in, "--output", "text")
-	var doc rules.Document
+	var doc alerting.Document
 	if err := json.Unmarshal([]byte(jsonOut), &doc); err != nil {
 		t.Fatalf("%v: %q", err, jsonOut)
 	}

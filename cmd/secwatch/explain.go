@@ -84,8 +84,8 @@ type explained struct {
 	Selected []selected        `json:"selected"`
 	Missed   []missed          `json:"not_selected"`
 	// AllRules is false when only the closest misses are listed.
-	AllRules bool             `json:"all_rules"`
-	Alerts   []rules.Document `json:"alerts"`
+	AllRules bool                `json:"all_rules"`
+	Alerts   []alerting.Document `json:"alerts"`
 
 	alertText []string
 }
@@ -115,7 +115,7 @@ type missed struct {
 // explainEvent builds the explanation of ev, or returns nil when there is
 // nothing to say (no rule selected it or came close, and not all).
 func explainEvent(ev *event.Event, rs []*rules.Rule, traces []rules.Trace, fired []rules.Alert, all bool) *explained {
-	x := &explained{Time: event.FormatTime(ev.Time), AllRules: all, Selected: []selected{}, Missed: []missed{}, Alerts: []rules.Document{}}
+	x := &explained{Time: event.FormatTime(ev.Time), AllRules: all, Selected: []selected{}, Missed: []missed{}, Alerts: []alerting.Document{}}
 	seen := make(map[*rules.Rule]bool, len(traces))
 	for _, t := range traces {
 		seen[t.Rule] = true
@@ -156,7 +156,7 @@ func explainEvent(ev *event.Event, rs []*rules.Rule, traces []rules.Trace, fired
 		return nil
 	}
 	for i := range fired {
-		x.Alerts = append(x.Alerts, fired[i].Document())
+		x.Alerts = append(x.Alerts, alerting.NewDocument(&fired[i]))
 		x.alertText = append(x.alertText, alertText(&fired[i]))
 	}
 	for _, fl := range ev.Fields {

@@ -211,7 +211,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // alertText is the one-line text rendering of an alert, the one the
 // daemon's stdout notifier writes on a terminal.
 func alertText(a *rules.Alert) string {
-	doc := a.Document()
+	doc := alerting.NewDocument(a)
 	return alerting.DocumentText(&doc)
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"io/fs"
 	"math"
@@ -51,34 +50,21 @@ type deliveredFS interface {
 
 // deliveredLog is the outbox's record of delivered alert ids: which ids
 // were delivered within the horizon, at most max of them, so that an alert
-// fired again sends nothing twice.
-//
-// In memory it is a FIFO of deliveries in delivery order (24 bytes a
-// record) plus an index from id to the FIFO position (a sequence number).
-// Ids secwatch makes (32 lowercase hex digits) are kept as their 16 bytes
-// and indexed by an open-addressing table of 4-byte sequence numbers,
-// probed linearly from a seeded hash (so crafted ids cannot pile up in
-// one place); any other valid id takes a slower path through Go maps. A
-// delivery of an id already recorded appends a new FIFO record and leaves
-// the old one stale (the index no longer points at it); stale records are
-// skipped when they reach the front and dropped in bulk when they
-// outnumber the live ones.
-//
-// On disk it is the snapshot deliveredSnapshot and the journal
-// deliveredJournal (see docs/delivery.md). It has no lock of its own: the
-// outbox calls it under its mutex.
+// fired again sends nothing twice. In memory it is a FIFO of deliveries,
+// oldest first, and a map from each id to the sequence number of its
+// latest FIFO record; on disk, the snapshot deliveredSnapshot and the
+// journal deliveredJournal (docs/delivery.md, "The delivered-id record").
+// It has no lock of its own: the outbox calls it under its mutex.
 type deliveredLog struct {
 	dir     *state.Dir
 	fs      deliveredFS
 	horizon time.Duration
 	max     int
 
-	// idx holds the sequence numbers of the live hex records (0: empty
-	// slot), at the slot of their key's hash or after it; its length is a
-	// power of two, at most two thirds full.
-	idx  []uint32
-	nHex int
-	seed maphash.Seed
+	// hex maps the ids secwatch makes (32 lowercase hex digits), kept as
+	// their 16 bytes, to their live record's sequence number; str the
+	// other ids, and strAt back from the number.
+	hex map[[16]byte]uint32
 	// seqLimit bounds sequence numbers: renumber starts them again from 1
 	// before they reach it, so they never wrap around (lowered by tests).
 	seqLimit uint32
@@ -166,7 +152,7 @@ func openDelivered(dir *state.Dir, horizon time.Duration, maxIDs int) (*delivere
 func newDeliveredLog(dir *state.Dir, horizon time.Duration, maxIDs int) *deliveredLog {
 	return &deliveredLog{
 		dir: dir, fs: dir, horizon: horizon, max: maxIDs,
-		seed:  maphash.MakeSeed(),
+		hex:   make(map[[16]byte]uint32),
 		str:   make(map[string]uint32),
 		strAt: make(map[uint32]string),
 		base:  1, seqLimit: 1 << 31,
@@ -188,11 +174,8 @@ func (d *deliveredLog) has(id string, now time.Time) bool {
 // seqOf returns the sequence number of id's live record.
 func (d *deliveredLog) seqOf(id string) (uint32, bool) {
 	if k, isHex := parseHexID(id); isHex {
-		slot, ok := d.find(&k)
-		if !ok {
-			return 0, false
-		}
-		return d.idx[slot], true
+		seq, ok := d.hex[k]
+		return seq, ok
 	}
 	seq, ok := d.str[id]
 	return seq, ok
@@ -209,7 +192,7 @@ func (d *deliveredLog) known(id string) bool {
 
 // len returns the number of ids remembered. Some may be past the horizon
 // until they reach the front of the FIFO; has does not count them.
-func (d *deliveredLog) len() int { return d.nHex + len(d.str) }
+func (d *deliveredLog) len() int { return len(d.hex) + len(d.str) }
 
 // evicted returns the number of ids forgotten because of max (not the
 // horizon) since open, the source of secwatch_outbox_dedup_evicted_total.
@@ -343,22 +326,12 @@ func (d *deliveredLog) put(id string, t int64) {
 		d.strAt[seq] = id
 		return
 	}
-	slot, had := d.find(&k)
-	if had {
-		t = max(t, d.at(d.idx[slot]).t)
+	if old, had := d.hex[k]; had {
+		t = max(t, d.at(old).t)
 		d.stale++
 	}
 	d.q = append(d.q, drec{k: k, t: t})
-	if had {
-		d.idx[slot] = seq
-		return
-	}
-	if (d.nHex+1)*3 > len(d.idx)*2 {
-		d.grow()
-		slot, _ = d.find(&k)
-	}
-	d.idx[slot] = seq
-	d.nHex++
+	d.hex[k] = seq
 }
 
 // merge is put for loading: a record no later than the one already there
@@ -370,80 +343,16 @@ func (d *deliveredLog) merge(id string, t int64) {
 	d.put(id, t)
 }
 
-// home returns the index slot where k's probe starts.
-func (d *deliveredLog) home(k *[16]byte) int {
-	return int(maphash.Comparable(d.seed, *k) & uint64(len(d.idx)-1))
-}
-
-// find returns the index slot holding k and true, or the empty slot where
-// k would go and false.
-func (d *deliveredLog) find(k *[16]byte) (int, bool) {
-	if len(d.idx) == 0 {
-		return -1, false
-	}
-	mask := len(d.idx) - 1
-	for i := d.home(k); ; i = (i + 1) & mask {
-		s := d.idx[i]
-		if s == 0 {
-			return i, false
-		}
-		if d.at(s).k == *k {
-			return i, true
-		}
-	}
-}
-
-// grow doubles the index and places every entry again.
-func (d *deliveredLog) grow() {
-	old := d.idx
-	d.idx = make([]uint32, max(64, 2*len(old)))
-	for _, s := range old {
-		if s != 0 {
-			d.place(s)
-		}
-	}
-}
-
-// place puts sequence number s, whose key is not in the index, in the
-// first empty slot of its probe.
-func (d *deliveredLog) place(s uint32) {
-	mask := len(d.idx) - 1
-	i := d.home(&d.at(s).k)
-	for d.idx[i] != 0 {
-		i = (i + 1) & mask
-	}
-	d.idx[i] = s
-}
-
-// unindex empties index slot i, moving back the entries after it that
-// could no longer be found (deletion from linear probing without
-// tombstones).
-func (d *deliveredLog) unindex(i int) {
-	mask := len(d.idx) - 1
-	for j := (i + 1) & mask; d.idx[j] != 0; j = (j + 1) & mask {
-		h := d.home(&d.at(d.idx[j]).k)
-		// The entry at j may stay when its home is cyclically in (i, j].
-		if i <= j && i < h && h <= j || i > j && (i < h || h <= j) {
-			continue
-		}
-		d.idx[i] = d.idx[j]
-		i = j
-	}
-	d.idx[i] = 0
-	d.nHex--
-}
-
-// live reports whether the FIFO record at sequence number s is the one the
-// index points at. For a hex id slot is its index slot; for another id,
-// id is the id.
-func (d *deliveredLog) live(s uint32) (slot int, id string, ok bool) {
+// live reports whether the FIFO record at sequence number s is its id's
+// latest; id is set for an id that is not hex.
+func (d *deliveredLog) live(s uint32) (id string, ok bool) {
 	if len(d.strAt) > 0 {
 		if id, ok := d.strAt[s]; ok {
-			return -1, id, true
+			return id, true
 		}
 	}
-	slot, ok = d.find(&d.at(s).k)
-	return slot, "", ok && d.idx[slot] == s
+	seq, ok := d.hex[d.at(s).k]
+	return "", ok && seq == s
 }
 
 // forget drops, from the front of the FIFO, stale records, ids delivered
@@ -474,7 +383,7 @@ const noCut = math.MinInt64
 func (d *deliveredLog) forgetBefore(cut int64) {
 	for d.head < len(d.q) {
 		s := d.base + uint32(d.head)
-		slot, id, ok := d.live(s)
+		id, ok := d.live(s)
 		switch {
 		case !ok:
 			d.stale--
@@ -485,11 +394,11 @@ func (d *deliveredLog) forgetBefore(cut int64) {
 			return
 		}
 		switch {
-		case ok && slot < 0:
+		case ok && id != "":
 			delete(d.strAt, s)
 			delete(d.str, id)
 		case ok:
-			d.unindex(slot)
+			delete(d.hex, d.q[d.head].k)
 		}
 		d.head++
 		if d.head >= minCompact && d.head*2 >= len(d.q) {
@@ -517,7 +426,7 @@ func (d *deliveredLog) renumber() {
 	// Mark the stale records (times are >= 0) while the old numbers still
 	// hold.
 	for i := d.head; i < len(d.q); i++ {
-		if _, _, ok := d.live(d.base + uint32(i)); !ok {
+		if _, ok := d.live(d.base + uint32(i)); !ok {
 			d.q[i].t = -1
 		}
 	}
@@ -539,10 +448,9 @@ func (d *deliveredLog) renumber() {
 		d.q = slices.Clip(slices.Clone(d.q))
 	}
 	d.strAt, d.head, d.base, d.stale = strAt, 0, 1, 0
-	clear(d.idx)
 	for i := range d.q {
 		if _, isStr := strAt[uint32(1+i)]; !isStr {
-			d.place(uint32(1 + i))
+			d.hex[d.q[i].k] = uint32(1 + i)
 		}
 	}
 }
@@ -586,11 +494,11 @@ func (d *deliveredLog) writeSnapshot(w io.Writer) (int, error) {
 	n := 0
 	for i := d.head; i < len(d.q); i++ {
 		r := &d.q[i]
-		slot, id, ok := d.live(d.base + uint32(i))
+		id, ok := d.live(d.base + uint32(i))
 		switch {
 		case !ok:
 			continue
-		case slot < 0:
+		case id != "":
 			buf = append(append(buf, byte(len(id))), id...)
 		default:
 			buf = append(append(buf, 0), r.k[:]...)

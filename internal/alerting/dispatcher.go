@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // Defaults of the Dispatcher's zero-valued fields.
@@ -34,19 +33,11 @@ type Metrics struct {
 	Digests      atomic.Int64 // digest documents made by flood control (counted by Flood)
 }
 
-// Dispatcher delivers the alerts of an Outbox to every notifier.
-//
-// Each notifier has its own goroutine and queue, and every attempt is
-// bounded by AttemptTimeout, so a slow or hanging notifier delays neither
-// the others nor the engine (which only calls Outbox.Put and Wake). A
-// delivery round sends an entry to each notifier that has not acked it; a
-// round with a retryable failure schedules the next one after a capped
-// exponential backoff with full jitter: a uniformly random delay in
-// [0, min(MaxBackoff, InitialBackoff·2^(attempts−1))). A permanent error
-// (see Permanent) takes that notifier off the entry at once; an entry that
-// every notifier has acked or rejected, with at least one rejection, or
-// that is still pending MaxAge after it was queued, is moved to the
-// dead-letter directory, logged and counted.
+// Dispatcher delivers the alerts of an outbox to every notifier, each from
+// its own goroutine with every attempt bounded by AttemptTimeout, retrying
+// with capped exponential backoff and full jitter, and dead-lettering an
+// alert rejected by a notifier or still pending MaxAge after it was queued
+// (docs/delivery.md, "Retries" and "Dead letters").
 //
 // Set the fields before Run and do not change them afterwards. Run and
 // Drain must not run at the same time; Wake may be called from any
@@ -157,29 +148,28 @@ func (d *Dispatcher) check() error {
 	return nil
 }
 
-// Queue is the store a Dispatcher delivers from: the directory *Outbox,
-// or a store that several replicas share (internal/shared), where an
-// entry belongs to the replica that queued or adopted it. Its methods
-// behave as the Outbox's do; a Queue must be safe for concurrent use.
+// Queue is what a Dispatcher needs of an outbox: the directory *Outbox, or
+// the Redis one that replicas share (internal/redisstore), where an entry
+// belongs to the replica that queued or adopted it. Both keep their entries
+// in a Ledger, which defines what the methods do; a Queue must be safe for
+// concurrent use.
 type Queue interface {
-	Put(doc rules.Document, now time.Time) (bool, error)
-	Ack(id, notifier string, now time.Time) error
+	// Ack reports whether the alert is complete: acked by every notifier,
+	// recorded as delivered and no longer pending.
+	Ack(id, notifier string, now time.Time) (complete bool, err error)
 	Fail(id string, err error, next time.Time) error
 	Reject(id, notifier string, err error) error
 	DeadLetter(id, reason string) error
 	Lookup(id string) (Entry, bool)
 	Pending() []Entry
-	Len() int
-	DeadLetters() int
 	Notifiers() []string
-	Close() error
 }
 
 var _ Queue = (*Outbox)(nil)
 
 type job struct {
 	id  string
-	doc rules.Document
+	doc Document
 }
 
 type result struct {
@@ -207,9 +197,10 @@ func (w *worker) run(ctx context.Context, timeout time.Duration, results chan<- 
 // round is one delivery round of an entry: the notifiers it still waits
 // for and the failures so far.
 type round struct {
-	doc     rules.Document
-	waiting int
-	errs    []error // retryable
+	doc      Document
+	waiting  int
+	errs     []error // retryable
+	complete bool    // an Ack completed the alert
 }
 
 // session is the state of one Run or Drain, owned by its goroutine.
@@ -374,7 +365,9 @@ func (s *session) handle(res result, now time.Time) {
 	switch {
 	case res.err == nil:
 		s.fails.ok(res.notifier, now)
-		s.outboxError(o.Ack(res.id, res.notifier, now), now)
+		complete, err := o.Ack(res.id, res.notifier, now)
+		r.complete = r.complete || complete
+		s.outboxError(err, now)
 	case IsPermanent(res.err):
 		m.Failed.Add(1)
 		s.outboxError(o.Reject(res.id, res.notifier, res.err), now)
@@ -392,11 +385,16 @@ func (s *session) handle(res result, now time.Time) {
 // settle decides an entry's fate after a round.
 func (s *session) settle(id string, r *round, now time.Time) {
 	o := s.d.Outbox
+	if r.complete {
+		s.d.Metrics.Delivered.Add(1)
+		s.d.Log.Debug().Str("alert_id", id).Str("rule", r.doc.Rule).Msg("alert delivered")
+		return
+	}
 	e, ok := o.Lookup(id)
 	switch {
 	case !ok:
-		s.d.Metrics.Delivered.Add(1)
-		s.d.Log.Debug().Str("alert_id", id).Str("rule", r.doc.Rule).Msg("alert delivered")
+		// No longer pending here: another replica finished it or took it
+		// over (internal/redisstore).
 	case len(r.errs) > 0:
 		next := now.Add(s.d.backoff(e.Attempts + 1))
 		s.outboxError(o.Fail(id, errors.Join(r.errs...), next), now)
@@ -441,8 +439,9 @@ func (s *session) shutdown() {
 			continue
 		}
 		now := time.Now()
-		s.outboxError(s.d.Outbox.Ack(res.id, res.notifier, now), now)
-		if _, pending := s.d.Outbox.Lookup(res.id); !pending {
+		complete, err := s.d.Outbox.Ack(res.id, res.notifier, now)
+		s.outboxError(err, now)
+		if complete {
 			s.d.Metrics.Delivered.Add(1)
 		}
 	}
@@ -450,7 +449,7 @@ func (s *session) shutdown() {
 
 // failureLog logs a repeating failure when it starts, when its message
 // changes (at most once a minute, since messages often carry request ids)
-// and when it ends — not on every retry (STYLE.md).
+// and when it ends — not on every retry.
 type failureLog struct {
 	log                       zerolog.Logger
 	field                     string // log field naming who fails

@@ -13,14 +13,13 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // fake is a hand-written notifier: it records each call's time and id and
 // answers with behave (nil: success).
 type fake struct {
 	name   string
-	behave func(ctx context.Context, call int, doc *rules.Document) error
+	behave func(ctx context.Context, call int, doc *Document) error
 
 	mu    sync.Mutex
 	calls []call
@@ -33,7 +32,7 @@ type call struct {
 
 func (f *fake) Name() string { return f.name }
 
-func (f *fake) Notify(ctx context.Context, doc *rules.Document) error {
+func (f *fake) Notify(ctx context.Context, doc *Document) error {
 	f.mu.Lock()
 	f.calls = append(f.calls, call{time.Now(), doc.AlertID})
 	n := len(f.calls)
@@ -52,7 +51,7 @@ func (f *fake) Calls() []call {
 
 // hang blocks until the attempt's context ends, like a notifier whose
 // endpoint never answers.
-func hang(ctx context.Context, _ int, _ *rules.Document) error {
+func hang(ctx context.Context, _ int, _ *Document) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
@@ -106,7 +105,7 @@ func (r *rig) stop() {
 	}
 }
 
-func (r *rig) put(doc rules.Document) {
+func (r *rig) put(doc Document) {
 	r.t.Helper()
 	mustPut(r.t, r.ob, doc, time.Now())
 	r.d.Wake()
@@ -124,7 +123,7 @@ func offsets(calls []call, start time.Time) []time.Duration {
 func TestDispatchDeliversAndRemoves(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out syncBuffer
-		st := &fake{name: "stdout", behave: func(ctx context.Context, _ int, doc *rules.Document) error {
+		st := &fake{name: "stdout", behave: func(ctx context.Context, _ int, doc *Document) error {
 			return (&Stdout{W: &out}).Notify(ctx, doc)
 		}}
 		sns := &fake{name: "sns"}
@@ -157,7 +156,7 @@ func TestDispatchDeliversAndRemoves(t *testing.T) {
 // when it starts and when it ends, not on every retry.
 func TestDispatchBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		sns := &fake{name: "sns", behave: func(_ context.Context, n int, _ *rules.Document) error {
+		sns := &fake{name: "sns", behave: func(_ context.Context, n int, _ *Document) error {
 			if n <= 6 {
 				return errors.New("connection refused")
 			}
@@ -195,7 +194,7 @@ func TestDispatchBackoff(t *testing.T) {
 // The attempt count and next attempt are persisted while retrying.
 func TestDispatchPersistsAttempts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		sns := &fake{name: "sns", behave: func(context.Context, int, *rules.Document) error {
+		sns := &fake{name: "sns", behave: func(context.Context, int, *Document) error {
 			return errors.New("throttled")
 		}}
 		r := newRig(t, sns)
@@ -245,10 +244,10 @@ func TestBackoffSequence(t *testing.T) {
 // dead-lettered when the other notifiers are done with it.
 func TestDispatchPermanent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		sns := &fake{name: "sns", behave: func(context.Context, int, *rules.Document) error {
+		sns := &fake{name: "sns", behave: func(context.Context, int, *Document) error {
 			return Permanent(errors.New("InvalidParameter: message too long"))
 		}}
-		flaky := &fake{name: "webhook", behave: func(_ context.Context, n int, _ *rules.Document) error {
+		flaky := &fake{name: "webhook", behave: func(_ context.Context, n int, _ *Document) error {
 			if n == 1 {
 				return errors.New("timeout")
 			}
@@ -290,7 +289,7 @@ func TestDispatchPermanent(t *testing.T) {
 
 func TestDispatchMaxAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		sns := &fake{name: "sns", behave: func(context.Context, int, *rules.Document) error {
+		sns := &fake{name: "sns", behave: func(context.Context, int, *Document) error {
 			return errors.New("no route to host")
 		}}
 		r := newRig(t, sns)
@@ -444,7 +443,7 @@ func TestDrainHonoursContext(t *testing.T) {
 func TestRunCancelAcksFinishedAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		sns := &fake{name: "sns", behave: func(ctx context.Context, _ int, _ *rules.Document) error {
+		sns := &fake{name: "sns", behave: func(ctx context.Context, _ int, _ *Document) error {
 			<-release
 			return nil // delivered, even though ctx may be done by now
 		}}

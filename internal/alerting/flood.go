@@ -1,8 +1,6 @@
 package alerting
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -24,21 +22,12 @@ const (
 	floodVersion   = 1
 )
 
-// Flood caps the alerts of each rule per clock hour of alert time (design
-// section 8). It uses the alerts' own times, never the wall clock, so it
-// gives the same result live and in replay.
-//
-// Within an hour (UTC) the first Cap alerts of a rule are admitted and the
-// rest suppressed: counted per group, and when the hour has ended — at the
-// rule's first alert of a later hour, or at Flush with a time at or past
-// the hour's end — turned into one digest document that says how many were
-// suppressed, for which groups. Nothing is dropped silently: every
-// suppressed alert is in a digest's count and in Metrics.Suppressed.
-//
-// An alert older than the rule's current hour (alerts of different groups
-// need not come in time order) counts against the current hour; so does an
-// alert for an hour that Flush has already closed, which goes to the next
-// hour instead, so that each rule and hour gets at most one digest.
+// Flood caps the alerts of each rule per clock hour (UTC) of the alerts'
+// own times, so live and replay agree: the first Cap of an hour are
+// admitted, the rest suppressed and, once the hour has ended, summed up in
+// one digest document per rule and hour (docs/delivery.md, "Flood
+// control"). An alert older than the rule's current hour, or of an hour
+// Flush has closed, counts against the current one.
 //
 // Cap 0 means no cap. The zero Flood is ready to use. Flood is owned by one
 // goroutine (the engine's) and has no locks. Its JSON encoding
@@ -49,7 +38,7 @@ type Flood struct {
 	Metrics *Metrics // optional: counts Suppressed and Digests
 
 	rules   map[string]*floodRule
-	digests []rules.Document // made at an hour change, returned by Flush
+	digests []Document // made at an hour change, returned by Flush
 }
 
 // floodRule is one rule's count for its open hour.
@@ -146,7 +135,7 @@ func (f *Flood) close(id string, st *floodRule) {
 // order. Live, cmd calls it from a ticker with the wall clock; in replay,
 // with the greatest event time, and once more at the end of the input with
 // a time past its last hour.
-func (f *Flood) Flush(now time.Time) []rules.Document {
+func (f *Flood) Flush(now time.Time) []Document {
 	for _, id := range slices.Sorted(maps.Keys(f.rules)) {
 		st := f.rules[id]
 		if !st.Hour.IsZero() && !now.Before(st.Hour.Add(time.Hour)) {
@@ -161,18 +150,17 @@ func (f *Flood) Flush(now time.Time) []rules.Document {
 // digestID is the digest's stable alert_id: a hash of rule and hour, the
 // same for a replica or a restart that makes the same digest.
 func digestID(rule string, hour time.Time) string {
-	sum := sha256.Sum256([]byte("digest\x00" + rule + "\x00" + hour.UTC().Format(time.RFC3339)))
-	return hex.EncodeToString(sum[:16])
+	return rules.HashID("digest", rule, hour.UTC().Format(time.RFC3339))
 }
 
-func (st *floodRule) digest(rule string, limit int) rules.Document {
+func (st *floodRule) digest(rule string, limit int) Document {
 	hour := st.Hour.UTC().Format(time.RFC3339)
 	labels := maps.Clone(st.Labels)
 	if labels == nil {
 		labels = make(map[string]string, 1)
 	}
 	labels["digest"] = "true"
-	return rules.Document{
+	return Document{
 		AlertID:     digestID(rule, st.Hour),
 		Rule:        rule,
 		Title:       fmt.Sprintf("%s suppressed for %s", plural(st.Suppressed, "alert"), rule),
@@ -231,7 +219,7 @@ func (st *floodRule) description(rule string, limit int) string {
 type floodState struct {
 	V       int                   `json:"v"`
 	Rules   map[string]*floodRule `json:"rules,omitempty"`
-	Digests []rules.Document      `json:"digests,omitempty"`
+	Digests []Document            `json:"digests,omitempty"`
 }
 
 // MarshalJSON encodes the counting state and the digests not yet flushed.

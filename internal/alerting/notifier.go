@@ -3,8 +3,6 @@ package alerting
 import (
 	"context"
 	"errors"
-
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // Notifier delivers one alert document. cmd supplies the implementations
@@ -21,7 +19,7 @@ import (
 // The dispatcher calls a notifier from one goroutine at a time.
 type Notifier interface {
 	Name() string
-	Notify(ctx context.Context, doc *rules.Document) error
+	Notify(ctx context.Context, doc *Document) error
 }
 
 type permanentError struct{ err error }

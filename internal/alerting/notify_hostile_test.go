@@ -26,7 +26,7 @@ import (
 // and the message attributes), built by the real SNS notifier.
 func renderings(t *testing.T, a *rules.Alert) map[string]string {
 	t.Helper()
-	doc := a.Document()
+	doc := NewDocument(a)
 	j, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)

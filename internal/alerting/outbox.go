@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/secwatch/secwatch/internal/redact"
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/state"
 )
 
@@ -31,7 +29,7 @@ const (
 // Entry is one pending alert and its delivery progress, as stored in
 // <outbox>/<alert_id>.json.
 type Entry struct {
-	Doc rules.Document `json:"doc"`
+	Doc Document `json:"doc"`
 	// Queued is when Put stored it (wall clock); MaxAge counts from here.
 	Queued time.Time `json:"queued"`
 	// Attempts counts delivery rounds that ended with a retryable failure.
@@ -60,42 +58,17 @@ func (e *Entry) Clone() Entry {
 	return c
 }
 
-// Outbox is the durable at-least-once queue of alert documents (design
-// section 8) in one directory of the state directory, normally
-// <state_dir>/outbox:
-//
-//	<alert_id>.json        a pending alert (a framed state file holding an Entry)
-//	delivered, delivered.log  ids delivered within the dedup horizon
-//	dead-letter/<alert_id>.json  alerts given up on; secwatch never deletes them
-//	*.corrupt-<n>          files that failed verification, moved aside
-//
-// Group commit. One goroutine, the committer, makes every change durable,
-// in batches: the files of all the changes queued since its last commit
-// are written and fsynced together, the delivered ids appended to the
-// journal with one fsync, and the directory fsynced once (state.Commit).
-// An alert burst therefore costs a few fsyncs per batch, not two per
-// alert and two per delivery.
-//
-//   - PutLater queues an alert and returns at once; the alert is hidden
-//     from Pending (no notifier sees it) until the commit that wrote it.
-//     Sync waits for every change queued before it: the daemon calls it
-//     before a checkpoint, so that a checkpoint past an alert's event is
-//     never on disk before the alert (a crash can re-fire an alert, never
-//     lose one).
-//   - Put, Fail, Reject and DeadLetter wait for the commit of their change.
-//   - Ack changes memory at once and is committed with the next batch: a
-//     crash before that loses only the record of the delivery, so the
-//     alert is delivered again (at-least-once).
-//
-// When a write fails the in-memory queue is changed anyway, so alerts keep
-// flowing while the process lives; the error is returned by the waiting
-// method, or for PutLater and Ack passed to OnError and returned by the
-// next Sync.
-//
-// Put and PutLater are meant for the engine goroutine and the other
-// methods for the dispatcher goroutine; all methods are safe for
-// concurrent use (one mutex guards the queue; no file is written under it
-// except at open and at compaction of the delivered ids).
+// Outbox is the durable at-least-once queue of alert documents in one
+// directory, normally <state_dir>/outbox: the directory store of a Ledger
+// (docs/delivery.md, "The outbox on disk" and "One lifecycle, two stores").
+// One goroutine, the committer, writes every change in group commits.
+// PutLater and Ack return at once and are committed with the next batch
+// (a PutLater alert stays hidden from Pending until then); Sync waits for
+// everything queued before it; Put, Fail, Reject and DeadLetter wait for
+// their own commit. A failed write leaves the change in memory, so alerts
+// keep flowing; the error goes to the waiting caller, or to OnError and the
+// next Sync. All methods are safe for concurrent use; no file is written
+// under the mutex except at open and at compaction of the delivered ids.
 type Outbox struct {
 	// DedupHorizon is how long a delivered alert_id is remembered, so that
 	// Put of the same id sends nothing twice. If 0, DefaultDedupHorizon is
@@ -111,12 +84,10 @@ type Outbox struct {
 	mu         sync.Mutex
 	committed  *sync.Cond // broadcast after each commit
 	dir, dead  *state.Dir
-	notifiers  []string
-	entries    map[string]*Entry
+	book       *Ledger
 	delivered  *deliveredLog
 	deadIDs    map[string]bool
 	loadErrors []error
-	closed     bool
 
 	// The committer's queue: changes since its last batch, numbered.
 	ops       []*op
@@ -147,8 +118,6 @@ const (
 	opDead                 // move to dead-letter/
 )
 
-var errNotPending = errors.New("no such pending alert")
-
 // OpenOutbox opens (creating as needed) the outbox in dir, loads the
 // pending alerts and starts the committer. notifiers names the notifiers
 // that must each acknowledge an alert before it counts as delivered.
@@ -156,24 +125,15 @@ var errNotPending = errors.New("no such pending alert")
 // write — are returned by LoadErrors for the caller to log. OpenOutbox
 // locks dir (see state.Open) until Close.
 func OpenOutbox(dir string, notifiers []string) (*Outbox, error) {
-	if len(notifiers) == 0 {
-		return nil, errors.New("open outbox: no notifiers")
-	}
-	for i, n := range notifiers {
-		if n == "" || slices.Contains(notifiers[:i], n) {
-			return nil, fmt.Errorf("open outbox: notifier name %q empty or repeated", n)
-		}
+	book, err := NewLedger(notifiers)
+	if err != nil {
+		return nil, err
 	}
 	d, err := state.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)
 	}
-	o := &Outbox{
-		dir:       d,
-		notifiers: slices.Clone(notifiers),
-		entries:   make(map[string]*Entry),
-		deadIDs:   make(map[string]bool),
-	}
+	o := &Outbox{dir: d, book: book, deadIDs: make(map[string]bool)}
 	o.committed = sync.NewCond(&o.mu)
 	if err := o.load(time.Now().UTC()); err != nil {
 		d.Close()
@@ -268,10 +228,10 @@ func (o *Outbox) loadEntry(id string, now time.Time) (finished bool, err error) 
 		}
 		o.note(err)
 	}
-	if o.complete(&e) {
+	if o.book.Complete(&e) {
 		return true, nil
 	}
-	o.entries[id] = &e
+	o.book.Add(&e, false)
 	return false, nil
 }
 
@@ -297,16 +257,6 @@ func ValidAlertID(id string) bool {
 	}
 	for _, c := range []byte(id) {
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// complete reports whether every configured notifier acked e.
-func (o *Outbox) complete(e *Entry) bool {
-	for _, n := range o.notifiers {
-		if !slices.Contains(e.Acked, n) {
 			return false
 		}
 	}
@@ -341,7 +291,7 @@ func (o *Outbox) await(p *op) error {
 // twice. If the write fails, the alert is still queued in memory and Put
 // returns true and the error. An alert_id that is not a safe file name
 // ([A-Za-z0-9_-], at most 128 bytes) is refused with an error.
-func (o *Outbox) Put(doc rules.Document, now time.Time) (bool, error) {
+func (o *Outbox) Put(doc Document, now time.Time) (bool, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	p, err := o.put(doc, now)
@@ -358,7 +308,7 @@ func (o *Outbox) Put(doc rules.Document, now time.Time) (bool, error) {
 // the committer makes it durable, then visible to Pending, within
 // milliseconds. Sync waits for that. A failed write is passed to OnError;
 // the alert stays queued in memory.
-func (o *Outbox) PutLater(doc rules.Document, now time.Time) (bool, error) {
+func (o *Outbox) PutLater(doc Document, now time.Time) (bool, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	p, err := o.put(doc, now)
@@ -366,17 +316,16 @@ func (o *Outbox) PutLater(doc rules.Document, now time.Time) (bool, error) {
 }
 
 // put queues doc unless it is known; o.mu must be held.
-func (o *Outbox) put(doc rules.Document, now time.Time) (*op, error) {
+func (o *Outbox) put(doc Document, now time.Time) (*op, error) {
 	id := doc.AlertID
-	switch {
-	case o.closed:
-		return nil, fmt.Errorf("outbox put %s: outbox closed", id)
-	case !ValidAlertID(id):
-		return nil, fmt.Errorf("outbox put: invalid alert_id %q", id)
-	case o.entries[id] != nil, o.deadIDs[id], o.delivered.hasWithin(id, now, o.horizon()):
+	if err := o.book.CheckPut(id); err != nil {
+		return nil, err
+	}
+	if o.book.Has(id) || o.deadIDs[id] || o.delivered.hasWithin(id, now, o.horizon()) {
+		o.book.Duplicate()
 		return nil, nil
 	}
-	o.entries[id] = &Entry{Doc: doc, Queued: now.UTC(), held: true}
+	o.book.Add(&Entry{Doc: doc, Queued: now.UTC(), held: true}, true)
 	return o.enqueue(&op{kind: opWrite, id: id}), nil
 }
 
@@ -440,7 +389,7 @@ func (o *Outbox) commit() {
 		}
 		switch p.kind {
 		case opWrite:
-			e := o.entries[p.id]
+			e := o.book.Entry(p.id)
 			if e == nil { // finished or dead-lettered since: a later op
 				continue
 			}
@@ -486,7 +435,7 @@ func (o *Outbox) commit() {
 	released := false
 	for i, p := range fileOps {
 		p.err = errors.Join(werrs[i], dirErr)
-		if e := o.entries[p.id]; e != nil && e.held {
+		if e := o.book.Entry(p.id); e != nil && e.held {
 			e.held = false // durable, or failed and delivered from memory
 			released = true
 		}
@@ -532,49 +481,24 @@ func (o *Outbox) commit() {
 	}
 }
 
-// entry returns the pending entry id; o.mu must be held.
-func (o *Outbox) entry(op, id string) (*Entry, error) {
-	e := o.entries[id]
-	if o.closed {
-		return nil, fmt.Errorf("outbox %s %s: outbox closed", op, id)
-	}
-	if e == nil || e.held {
-		return nil, fmt.Errorf("outbox %s %s: %w", op, id, errNotPending)
-	}
-	return e, nil
-}
-
-func (o *Outbox) known(op, notifier string) error {
-	if !slices.Contains(o.notifiers, notifier) {
-		return fmt.Errorf("outbox %s: unknown notifier %q", op, notifier)
-	}
-	return nil
-}
-
-// Ack records that notifier delivered alert id. When every notifier has,
-// the id is recorded as delivered and the entry removed. The change is in
-// memory at once and on disk at the next commit.
-func (o *Outbox) Ack(id, notifier string, now time.Time) error {
+// Ack records that notifier delivered alert id, and reports whether the
+// alert is complete: every notifier has delivered it, so it is recorded as
+// delivered and no longer pending. The change is in memory at once and on
+// disk at the next commit.
+func (o *Outbox) Ack(id, notifier string, now time.Time) (complete bool, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	e, err := o.entry("ack", id)
-	if err != nil {
-		return err
-	}
-	if err := o.known("ack", notifier); err != nil {
-		return err
-	}
-	if !slices.Contains(e.Acked, notifier) {
-		e.Acked = append(e.Acked, notifier)
-	}
-	if o.complete(e) {
-		delete(o.entries, id)
+	_, complete, err = o.book.Ack(id, notifier)
+	switch {
+	case err != nil:
+		return false, err
+	case complete:
 		o.delivered.note(id, now)
 		o.enqueue(&op{kind: opFinish, id: id, at: now})
-	} else {
+	default:
 		o.enqueue(&op{kind: opWrite, id: id})
 	}
-	return nil
+	return complete, nil
 }
 
 // Fail records a delivery round that failed with err: one more attempt,
@@ -582,17 +506,10 @@ func (o *Outbox) Ack(id, notifier string, now time.Time) error {
 func (o *Outbox) Fail(id string, err error, next time.Time) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	e, lerr := o.entry("fail", id)
-	if lerr != nil {
-		return lerr
+	if _, err := o.book.Fail(id, err, next); err != nil {
+		return err
 	}
-	e.Attempts++
-	e.NextAttempt = next.UTC()
-	e.LastError = errorText(err)
-	if err := o.await(o.enqueue(&op{kind: opWrite, id: id})); err != nil {
-		return fmt.Errorf("outbox fail %s: %w", id, err)
-	}
-	return nil
+	return o.write("fail", id)
 }
 
 // Reject records that notifier refused alert id with a permanent error:
@@ -601,19 +518,16 @@ func (o *Outbox) Fail(id string, err error, next time.Time) error {
 func (o *Outbox) Reject(id, notifier string, err error) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	e, lerr := o.entry("reject", id)
-	if lerr != nil {
-		return lerr
+	if _, err := o.book.Reject(id, notifier, err); err != nil {
+		return err
 	}
-	if lerr := o.known("reject", notifier); lerr != nil {
-		return lerr
-	}
-	if e.Rejected == nil {
-		e.Rejected = make(map[string]string)
-	}
-	e.Rejected[notifier] = errorText(err)
+	return o.write("reject", id)
+}
+
+// write commits the entry id as it is and waits; o.mu must be held.
+func (o *Outbox) write(what, id string) error {
 	if err := o.await(o.enqueue(&op{kind: opWrite, id: id})); err != nil {
-		return fmt.Errorf("outbox reject %s: %w", id, err)
+		return fmt.Errorf("outbox %s %s: %w", what, id, err)
 	}
 	return nil
 }
@@ -625,14 +539,11 @@ func (o *Outbox) Reject(id, notifier string, err error) error {
 func (o *Outbox) DeadLetter(id, reason string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	e, err := o.entry("dead-letter", id)
+	e, err := o.book.DeadLetter(id, reason, time.Now())
 	if err != nil {
 		return err
 	}
-	delete(o.entries, id)
 	o.deadIDs[id] = true
-	e.DeadLettered = time.Now().UTC()
-	e.DeadLetterReason = reason
 	b, err := json.Marshal(e)
 	if err == nil {
 		// A crash between the dead-letter write and the removal leaves
@@ -649,45 +560,30 @@ func (o *Outbox) DeadLetter(id, reason string) error {
 func (o *Outbox) Lookup(id string) (Entry, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if e := o.entries[id]; e != nil {
-		return e.Clone(), true
-	}
-	return Entry{}, false
+	return o.book.Lookup(id)
 }
 
 // Pending returns copies of the pending entries that are committed (an
-// alert queued by PutLater shows once it is on disk), sorted by Queued,
-// then alert id. The documents' maps are shared and must not be modified.
+// alert queued by PutLater shows once it is on disk), in delivery order
+// (Ledger.Pending).
 func (o *Outbox) Pending() []Entry {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	out := make([]Entry, 0, len(o.entries))
-	for _, e := range o.entries {
-		if !e.held {
-			out = append(out, e.Clone())
-		}
-	}
-	SortEntries(out)
-	return out
-}
-
-// SortEntries sorts entries in delivery order: oldest first, ties by alert
-// id, so every outbox implementation hands them out alike.
-func SortEntries(es []Entry) {
-	slices.SortFunc(es, func(a, b Entry) int {
-		if c := a.Queued.Compare(b.Queued); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Doc.AlertID, b.Doc.AlertID)
-	})
+	return o.book.Pending()
 }
 
 // Len returns the number of pending alerts, committed or not.
 func (o *Outbox) Len() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.entries)
+	return o.book.Len()
 }
+
+// Queued returns the number of alerts Put and PutLater queued since open;
+// Duplicates the number they refused as already pending, delivered within
+// the dedup horizon or dead-lettered.
+func (o *Outbox) Queued() int64     { return o.book.Queued() }
+func (o *Outbox) Duplicates() int64 { return o.book.Duplicates() }
 
 // DeadLetters returns the number of alerts in the dead-letter directory
 // (found at open plus dead-lettered since). It only grows, so it can back
@@ -707,7 +603,7 @@ func (o *Outbox) DedupRecord() (ids int, evicted int64) {
 }
 
 // Notifiers returns the names of the notifiers that must ack each alert.
-func (o *Outbox) Notifiers() []string { return slices.Clone(o.notifiers) }
+func (o *Outbox) Notifiers() []string { return o.book.Notifiers() }
 
 // LoadErrors returns the problems OpenOutbox met and got past: corrupt
 // files moved aside (each matching state.ErrCorrupt) and failed writes.
@@ -721,23 +617,14 @@ func (o *Outbox) LoadErrors() []error {
 // Pending alerts stay on disk for the next OpenOutbox.
 func (o *Outbox) Close() error {
 	o.mu.Lock()
-	if o.closed {
+	if o.book.Closed() {
 		o.mu.Unlock()
 		return nil
 	}
-	o.closed = true // nothing is queued from here on
+	o.book.Close() // nothing is queued from here on
 	for o.running {
 		o.committed.Wait()
 	}
 	o.mu.Unlock()
 	return o.dir.Close()
-}
-
-// errorText is an error's message made safe to store and log: credentials
-// masked, control characters removed, cut.
-func errorText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return redact.Sanitize(redact.Text(err.Error()), maxErrorText)
 }

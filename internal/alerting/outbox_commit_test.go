@@ -27,7 +27,7 @@ func TestOutboxPutLater(t *testing.T) {
 		if ok, _ := o.PutLater(testDoc(2), t0); ok {
 			t.Error("PutLater of a queued id = true; want false")
 		}
-		if err := o.Ack(testDoc(1).AlertID, "stdout", t0); err == nil {
+		if _, err := o.Ack(testDoc(1).AlertID, "stdout", t0); err == nil {
 			t.Error("Ack of an uncommitted alert succeeded")
 		}
 		synced := make(chan error)
@@ -62,7 +62,7 @@ func TestOutboxPutLater(t *testing.T) {
 		}
 		// Acks go in one batch: journal and removals, on disk after Sync.
 		for n := 1; n <= 3; n++ {
-			if err := o.Ack(testDoc(n).AlertID, "stdout", t0); err != nil {
+			if _, err := o.Ack(testDoc(n).AlertID, "stdout", t0); err != nil {
 				t.Fatal(err)
 			}
 		}

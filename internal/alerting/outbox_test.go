@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/state"
 )
 
@@ -19,8 +18,8 @@ var t0 = time.Date(2026, 1, 28, 19, 15, 23, 0, time.UTC)
 
 // testDoc returns an alert document with id n (padded to look like the
 // engine's hex ids).
-func testDoc(n int) rules.Document {
-	return rules.Document{
+func testDoc(n int) Document {
+	return Document{
 		AlertID:   fmt.Sprintf("%032x", n),
 		Rule:      "mcp-auth-failure-burst",
 		Title:     "Repeated authentication failures from one client",
@@ -44,7 +43,7 @@ func openOutbox(t *testing.T, dir string, notifiers ...string) *Outbox {
 	return o
 }
 
-func mustPut(t *testing.T, o *Outbox, doc rules.Document, now time.Time) {
+func mustPut(t *testing.T, o *Outbox, doc Document, now time.Time) {
 	t.Helper()
 	ok, err := o.Put(doc, now)
 	if err != nil || !ok {
@@ -74,16 +73,16 @@ func TestOutboxPutAck(t *testing.T) {
 	if ok, err := o.Put(doc, t0); ok || err != nil {
 		t.Errorf("second Put of a pending id = %v, %v; want false, nil", ok, err)
 	}
-	if err := o.Ack(doc.AlertID, "stdout", t0); err != nil {
+	if _, err := o.Ack(doc.AlertID, "stdout", t0); err != nil {
 		t.Fatal(err)
 	}
 	if e, ok := o.Lookup(doc.AlertID); !ok || !slices.Equal(e.Acked, []string{"stdout"}) {
 		t.Errorf("after one ack: %+v, %v; want pending with Acked [stdout]", e, ok)
 	}
-	if err := o.Ack(doc.AlertID, "stdout", t0); err != nil { // repeated ack is harmless
+	if _, err := o.Ack(doc.AlertID, "stdout", t0); err != nil { // repeated ack is harmless
 		t.Fatal(err)
 	}
-	if err := o.Ack(doc.AlertID, "sns", t0); err != nil {
+	if _, err := o.Ack(doc.AlertID, "sns", t0); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.Sync(); err != nil { // an Ack is on disk at the next commit
@@ -95,7 +94,7 @@ func TestOutboxPutAck(t *testing.T) {
 	if ok, err := o.Put(doc, t0.Add(time.Hour)); ok || err != nil {
 		t.Errorf("Put of a delivered id = %v, %v; want false, nil", ok, err)
 	}
-	if err := o.Ack(doc.AlertID, "sns", t0); err == nil {
+	if _, err := o.Ack(doc.AlertID, "sns", t0); err == nil {
 		t.Error("Ack of an id no longer pending succeeded")
 	}
 }
@@ -120,7 +119,7 @@ func TestOutboxErrors(t *testing.T) {
 		}
 	}
 	mustPut(t, o, testDoc(1), t0)
-	if err := o.Ack(testDoc(1).AlertID, "email", t0); err == nil {
+	if _, err := o.Ack(testDoc(1).AlertID, "email", t0); err == nil {
 		t.Error("Ack by an unknown notifier succeeded")
 	}
 	if err := o.Fail("nope", errors.New("x"), t0); err == nil {
@@ -169,7 +168,7 @@ func TestOutboxRestart(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("entry after restart:\n got %+v\nwant %+v", got, want)
 	}
-	for _, d := range []rules.Document{a, b, c} {
+	for _, d := range []Document{a, b, c} {
 		if ok, err := o.Put(d, t0.Add(time.Hour)); ok || err != nil {
 			t.Errorf("re-fired %s after restart: Put = %v, %v; want false", d.AlertID, ok, err)
 		}
@@ -230,7 +229,7 @@ func TestOutboxCompaction(t *testing.T) {
 			t.Fatal(err)
 		}
 		for n := from; n < to; n++ {
-			if err := o.Ack(testDoc(n).AlertID, "stdout", at); err != nil {
+			if _, err := o.Ack(testDoc(n).AlertID, "stdout", at); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -22,7 +22,7 @@ const maxShown = 200
 
 // WriteJSON writes the alert document as one line of JSON.
 func WriteJSON(w io.Writer, a *rules.Alert) error {
-	b, err := json.Marshal(a.Document())
+	b, err := json.Marshal(NewDocument(a))
 	if err != nil {
 		return fmt.Errorf("encode alert %s: %w", a.ID, err)
 	}

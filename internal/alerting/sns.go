@@ -14,7 +14,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/secwatch/secwatch/internal/redact"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // snsAPI is the part of the SNS client SNS uses.
@@ -37,24 +36,12 @@ const (
 // a variable for tests.
 var snsMaxBytes = 256 * 1024
 
-// SNS publishes each alert document to an SNS topic (design section 8).
-//
-// The message has MessageStructure "json": subscribers over email get a
-// readable multi-line rendering (see EmailText), every other protocol gets
-// the alert document as JSON. The subject is "[HIGH] title - k=v ...",
-// printable ASCII, at most 100 characters. Message attributes severity,
-// rule and alert_id (type String) let subscriptions filter. On a FIFO topic
-// (FIFO is true or TopicARN ends in ".fifo") MessageGroupId is the rule and
-// MessageDeduplicationId the alert_id, so SNS itself drops a redelivery
-// within its five-minute deduplication interval.
-//
-// A message over 256 KiB (message plus attributes) is made to fit: samples
-// are dropped first, last sample first, and the document gets
-// "truncated": true; then the description is cut; as a last resort every
-// other text field is cut to 1 KiB. Group values and samples come from
-// logs, so they are sanitized (control characters, escapes and
-// bidirectional overrides removed) and cut in the subject and the email
-// rendering; secret-looking sample fields are redacted.
+// SNS publishes each alert document to an SNS topic, as JSON for every
+// protocol but email (EmailText), with a short printable subject, the
+// severity, rule and alert_id as message attributes, and on a FIFO topic
+// (FIFO, or a TopicARN ending in ".fifo") the alert_id as deduplication id.
+// A message over 256 KiB is made to fit, samples first. The message format
+// and the size rules are in docs/aws.md.
 //
 // Errors: throttling, server errors (5xx), timeouts and network errors are
 // returned as they are, for the dispatcher to retry; a request SNS rejects
@@ -70,7 +57,7 @@ type SNS struct {
 func (s *SNS) Name() string { return "sns" }
 
 // Notify publishes doc. It does not modify doc.
-func (s *SNS) Notify(ctx context.Context, doc *rules.Document) error {
+func (s *SNS) Notify(ctx context.Context, doc *Document) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -91,7 +78,7 @@ func (s *SNS) Notify(ctx context.Context, doc *rules.Document) error {
 func (s *SNS) fifo() bool { return s.FIFO || strings.HasSuffix(s.TopicARN, ".fifo") }
 
 // input builds the Publish request for doc.
-func (s *SNS) input(doc *rules.Document) (*sns.PublishInput, error) {
+func (s *SNS) input(doc *Document) (*sns.PublishInput, error) {
 	attrs := map[string]types.MessageAttributeValue{}
 	attrBytes := 0
 	for _, a := range [...]struct{ name, value string }{
@@ -128,7 +115,7 @@ func (s *SNS) input(doc *rules.Document) (*sns.PublishInput, error) {
 
 // fit returns the json-structured SNS message for doc, made to fit in
 // limit bytes as the SNS type comment describes.
-func fit(doc *rules.Document, limit int) (string, error) {
+func fit(doc *Document, limit int) (string, error) {
 	d := *doc // shares maps and slices, which are replaced, never modified
 	msg, err := snsMessage(&d)
 	if err != nil || len(msg) <= limit {
@@ -208,7 +195,7 @@ func cutValues(m map[string]string) map[string]string {
 
 // snsMessage is the json-structured message: the alert document (JSON) as
 // "default", the text rendering as "email".
-func snsMessage(d *rules.Document) (string, error) {
+func snsMessage(d *Document) (string, error) {
 	docJSON, err := marshalNoEscape(d)
 	if err != nil {
 		return "", fmt.Errorf("encode alert: %w", err)
@@ -246,7 +233,7 @@ var asciiPunct = strings.NewReplacer(
 // Subject renders the SNS subject of doc: "[HIGH] title - k=v k2=v2", with
 // group keys sorted, group values redacted and sanitized, reduced to
 // printable ASCII and cut to 100 characters.
-func Subject(doc *rules.Document) string {
+func Subject(doc *Document) string {
 	sev := strings.ToUpper(doc.Severity)
 	if sev == "" {
 		sev = "ALERT"
@@ -272,7 +259,7 @@ func Subject(doc *rules.Document) string {
 //	Group:      client_ip=203.0.113.7
 //	Count:      11 (threshold 10, window 5m0s)
 //	...
-func EmailText(doc *rules.Document) string {
+func EmailText(doc *Document) string {
 	var b strings.Builder
 	line := func(label, value string) {
 		if value != "" {

@@ -16,8 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // fakeSNS records Publish requests and answers with err.
@@ -36,7 +34,7 @@ func (f *fakeSNS) Publish(ctx context.Context, in *sns.PublishInput, _ ...func(*
 
 // publish runs Notify on doc and returns the request and the decoded
 // message.
-func publish(t *testing.T, s *SNS, doc rules.Document) (*sns.PublishInput, snsBody) {
+func publish(t *testing.T, s *SNS, doc Document) (*sns.PublishInput, snsBody) {
 	t.Helper()
 	f := &fakeSNS{}
 	s.Client = f
@@ -59,9 +57,9 @@ type snsBody struct {
 	Email   string `json:"email"`
 }
 
-func (b snsBody) doc(t *testing.T) rules.Document {
+func (b snsBody) doc(t *testing.T) Document {
 	t.Helper()
-	var d rules.Document
+	var d Document
 	if err := json.Unmarshal([]byte(b.Default), &d); err != nil {
 		t.Fatalf("default is not an alert document: %v", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/redact"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // Stdout is the notifier for local use: it writes each alert document to W
@@ -29,7 +28,7 @@ func (s *Stdout) Name() string { return "stdout" }
 
 // Notify writes doc. A write error is returned as is (retried); a document
 // that cannot be encoded is a permanent error.
-func (s *Stdout) Notify(ctx context.Context, doc *rules.Document) error {
+func (s *Stdout) Notify(ctx context.Context, doc *Document) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -55,7 +54,7 @@ func (s *Stdout) Notify(ctx context.Context, doc *rules.Document) error {
 //
 // Group values and the title are sanitized and cut, since they can carry
 // attacker-controlled text; group keys are sorted.
-func DocumentText(doc *rules.Document) string {
+func DocumentText(doc *Document) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %-8s %s", docTime(doc.Time, "2006-01-02T15:04:05Z07:00"), strings.ToUpper(redact.Sanitize(doc.Severity, 16)), redact.Sanitize(doc.Rule, maxShown))
 	for _, k := range SortedKeys(doc.Group) {

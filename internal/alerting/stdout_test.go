@@ -6,13 +6,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // stdoutDocs are an ordinary alert, one with hostile group text, an
 // absent-rule alert without a group, and a digest.
-func stdoutDocs() []rules.Document {
+func stdoutDocs() []Document {
 	plain := testDoc(7)
 	plain.Labels = map[string]string{"requirement": "23.2"}
 	plain.Samples = []map[string]string{{"@time": "2026-01-28T19:15:22Z", "authorization": "[REDACTED]", "path": "/mcp"}}
@@ -31,13 +29,13 @@ func stdoutDocs() []rules.Document {
 	absent.Truncated = true
 	absent.AlertID = "c0ffee00c0ffee00c0ffee00c0ffee00"
 
-	digest := rules.Document{
+	digest := Document{
 		AlertID: "ffd81c907998a317066c3535290e443a", Rule: "mcp-auth-failure-burst",
 		Title: "7 alerts suppressed for mcp-auth-failure-burst", Severity: "high",
 		Group: map[string]string{"digest": "2026-01-28T10:00:00Z"}, Count: 7, Threshold: 3, Window: "1h0m0s",
 		Time: "2026-01-28T10:46:00Z", FirstSeen: "2026-01-28T10:16:00Z",
 	}
-	return []rules.Document{plain, hostile, absent, digest}
+	return []Document{plain, hostile, absent, digest}
 }
 
 func TestStdoutGolden(t *testing.T) {

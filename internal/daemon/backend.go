@@ -15,7 +15,7 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
-	"github.com/secwatch/secwatch/internal/shared"
+	"github.com/secwatch/secwatch/internal/redisstore"
 	"github.com/secwatch/secwatch/internal/state"
 )
 
@@ -27,7 +27,7 @@ type backend interface {
 	loadCheckpoint() (*checkpoint, []error)
 	saveCheckpoint(ck *checkpoint) error
 	// openOutbox opens the outbox; the errors are problems got past.
-	openOutbox(notifiers []string) (alerting.Queue, []error, error)
+	openOutbox(notifiers []string) (outbox, []error, error)
 	// start begins background work: wake is called when another
 	// replica's alerts were adopted, lost when Redis lost this replica's
 	// state (write a checkpoint again soon).
@@ -35,6 +35,26 @@ type backend interface {
 	writeMetrics(w io.Writer)
 	close()
 }
+
+// outbox is what the daemon needs of an outbox, which both backends'
+// outboxes provide: the dispatcher's Queue, PutLater for the engine (the
+// outbox makes the alert durable, then wakes the dispatcher itself), Sync
+// before a checkpoint, and the counts /metrics shows.
+type outbox interface {
+	alerting.Queue
+	PutLater(doc alerting.Document, now time.Time) (bool, error)
+	Sync() error
+	Len() int
+	DeadLetters() int
+	Queued() int64
+	Duplicates() int64
+	Close() error
+}
+
+var (
+	_ outbox = (*alerting.Outbox)(nil)
+	_ outbox = (*redisstore.Outbox)(nil)
+)
 
 // openBackend opens the configured backend.
 func (d *Daemon) openBackend(log zerolog.Logger) (backend, error) {
@@ -54,7 +74,7 @@ func (d *Daemon) openBackend(log zerolog.Logger) (backend, error) {
 			return nil, fmt.Errorf("state.redis.password_env: environment variable %q is not set", rc.PasswordEnv)
 		}
 	}
-	s, err := shared.Open(shared.Options{
+	s, err := redisstore.Open(redisstore.Options{
 		Addr: rc.Addr, Password: password, DB: rc.DB, TLS: rc.TLS,
 		KeyPrefix: rc.KeyPrefix, Lease: rc.Lease, Scope: inputScope(cfg.Sources), Log: d.Log,
 	})
@@ -106,7 +126,7 @@ func (b *dirBackend) saveCheckpoint(ck *checkpoint) error {
 	return saveCheckpoint(b.dir, ck)
 }
 
-func (b *dirBackend) openOutbox(notifiers []string) (alerting.Queue, []error, error) {
+func (b *dirBackend) openOutbox(notifiers []string) (outbox, []error, error) {
 	o, err := alerting.OpenOutbox(filepath.Join(b.dir.Path(), "outbox"), notifiers)
 	if err != nil {
 		return nil, nil, err
@@ -136,8 +156,8 @@ func (b *dirBackend) start(wake, lost func()) {
 
 // redisBackend is state shared through Redis.
 type redisBackend struct {
-	s      *shared.Store
-	outbox *shared.Outbox
+	s      *redisstore.Store
+	outbox *redisstore.Outbox
 	log    zerolog.Logger
 }
 
@@ -196,8 +216,8 @@ func (b *redisBackend) saveCheckpoint(ck *checkpoint) error {
 	return b.s.SaveCheckpoint(context.Background(), raw)
 }
 
-func (b *redisBackend) openOutbox(notifiers []string) (alerting.Queue, []error, error) {
-	o, err := shared.OpenOutbox(context.Background(), b.s, notifiers)
+func (b *redisBackend) openOutbox(notifiers []string) (outbox, []error, error) {
+	o, err := redisstore.OpenOutbox(context.Background(), b.s, notifiers)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -210,7 +230,7 @@ func (b *redisBackend) openOutbox(notifiers []string) (alerting.Queue, []error, 
 
 func (b *redisBackend) start(wake, lost func()) {
 	b.outbox.OnClaimed = wake
-	b.outbox.Start(b.log, shared.Hooks{
+	b.outbox.Start(b.log, redisstore.Hooks{
 		Adopted: func() {
 			b.log.Info().Int64("adopted_total", b.outbox.Adopted()).Msg("adopted pending alerts of a stopped replica")
 			wake()

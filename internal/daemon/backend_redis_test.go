@@ -3,14 +3,14 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"github.com/secwatch/secwatch/internal/alerting"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"github.com/secwatch/secwatch/internal/rules"
-	"github.com/secwatch/secwatch/internal/shared"
+	"github.com/secwatch/secwatch/internal/redisstore"
 	"github.com/secwatch/secwatch/internal/testutil/redisserver"
 )
 
@@ -21,7 +21,7 @@ import (
 // for the claimer would store the checkpoint before the last claims.
 func TestRedisCheckpointWaitsForClaimer(t *testing.T) {
 	srv := redisserver.Start(t)
-	s, err := shared.Open(shared.Options{Addr: srv.Addr, KeyPrefix: "t:", Replica: "a", Scope: "s"})
+	s, err := redisstore.Open(redisstore.Options{Addr: srv.Addr, KeyPrefix: "t:", Replica: "a", Scope: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestRedisCheckpointWaitsForClaimer(t *testing.T) {
 		t.Errorf("alerts claimed in redis when the checkpoint was saved: got %d, %v, want %d", got, err, n)
 	}
 	// The claimer decides what is a duplicate; the metrics read its counts.
-	q.(laterQueue).PutLater(rules.Document{AlertID: fmt.Sprintf("%032x", 0), Rule: "r"}, time.Now())
+	q.PutLater(alerting.Document{AlertID: fmt.Sprintf("%032x", 0), Rule: "r"}, time.Now())
 	if err := b.saveCheckpoint(&checkpoint{Seq: 2, Saved: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,15 +2,13 @@ package daemon
 
 import (
 	"fmt"
+	"github.com/secwatch/secwatch/internal/alerting"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/secwatch/secwatch/internal/alerting"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // The engine queues alerts without waiting for their fsync (PutLater); a
@@ -37,19 +35,15 @@ func TestCheckpointWaitsForOutbox(t *testing.T) {
 // queueThenCheckpoint opens b's outbox, queues n alerts (ids %032x of
 // 0..n-1) with PutLater and saves a checkpoint right after. The caller
 // checks the alerts were stored by then, and closes the outbox.
-func queueThenCheckpoint(t *testing.T, b backend, n int) alerting.Queue {
+func queueThenCheckpoint(t *testing.T, b backend, n int) outbox {
 	t.Helper()
 	q, _, err := b.openOutbox([]string{"stdout"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	later, ok := q.(laterQueue)
-	if !ok {
-		t.Fatalf("the %T outbox has no PutLater", q)
-	}
 	for i := range n {
-		doc := rules.Document{AlertID: fmt.Sprintf("%032x", i), Rule: "r", Time: "2026-01-28T19:15:22Z"}
-		if ok, err := later.PutLater(doc, time.Now()); !ok || err != nil {
+		doc := alerting.Document{AlertID: fmt.Sprintf("%032x", i), Rule: "r", Time: "2026-01-28T19:15:22Z"}
+		if ok, err := q.PutLater(doc, time.Now()); !ok || err != nil {
 			t.Fatalf("PutLater %d = %v, %v", i, ok, err)
 		}
 	}

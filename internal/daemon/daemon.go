@@ -154,7 +154,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	loop := &engineLoop{
-		d: d, log: log, store: store, engine: engine, flood: flood, outbox: outbox, disp: disp,
+		d: d, log: log, store: store, engine: engine, flood: flood, outbox: outbox,
 		cursors: cursors, seq: seq, metrics: m, rulePaths: cfg.Rules,
 	}
 	m.setRules(engine.Stats())
@@ -244,9 +244,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	// The final checkpoint waited for the outbox to commit the engine's
 	// last alerts, unless it failed: then wait here, so the drain sees them.
-	if s, ok := outbox.(interface{ Sync() error }); ok {
-		s.Sync()
-	}
+	outbox.Sync()
 	if err := disp.Drain(grace); err != nil {
 		log.Warn().Err(err).Int("pending", outbox.Len()).Msg("shutdown grace ended before every alert was delivered; they stay in the outbox")
 	}

@@ -25,7 +25,6 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/state"
 )
 
@@ -315,14 +314,14 @@ func (in *instance) waitEvents(n int) {
 }
 
 // alerts parses what the stdout notifier wrote.
-func alerts(t *testing.T, out string) []rules.Document {
+func alerts(t *testing.T, out string) []alerting.Document {
 	t.Helper()
-	var docs []rules.Document
+	var docs []alerting.Document
 	for _, line := range strings.Split(out, "\n") {
 		if line == "" {
 			continue
 		}
-		var d rules.Document
+		var d alerting.Document
 		if err := json.Unmarshal([]byte(line), &d); err != nil {
 			t.Fatalf("stdout line is not an alert document: %q: %v", line, err)
 		}
@@ -331,11 +330,11 @@ func alerts(t *testing.T, out string) []rules.Document {
 	return docs
 }
 
-func (in *instance) alerts() []rules.Document { return alerts(in.t, in.stdout.String()) }
+func (in *instance) alerts() []alerting.Document { return alerts(in.t, in.stdout.String()) }
 
 // waitAlerts waits until the stdout notifier has written n alerts and
 // returns them.
-func (in *instance) waitAlerts(n int) []rules.Document {
+func (in *instance) waitAlerts(n int) []alerting.Document {
 	in.t.Helper()
 	eventually(in.t, fmt.Sprintf("%d alerts on stdout", n), func() bool { return len(in.alerts()) >= n }, in)
 	return in.alerts()
@@ -361,7 +360,7 @@ func (in *instance) logEntries(msg string) []map[string]any {
 }
 
 // checkAlert compares the fields of an alert the tests care about.
-func checkAlert(t *testing.T, got rules.Document, rule, ip string, count int, firstSeen, at time.Time) {
+func checkAlert(t *testing.T, got alerting.Document, rule, ip string, count int, firstSeen, at time.Time) {
 	t.Helper()
 	want := fmt.Sprintf("rule=%s group=%v count=%d first_seen=%s time=%s", rule, map[string]string{"client_ip": ip}, count,
 		firstSeen.Format(time.RFC3339), at.Format(time.RFC3339))
@@ -833,7 +832,7 @@ func TestCorruptOutboxEntry(t *testing.T) {
 	}
 	ids := []string{"0a1b", "2c3d", "4e5f"}
 	for _, id := range ids {
-		doc := rules.Document{AlertID: id, Rule: "burst", Title: "t", Severity: "high", Group: map[string]string{"client_ip": id},
+		doc := alerting.Document{AlertID: id, Rule: "burst", Title: "t", Severity: "high", Group: map[string]string{"client_ip": id},
 			Count: 5, Threshold: 4, Window: "5m0s", Time: "2026-01-28T19:00:00Z", FirstSeen: "2026-01-28T19:00:00Z"}
 		if _, err := ob.Put(doc, time.Now()); err != nil {
 			t.Fatal(err)
@@ -1020,7 +1019,7 @@ type blockingNotifier struct {
 
 func (n *blockingNotifier) Name() string { return "slow" }
 
-func (n *blockingNotifier) Notify(ctx context.Context, doc *rules.Document) error {
+func (n *blockingNotifier) Notify(ctx context.Context, doc *alerting.Document) error {
 	select {
 	case n.entered <- struct{}{}:
 	default:
@@ -1123,7 +1122,7 @@ type pager struct {
 
 func (p *pager) Name() string { return "pager" }
 
-func (p *pager) Notify(_ context.Context, doc *rules.Document) error {
+func (p *pager) Notify(_ context.Context, doc *alerting.Document) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls++
@@ -1219,7 +1218,7 @@ func TestFailedStartLeavesNothingRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := rules.Document{AlertID: "0a1b", Rule: "burst", Title: "t", Severity: "high", Count: 5, Threshold: 4,
+	doc := alerting.Document{AlertID: "0a1b", Rule: "burst", Title: "t", Severity: "high", Count: 5, Threshold: 4,
 		Window: "5m0s", Time: "2026-01-28T19:00:00Z", FirstSeen: "2026-01-28T19:00:00Z"}
 	if _, err := ob.Put(doc, time.Now()); err != nil {
 		t.Fatal(err)

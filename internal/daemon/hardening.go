@@ -1,9 +1,8 @@
 package daemon
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"github.com/secwatch/secwatch/internal/alerting"
 	"strconv"
 	"time"
 
@@ -51,15 +50,13 @@ func (h *hardening) start(e *rules.Engine) {
 }
 
 // evictionAlerts puts an EvictionRule alert for every rule that evicted
-// groups since its last one, at most one per rule and clock hour; it
-// reports whether the dispatcher has new work. The alert id is a hash of
-// the rule and the hour, so a restart within the hour does not send it
-// again (the outbox drops the repeat).
-func (l *engineLoop) evictionAlerts(now time.Time) bool {
+// groups since its last one, at most one per rule and clock hour. The
+// alert id is a hash of the rule and the hour, so a restart within the
+// hour does not send it again (the outbox drops the repeat).
+func (l *engineLoop) evictionAlerts(now time.Time) {
 	h := &l.hard
 	h.start(l.engine)
 	hour := now.UTC().Truncate(time.Hour)
-	woke := false
 	for _, st := range l.engine.Stats() {
 		n := st.Evicted - h.evictBase[st.Rule]
 		if n <= 0 || h.evictHour[st.Rule].Equal(hour) {
@@ -67,9 +64,8 @@ func (l *engineLoop) evictionAlerts(now time.Time) bool {
 		}
 		h.evictBase[st.Rule] = st.Evicted
 		h.evictHour[st.Rule] = hour
-		woke = l.put(evictionDoc(st, n, l.maxKeys(), hour, now)) || woke
+		l.put(evictionDoc(st, n, l.maxKeys(), hour, now))
 	}
-	return woke
 }
 
 func (l *engineLoop) maxKeys() int {
@@ -80,10 +76,9 @@ func (l *engineLoop) maxKeys() int {
 }
 
 // evictionDoc is the alert document for n evictions by one rule.
-func evictionDoc(st rules.RuleStats, n int64, maxKeys int, hour, now time.Time) rules.Document {
-	sum := sha256.Sum256([]byte(EvictionRule + "\x00" + st.Rule + "\x00" + event.FormatTime(hour)))
-	return rules.Document{
-		AlertID:  hex.EncodeToString(sum[:16]),
+func evictionDoc(st rules.RuleStats, n int64, maxKeys int, hour, now time.Time) alerting.Document {
+	return alerting.Document{
+		AlertID:  rules.HashID(EvictionRule, st.Rule, event.FormatTime(hour)),
 		Rule:     EvictionRule,
 		Title:    "Rule " + st.Rule + " is evicting groups (key spray, or max_keys too low)",
 		Severity: "high",

@@ -24,8 +24,7 @@ type engineLoop struct {
 	store     backend
 	engine    *rules.Engine
 	flood     *alerting.Flood
-	outbox    alerting.Queue
-	disp      *alerting.Dispatcher
+	outbox    outbox
 	cursors   map[string]map[string]any // an ingest.Cursor, or the JSON it was restored from
 	seq       uint64
 	metrics   *metrics
@@ -126,83 +125,35 @@ func (l *engineLoop) observe(rec *ingest.Record) {
 }
 
 // emit passes alerts through flood control into the outbox, which makes
-// each durable before the dispatcher can see it.
+// each durable before it wakes the dispatcher.
 func (l *engineLoop) emit(alerts []rules.Alert) {
 	if len(alerts) == 0 {
 		return
 	}
 	l.dirty = true
-	woke := false
 	for i := range alerts {
 		a := &alerts[i]
-		if !l.flood.Admit(a) {
-			continue
+		if l.flood.Admit(a) {
+			l.put(alerting.NewDocument(a))
 		}
-		woke = l.put(a.Document()) || woke
-	}
-	if woke {
-		l.disp.Wake()
 	}
 }
 
 func (l *engineLoop) flush(now time.Time) {
-	woke := false
 	for _, doc := range l.flood.Flush(now) {
-		woke = l.put(doc) || woke
+		l.put(doc)
 	}
-	woke = l.evictionAlerts(now) || woke
-	if woke {
-		l.disp.Wake()
-	}
+	l.evictionAlerts(now)
 }
 
-// laterQueue is an outbox that commits alerts in groups (the state
-// directory's): the engine queues an alert without waiting for its fsync,
-// and the outbox wakes the dispatcher once the alert is on disk
-// (dirBackend.start) and commits everything before a checkpoint is saved
-// (dirBackend.saveCheckpoint).
-type laterQueue interface {
-	PutLater(doc rules.Document, now time.Time) (bool, error)
-}
-
-// countingQueue is an outbox that counts the alerts it queued and refused
-// itself (the Redis one, whose claimer decides after PutLater returned);
-// metrics.write reads its counts instead of put counting.
-type countingQueue interface {
-	Claimed() int64
-	Duplicates() int64
-}
-
-// put stores one document; it reports whether the dispatcher has new work
-// now (false when the outbox wakes it itself after committing).
-func (l *engineLoop) put(doc rules.Document) bool {
-	if q, ok := l.outbox.(laterQueue); ok {
-		added, err := q.PutLater(doc, time.Now())
-		if err != nil {
-			l.log.Error().Err(err).Str("alert_id", doc.AlertID).Str("rule", doc.Rule).Msg("alert refused by the outbox")
-		}
-		if _, counted := q.(countingQueue); counted {
-			return false
-		}
-		if added {
-			l.metrics.alerts.Add(1)
-		} else if err == nil {
-			l.metrics.duplicates.Add(1)
-		}
-		return false
+// put queues one document without waiting for the outbox to make it
+// durable: the outbox wakes the dispatcher once it has (dirBackend.start,
+// redisBackend.start), and a checkpoint waits for it (saveCheckpoint). The
+// outbox counts what it queued and what it refused as the same firing.
+func (l *engineLoop) put(doc alerting.Document) {
+	if _, err := l.outbox.PutLater(doc, time.Now()); err != nil {
+		l.log.Error().Err(err).Str("alert_id", doc.AlertID).Str("rule", doc.Rule).Msg("alert refused by the outbox")
 	}
-	added, err := l.outbox.Put(doc, time.Now())
-	if err != nil {
-		// The outbox keeps the alert in memory and delivers it while the
-		// process lives; only its durability is lost.
-		l.log.Error().Err(err).Str("alert_id", doc.AlertID).Str("rule", doc.Rule).Msg("outbox write failed; alert kept in memory")
-	}
-	if added {
-		l.metrics.alerts.Add(1)
-	} else {
-		l.metrics.duplicates.Add(1)
-	}
-	return added
 }
 
 // snapshot captures everything a checkpoint holds. It runs on the engine

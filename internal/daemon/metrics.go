@@ -22,11 +22,9 @@ import (
 // metrics are the daemon's self-metrics, written by their owners and read
 // by the HTTP handler; everything is atomic or guarded.
 type metrics struct {
-	start      time.Time
-	engine     heartbeat
-	events     atomic.Int64
-	alerts     atomic.Int64 // documents put in the outbox
-	duplicates atomic.Int64 // alerts the outbox already had (re-fired after a restart)
+	start  time.Time
+	engine heartbeat
+	events atomic.Int64
 
 	checkpoints        atomic.Int64
 	checkpointFailures atomic.Int64
@@ -35,7 +33,7 @@ type metrics struct {
 	reloadFailures     atomic.Int64
 
 	delivery alerting.Metrics
-	outbox   alerting.Queue
+	outbox   outbox
 	backend  backend // its own metrics (redis)
 	// cwHeartbeat is set while the CloudWatch heartbeat publisher runs.
 	cwHeartbeat atomic.Pointer[cloudWatchHeartbeat]
@@ -102,15 +100,13 @@ func (m *metrics) healthy(now time.Time, maxAge time.Duration) (bool, string) {
 	return true, "ok"
 }
 
-// alertCounts returns the alerts put in the outbox and the duplicates it
-// refused: counted by put, or by the outbox itself when it decides after
-// PutLater returned (the Redis outbox's claimer).
+// alertCounts returns the alerts the outbox queued and the duplicates it
+// refused.
 func (m *metrics) alertCounts() (alerts, duplicates int64) {
-	alerts, duplicates = m.alerts.Load(), m.duplicates.Load()
-	if c, ok := m.outbox.(countingQueue); ok {
-		alerts, duplicates = alerts+c.Claimed(), duplicates+c.Duplicates()
+	if m.outbox == nil {
+		return 0, 0
 	}
-	return alerts, duplicates
+	return m.outbox.Queued(), m.outbox.Duplicates()
 }
 
 // metricHeader writes the HELP and TYPE lines of a metric.

@@ -22,7 +22,6 @@ import (
 
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/testutil"
 	"github.com/secwatch/secwatch/internal/testutil/redisserver"
 )
@@ -50,7 +49,7 @@ type sink struct {
 
 func (s *sink) Name() string { return "sink" }
 
-func (s *sink) Notify(_ context.Context, doc *rules.Document) error {
+func (s *sink) Notify(_ context.Context, doc *alerting.Document) error {
 	if s.fail {
 		return errors.New("sink unavailable")
 	}
@@ -104,8 +103,14 @@ type cluster struct {
 
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
+	return newClusterWith(t, burstRule)
+}
+
+// newClusterWith is newCluster with other rules.
+func newClusterWith(t *testing.T, rulesYAML string) *cluster {
+	t.Helper()
 	srv := redisserver.Start(t)
-	tb := newTestbed(t, burstRule)
+	tb := newTestbed(t, rulesYAML)
 	c := &cluster{t: t, tb: tb, redis: srv, cfg: filepath.Join(tb.dir, "secwatch.yaml"), sink: filepath.Join(tb.dir, "sink.log")}
 	writeFile(t, c.cfg, fmt.Sprintf(`state:
   backend: redis
@@ -325,6 +330,39 @@ func count(ds []delivery, replica string) int {
 		}
 	}
 	return n
+}
+
+// TestReplicasDeliverEachReAlertOnce runs two replicas on a sustained
+// attack whose rule re-alerts once per minute: each of the 4 firings has
+// its own id and is delivered once in total.
+func TestReplicasDeliverEachReAlertOnce(t *testing.T) {
+	t.Parallel()
+	c := newClusterWith(t, sustainedRule)
+	a, b := c.start("a", false), c.start("b", false)
+	lines := sustainedLines(c.tb.clock, "203.0.113.7")
+	want := replayIDs(t, sustainedRule, lines)
+	c.tb.feed(lines)
+	const fired = `secwatch_rule_alerts_total{rule="sustained"}`
+	waitUntil(t, "4 deliveries, every replica settled", func() bool {
+		return len(c.deliveries()) >= 4 && a.metric(fired) == 4 && b.metric(fired) == 4 &&
+			a.metric("secwatch_outbox_depth") == 0 && b.metric("secwatch_outbox_depth") == 0
+	}, a, b)
+	a.stop(t)
+	b.stop(t)
+
+	got := c.deliveries()
+	ids := map[string]int{}
+	for _, d := range got {
+		ids[d.id]++
+	}
+	if len(got) != 4 || len(ids) != 4 {
+		t.Fatalf("got %d deliveries with %d distinct ids, want 4 and 4: %v", len(got), len(ids), got)
+	}
+	for i, id := range want {
+		if ids[id] != 1 {
+			t.Errorf("replay's alert %d (id %s): delivered %d times, want once: %v", i, id, ids[id], got)
+		}
+	}
 }
 
 // TestKilledReplicaIsTakenOver kills a replica (SIGKILL) in the middle of a

@@ -3,14 +3,15 @@ package rules
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
-	"github.com/secwatch/secwatch/internal/redact"
 )
 
-// Alert is what the engine emits when a rule fires. It refers to the rule
-// that fired; Document renders the wire form (design section 7).
+// Alert is what the engine emits when a rule fires: a plain value that
+// refers to the rule that fired. alerting.NewDocument renders it as the
+// alert document, redacted.
 type Alert struct {
 	ID   string
 	Rule *Rule
@@ -39,87 +40,33 @@ type Alert struct {
 // MaxSamples is the number of sample events an alert carries at most.
 const MaxSamples = 3
 
-// alertID is the stable identity of an alert: a hash of the rule, the group
-// and the window start (first_seen), so that a restart or a second replica
-// producing the same alert produces the same id.
-func alertID(ruleID string, group []event.Field, windowStart time.Time) string {
-	h := sha256.New()
-	h.Write([]byte(ruleID))
+// alertID is the alert_id of one firing: a hash of the rule, the group,
+// first_seen, the firing time T and the count, so that a restart, a replay
+// or a second replica producing the same firing produces the same id, and
+// two firings of one group (a re-alert after cooldown, or several at one
+// millisecond with cooldown 0s, each counting one event more) get two ids.
+// docs/delivery.md ("alert_id") gives the scheme and its one limit.
+func alertID(ruleID string, group []event.Field, first time.Time, t int64, count int) string {
+	parts := make([]string, 0, len(group)+4)
+	parts = append(parts, ruleID)
 	for _, f := range group {
-		h.Write([]byte{0})
-		h.Write([]byte(f.Key))
-		h.Write([]byte{'='})
-		h.Write([]byte(f.Value))
+		parts = append(parts, f.Key+"="+f.Value)
 	}
-	h.Write([]byte{0})
-	h.Write([]byte(event.FormatTime(windowStart)))
-	sum := h.Sum(nil)
-	return hex.EncodeToString(sum[:16])
+	parts = append(parts, event.FormatTime(first), "t="+event.FormatTime(time.Unix(0, t)), "n="+strconv.Itoa(count))
+	return HashID(parts...)
 }
 
-// Document is the alert document of design section 7, the form written by
-// replay and sent by every notifier. Maps render with sorted keys, so the
-// JSON encoding of a Document is deterministic.
-type Document struct {
-	AlertID     string              `json:"alert_id"`
-	Rule        string              `json:"rule"`
-	Title       string              `json:"title"`
-	Severity    string              `json:"severity"`
-	Group       map[string]string   `json:"group"`
-	Count       int                 `json:"count"`
-	Threshold   int                 `json:"threshold"`
-	Window      string              `json:"window"`
-	Time        string              `json:"time"`
-	FirstSeen   string              `json:"first_seen"`
-	Labels      map[string]string   `json:"labels,omitempty"`
-	Description string              `json:"description,omitempty"`
-	Runbook     string              `json:"runbook,omitempty"`
-	Samples     []map[string]string `json:"samples,omitempty"`
-	Source      string              `json:"source,omitempty"`
-	// Truncated is set by a notifier that had to drop samples to stay
-	// under a size limit.
-	Truncated bool `json:"truncated,omitempty"`
-}
-
-// Document renders the alert. Sample fields whose names or values look like
-// secrets are redacted; sample values are otherwise kept as logged.
-func (a *Alert) Document() Document {
-	r := a.Rule
-	d := Document{
-		AlertID:     a.ID,
-		Rule:        r.ID,
-		Title:       r.Title,
-		Severity:    r.Severity,
-		Group:       make(map[string]string, len(a.Group)),
-		Count:       a.Count,
-		Threshold:   r.Threshold,
-		Window:      r.Window.String(),
-		Time:        event.FormatTime(a.Time),
-		FirstSeen:   event.FormatTime(a.FirstSeen),
-		Labels:      r.Labels,
-		Description: r.Description,
-		Runbook:     r.Runbook,
-		Source:      a.Source,
-	}
-	if r.Kind == KindAbsent {
-		d.Window = r.Absent.String()
-	}
-	if d.Title == "" {
-		d.Title = r.ID
-	}
-	for _, f := range a.Group {
-		d.Group[f.Key] = redact.Value(f.Key, f.Value)
-	}
-	for i := range a.Samples {
-		s := &a.Samples[i]
-		m := make(map[string]string, len(s.Fields)+1)
-		for _, f := range s.Fields {
-			if _, dup := m[f.Key]; !dup {
-				m[f.Key] = redact.Value(f.Key, f.Value)
-			}
+// HashID is the one function that turns the parts that identify an alert
+// document into its alert_id: the first 16 bytes of the SHA-256 of the
+// parts joined by NUL bytes, in hex (32 digits). Alerts, flood digests and
+// eviction alerts all take their ids from it.
+func HashID(parts ...string) string {
+	h := sha256.New()
+	for i, p := range parts {
+		if i > 0 {
+			h.Write([]byte{0})
 		}
-		m["@time"] = event.FormatTime(s.Time)
-		d.Samples = append(d.Samples, m)
+		h.Write([]byte(p))
 	}
-	return d
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -466,7 +466,7 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 	g.coolUntil = g.t + rs.cool
 	first := time.Unix(0, g.times[g.head]).UTC()
 	a := Alert{
-		ID:        alertID(r.ID, g.fields, first),
+		ID:        alertID(r.ID, g.fields, first, g.t, count),
 		Rule:      r,
 		Group:     g.fields,
 		Count:     count,

@@ -55,7 +55,7 @@ func (e *Engine) checkAbsent(rs *ruleState, now int64, out []Alert) []Alert {
 			src = sourceOf(&samples[0])
 		}
 		out = append(out, Alert{
-			ID:        alertID(r.ID, g.fields, last),
+			ID:        alertID(r.ID, g.fields, last, g.last+rs.absent, 0),
 			Rule:      r,
 			Group:     g.fields,
 			Time:      time.Unix(0, g.last+rs.absent).UTC(),
@@ -139,7 +139,7 @@ func (e *Engine) observeSequence(rs *ruleState, ev *event.Event, ts int64, out [
 	g.coolUntil = g.t + rs.cool
 	firstT := time.Unix(0, first).UTC()
 	a := Alert{
-		ID:        alertID(r.ID, g.fields, firstT),
+		ID:        alertID(r.ID, g.fields, firstT, g.t, used),
 		Rule:      r,
 		Group:     g.fields,
 		Count:     used,

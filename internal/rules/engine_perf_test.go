@@ -110,8 +110,8 @@ func randomEvents(seed uint64, n int) []*event.Event {
 func docLines(as []Alert) []string {
 	var out []string
 	for i := range as {
-		d := as[i].Document()
-		out = append(out, fmt.Sprintf("%s %s %v %d %s %s %v", d.AlertID, d.Rule, d.Group, d.Count, d.Time, d.FirstSeen, d.Samples))
+		a := &as[i]
+		out = append(out, fmt.Sprintf("%s %s %v %d %s %s %v", a.ID, a.Rule.ID, a.Group, a.Count, a.Time, a.FirstSeen, a.Samples))
 	}
 	return out
 }

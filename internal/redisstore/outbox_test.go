@@ -1,15 +1,15 @@
-package shared
+package redisstore
 
 import (
 	"context"
 	"errors"
+	"github.com/secwatch/secwatch/internal/alerting"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/testutil"
 	"github.com/secwatch/secwatch/internal/testutil/redisserver"
 )
@@ -37,8 +37,8 @@ func newOutbox(t *testing.T, s *Store) *Outbox {
 	return o
 }
 
-func doc(id string) rules.Document {
-	return rules.Document{AlertID: id, Rule: "auth-burst", Group: map[string]string{"client_ip": "203.0.113.7"}, Count: 11}
+func doc(id string) alerting.Document {
+	return alerting.Document{AlertID: id, Rule: "auth-burst", Group: map[string]string{"client_ip": "203.0.113.7"}, Count: 11}
 }
 
 // waitUntil polls cond every 20ms for up to 10s.
@@ -74,7 +74,7 @@ func TestClaimIsTakenOnce(t *testing.T) {
 		t.Fatalf("b pending: got %d, want 0", got)
 	}
 	for _, n := range []string{"stdout", "sns"} {
-		if err := a.Ack("x1", n, now); err != nil {
+		if _, err := a.Ack("x1", n, now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -103,7 +103,7 @@ func TestStoppedReplicaIsAdopted(t *testing.T) {
 	if ok, err := a.Put(doc("x2"), now); !ok || err != nil {
 		t.Fatalf("a.Put: %v, %v", ok, err)
 	}
-	if err := a.Ack("x2", "stdout", now); err != nil {
+	if _, err := a.Ack("x2", "stdout", now); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Fail("x2", errors.New("sns: connection refused"), now.Add(time.Hour)); err != nil {
@@ -132,7 +132,7 @@ func TestStoppedReplicaIsAdopted(t *testing.T) {
 	if len(e.Acked) != 1 || e.Acked[0] != "stdout" || e.Attempts != 1 {
 		t.Errorf("adopted entry: acked %v attempts %d, want [stdout] and 1", e.Acked, e.Attempts)
 	}
-	if err := b.Ack("x2", "sns", now); err != nil {
+	if _, err := b.Ack("x2", "sns", now); err != nil {
 		t.Fatal(err)
 	}
 	if b.Len() != 0 || b.Adopted() != 1 {
@@ -171,7 +171,7 @@ func TestRedisDownFailsOpenAndResyncs(t *testing.T) {
 	}
 	// Delivered while down: recorded once redis is back.
 	for _, n := range []string{"stdout", "sns"} {
-		if err := a.Ack("during", n, now); err != nil {
+		if _, err := a.Ack("during", n, now); err != nil {
 			t.Fatalf("ack with redis down: %v", err)
 		}
 	}

@@ -1,16 +1,16 @@
-package shared
+package redisstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/secwatch/secwatch/internal/alerting"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/secwatch/secwatch/internal/rules"
 	"github.com/secwatch/secwatch/internal/testutil/redisserver"
 )
 
@@ -55,8 +55,8 @@ func TestPutLaterIsClaimedBySync(t *testing.T) {
 	if err := a.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if a.Claimed() != 3 || a.Duplicates() != 2 || a.Len() != 3 || a.Unsynced() != 0 {
-		t.Fatalf("claimed %d duplicates %d pending %d unsynced %d, want 3 2 3 0", a.Claimed(), a.Duplicates(), a.Len(), a.Unsynced())
+	if a.Queued() != 3 || a.Duplicates() != 2 || a.Len() != 3 || a.Unsynced() != 0 {
+		t.Fatalf("claimed %d duplicates %d pending %d unsynced %d, want 3 2 3 0", a.Queued(), a.Duplicates(), a.Len(), a.Unsynced())
 	}
 
 	// Close claims whatever is still queued before it returns.
@@ -108,7 +108,7 @@ func TestPutLaterTwoReplicasOneOwner(t *testing.T) {
 			t.Errorf("alert %s is pending on %d replicas, want 1", id, owned[id])
 		}
 	}
-	if c, d := a.Claimed()+b.Claimed(), a.Duplicates()+b.Duplicates(); c != n || d != n {
+	if c, d := a.Queued()+b.Queued(), a.Duplicates()+b.Duplicates(); c != n || d != n {
 		t.Errorf("claimed %d, duplicates %d over both replicas, want %d and %d", c, d, n, n)
 	}
 }
@@ -147,7 +147,7 @@ func TestPutLaterRedisDown(t *testing.T) {
 	}
 	// Delivered from memory while Redis is down.
 	for _, n := range []string{"stdout", "sns"} {
-		if err := a.Ack("down", n, now); err != nil {
+		if _, err := a.Ack("down", n, now); err != nil {
 			t.Fatalf("ack with redis down: %v", err)
 		}
 	}
@@ -177,7 +177,7 @@ func TestOutboxRefusesInvalidIDs(t *testing.T) {
 	srv := redisserver.Start(t)
 	o := newOutbox(t, newStore(t, srv.Addr, "a"))
 	for _, id := range []string{"", "../../etc/passwd", "a/b", "a.json", "a b", strings.Repeat("a", 129)} {
-		doc := rules.Document{AlertID: id, Rule: "r"}
+		doc := alerting.Document{AlertID: id, Rule: "r"}
 		if ok, err := o.Put(doc, time.Now()); ok || err == nil {
 			t.Errorf("Put(%q) = %v, %v; want an error", id, ok, err)
 		}

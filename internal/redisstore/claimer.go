@@ -1,4 +1,4 @@
-package shared
+package redisstore
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/secwatch/secwatch/internal/alerting"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
 // maxClaimBatch bounds the claims sent in one pipeline, so that one batch
@@ -36,16 +35,8 @@ type claimQueue struct {
 }
 
 type claim struct {
-	doc rules.Document
+	doc alerting.Document
 	now time.Time
-}
-
-// checkID refuses an alert id the outbox cannot take.
-func checkID(id string) error {
-	if !alerting.ValidAlertID(id) {
-		return fmt.Errorf("outbox put: invalid alert_id %q", id)
-	}
-	return nil
 }
 
 // PutLater queues doc for the claimer and returns at once, without I/O
@@ -55,10 +46,10 @@ func checkID(id string) error {
 // the claimer, which counts it in Claimed or Duplicates. The alert becomes
 // visible to Pending when its claim is won (or failed: then it is kept in
 // memory without a claim), and OnClaimed is called.
-func (o *Outbox) PutLater(doc rules.Document, now time.Time) (bool, error) {
+func (o *Outbox) PutLater(doc alerting.Document, now time.Time) (bool, error) {
 	id := doc.AlertID
-	if err := checkID(id); err != nil {
-		return false, err
+	if !alerting.ValidAlertID(id) {
+		return false, fmt.Errorf("outbox put: invalid alert_id %q", id)
 	}
 	q := &o.cq
 	q.mu.Lock()
@@ -67,7 +58,7 @@ func (o *Outbox) PutLater(doc rules.Document, now time.Time) (bool, error) {
 	case q.closed:
 		return false, fmt.Errorf("outbox put %s: outbox closed", id)
 	case q.ids[id]:
-		o.duplicates.Add(1)
+		o.book.Duplicate()
 		return false, nil
 	}
 	if q.ids == nil {
@@ -131,6 +122,11 @@ func (o *Outbox) claimLoop() {
 		q.mu.Unlock()
 
 		added, err := o.claimBatch(batch)
+		// Before the batch counts as done, so that a Sync that returns
+		// the error finds it reported too.
+		if err != nil && o.OnError != nil {
+			o.OnError(err)
+		}
 
 		q.mu.Lock()
 		for _, c := range batch {
@@ -142,9 +138,6 @@ func (o *Outbox) claimLoop() {
 		}
 		q.cond.Broadcast()
 		q.mu.Unlock()
-		if err != nil && o.OnError != nil {
-			o.OnError(err)
-		}
 		if added && o.OnClaimed != nil {
 			o.OnClaimed()
 		}
@@ -161,12 +154,8 @@ func (o *Outbox) claimBatch(batch []claim) (bool, error) {
 	todo := make([]*alerting.Entry, 0, len(batch))
 	for _, c := range batch {
 		id := c.doc.AlertID
-		if o.entries[id] != nil {
-			o.duplicates.Add(1)
-			continue
-		}
-		if t, ok := o.seen[id]; ok && c.now.Sub(t) < o.horizon() {
-			o.duplicates.Add(1)
+		if o.book.Has(id) || o.seenWithin(id, c.now) {
+			o.book.Duplicate()
 			continue
 		}
 		todo = append(todo, &alerting.Entry{Doc: c.doc, Queued: c.now.UTC()})
@@ -184,24 +173,22 @@ func (o *Outbox) claimBatch(batch []claim) (bool, error) {
 	var failed []string
 	for i, e := range todo {
 		id := e.Doc.AlertID
-		if o.entries[id] != nil {
+		if o.book.Has(id) {
 			// Adopted or Put meanwhile: it is already queued here.
-			o.duplicates.Add(1)
+			o.book.Duplicate()
 			continue
 		}
 		switch {
 		case won != nil && won[i] == 1:
-			o.entries[id] = e
-			o.claimed.Add(1)
+			o.book.Add(e, true)
 			added = true
 		case won != nil && won[i] == 0:
 			o.seen[id] = e.Queued
-			o.duplicates.Add(1)
+			o.book.Duplicate()
 		default:
-			o.entries[id] = e
+			o.book.Add(e, true)
 			o.dirty[id] = true
 			o.unclaimed.Add(1)
-			o.claimed.Add(1)
 			added = true
 			failed = append(failed, id)
 		}

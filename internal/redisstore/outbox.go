@@ -1,11 +1,10 @@
-package shared
+package redisstore
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,26 +13,16 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/secwatch/secwatch/internal/alerting"
-	"github.com/secwatch/secwatch/internal/redact"
-	"github.com/secwatch/secwatch/internal/rules"
 )
 
-// Outbox is an alerting.Queue shared by replicas through a Store.
-//
-// This replica's view is in memory: the entries it owns (queued or
-// adopted) and the alert ids it has seen delivered. Every change is written
-// to Redis before the method returns when Redis is up; when it is not, the
-// change is kept in memory, marked, and written by Run once Redis answers
-// again. Put of an alert while Redis is unreachable queues it locally
-// without a claim, so it is delivered even then — by every replica that
-// fires it (docs/scaling.md).
-//
-// PutLater is Put without the wait: it queues the alert and returns at
-// once, and a claimer goroutine (claimer.go) runs the claims of everything
-// queued meanwhile in one pipeline, then makes the alerts it won visible
-// to Pending and calls OnClaimed. Sync waits for the claimer: the daemon
-// calls it before a checkpoint, so that a checkpoint is never stored ahead
-// of an alert Redis has not got.
+// Outbox is the outbox replicas share through a Store: a Ledger of the
+// entries this replica owns (queued or adopted), each change written to
+// Redis before the method returns when Redis is up, and kept in memory,
+// marked, for Run to write once Redis answers again when it is not (an alert
+// queued then is delivered without a claim, by every replica that fires it).
+// PutLater hands the alert to the claimer (claimer.go), which claims in
+// pipelines and then shows what it won to Pending and calls OnClaimed; Sync
+// waits for it (docs/scaling.md, "Round trips").
 //
 // All methods are safe for concurrent use. Run must be running for
 // adoption, heartbeats and re-syncs; Close stops it.
@@ -48,24 +37,20 @@ type Outbox struct {
 	OnClaimed func()
 	OnError   func(error)
 
-	s         *Store
-	notifiers []string
+	s *Store
 
 	mu        sync.Mutex
-	entries   map[string]*alerting.Entry
+	book      *alerting.Ledger     // the pending entries this replica owns
 	dirty     map[string]bool      // owned entries whose state Redis lacks
 	gone      map[string]goneOp    // finished here, not yet recorded in Redis
 	seen      map[string]time.Time // delivered, dead or claimed by another replica
 	deadCount int
-	closed    bool
 
-	adopted    atomic.Int64 // entries adopted from stopped replicas
-	unclaimed  atomic.Int64 // alerts queued without a claim (Redis down)
-	claimed    atomic.Int64 // alerts queued here by Put or the claimer
-	duplicates atomic.Int64 // alerts refused: pending here, seen, or claimed elsewhere
-	cq         claimQueue   // PutLater's queue (claimer.go)
-	stop       context.CancelFunc
-	done       chan struct{}
+	adopted   atomic.Int64 // entries adopted from stopped replicas
+	unclaimed atomic.Int64 // alerts queued without a claim (Redis down)
+	cq        claimQueue   // PutLater's queue (claimer.go)
+	stop      context.CancelFunc
+	done      chan struct{}
 }
 
 type goneOp struct {
@@ -78,12 +63,12 @@ type goneOp struct {
 // unreachable it still returns an Outbox; the dead-letter count then starts
 // at 0.
 func OpenOutbox(ctx context.Context, s *Store, notifiers []string) (*Outbox, error) {
-	if len(notifiers) == 0 {
-		return nil, errors.New("open outbox: no notifiers")
+	book, err := alerting.NewLedger(notifiers)
+	if err != nil {
+		return nil, err
 	}
 	o := &Outbox{
-		s: s, notifiers: slices.Clone(notifiers),
-		entries: map[string]*alerting.Entry{}, dirty: map[string]bool{},
+		s: s, book: book, dirty: map[string]bool{},
 		gone: map[string]goneOp{}, seen: map[string]time.Time{},
 	}
 	cctx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -125,22 +110,15 @@ func (o *Outbox) save(e *alerting.Entry) (bool, error) {
 // was delivered or dead-lettered within the horizon, or is claimed by
 // another replica. When Redis cannot be reached it queues the alert in
 // memory without a claim and returns true and the error.
-func (o *Outbox) Put(doc rules.Document, now time.Time) (bool, error) {
+func (o *Outbox) Put(doc alerting.Document, now time.Time) (bool, error) {
 	id := doc.AlertID
-	if err := checkID(id); err != nil {
-		return false, err
-	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	switch {
-	case o.closed:
-		return false, fmt.Errorf("outbox put %s: outbox closed", id)
-	case o.entries[id] != nil:
-		o.duplicates.Add(1)
-		return false, nil
+	if err := o.book.CheckPut(id); err != nil {
+		return false, err
 	}
-	if t, ok := o.seen[id]; ok && now.Sub(t) < o.horizon() {
-		o.duplicates.Add(1)
+	if o.book.Has(id) || o.seenWithin(id, now) {
+		o.book.Duplicate()
 		return false, nil
 	}
 	e := &alerting.Entry{Doc: doc, Queued: now.UTC()}
@@ -150,37 +128,31 @@ func (o *Outbox) Put(doc rules.Document, now time.Time) (bool, error) {
 		if err == nil {
 			if !ok {
 				o.seen[id] = now
-				o.duplicates.Add(1)
+				o.book.Duplicate()
 				return false, nil
 			}
-			o.entries[id] = e
-			o.claimed.Add(1)
+			o.book.Add(e, true)
 			return true, nil
 		}
 		cause = err
 	}
-	o.entries[id] = e
+	o.book.Add(e, true)
 	o.dirty[id] = true
 	o.unclaimed.Add(1)
-	o.claimed.Add(1)
 	return true, fmt.Errorf("outbox put %s (queued in memory without a cross-replica claim): %w", id, cause)
 }
 
-// update applies change to the pending entry id and writes it.
-func (o *Outbox) update(op, id string, change func(e *alerting.Entry)) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	e := o.entries[id]
-	switch {
-	case o.closed:
-		return fmt.Errorf("outbox %s %s: outbox closed", op, id)
-	case e == nil:
-		return fmt.Errorf("outbox %s %s: no such pending alert", op, id)
-	}
-	change(e)
-	if o.complete(e) {
-		return o.finish(id, goneOp{state: "done"}, time.Now())
-	}
+// seenWithin reports whether id was delivered, dead-lettered or claimed
+// elsewhere within the dedup horizon before now; o.mu is held.
+func (o *Outbox) seenWithin(id string, now time.Time) bool {
+	t, ok := o.seen[id]
+	return ok && now.Sub(t) < o.horizon()
+}
+
+// persist writes the changed entry e to Redis (or marks it for Run);
+// o.mu is held.
+func (o *Outbox) persist(op string, e *alerting.Entry) error {
+	id := e.Doc.AlertID
 	if !o.s.Up() {
 		o.dirty[id] = true
 		return nil
@@ -193,7 +165,7 @@ func (o *Outbox) update(op, id string, change func(e *alerting.Entry)) error {
 	case !ok:
 		// Another replica adopted it while this one was cut off: it
 		// delivers it from here on.
-		delete(o.entries, id)
+		o.book.Remove(id)
 		o.seen[id] = time.Now()
 	default:
 		delete(o.dirty, id)
@@ -201,18 +173,9 @@ func (o *Outbox) update(op, id string, change func(e *alerting.Entry)) error {
 	return nil
 }
 
-func (o *Outbox) complete(e *alerting.Entry) bool {
-	for _, n := range o.notifiers {
-		if !slices.Contains(e.Acked, n) {
-			return false
-		}
-	}
-	return true
-}
-
 // finish drops id here and records it in Redis (or marks it for Run).
 func (o *Outbox) finish(id string, g goneOp, now time.Time) error {
-	delete(o.entries, id)
+	o.book.Remove(id)
 	delete(o.dirty, id)
 	o.seen[id] = now
 	if !o.s.Up() {
@@ -234,87 +197,80 @@ func (o *Outbox) finishCmd(ctx context.Context, c redis.Scripter, id string, g g
 		id, g.state, o.horizon().Milliseconds(), g.dead)
 }
 
-// Ack records that notifier delivered alert id.
-func (o *Outbox) Ack(id, notifier string, now time.Time) error {
-	if !slices.Contains(o.notifiers, notifier) {
-		return fmt.Errorf("outbox ack: unknown notifier %q", notifier)
+// Ack records that notifier delivered alert id, and reports whether that
+// completed it (recorded as delivered in Redis, or marked for Run).
+func (o *Outbox) Ack(id, notifier string, now time.Time) (bool, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, complete, err := o.book.Ack(id, notifier)
+	switch {
+	case err != nil:
+		return false, err
+	case complete:
+		return true, o.finish(id, goneOp{state: "done"}, now)
 	}
-	return o.update("ack", id, func(e *alerting.Entry) {
-		if !slices.Contains(e.Acked, notifier) {
-			e.Acked = append(e.Acked, notifier)
-		}
-	})
+	return false, o.persist("ack", e)
 }
 
 // Fail records a failed delivery round.
 func (o *Outbox) Fail(id string, err error, next time.Time) error {
-	return o.update("fail", id, func(e *alerting.Entry) {
-		e.Attempts++
-		e.NextAttempt = next.UTC()
-		e.LastError = errorText(err)
-	})
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, err := o.book.Fail(id, err, next)
+	if err != nil {
+		return err
+	}
+	return o.persist("fail", e)
 }
 
 // Reject records a permanent refusal by notifier.
 func (o *Outbox) Reject(id, notifier string, err error) error {
-	if !slices.Contains(o.notifiers, notifier) {
-		return fmt.Errorf("outbox reject: unknown notifier %q", notifier)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, err := o.book.Reject(id, notifier, err)
+	if err != nil {
+		return err
 	}
-	return o.update("reject", id, func(e *alerting.Entry) {
-		if e.Rejected == nil {
-			e.Rejected = map[string]string{}
-		}
-		e.Rejected[notifier] = errorText(err)
-	})
+	return o.persist("reject", e)
 }
 
 // DeadLetter moves alert id to the shared dead-letter hash.
 func (o *Outbox) DeadLetter(id, reason string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	e := o.entries[id]
-	if e == nil || o.closed {
-		return fmt.Errorf("outbox dead-letter %s: no such pending alert", id)
+	now := time.Now()
+	e, err := o.book.DeadLetter(id, reason, now)
+	if err != nil {
+		return err
 	}
-	d := *e
-	d.DeadLettered = time.Now().UTC()
-	d.DeadLetterReason = reason
-	b, err := json.Marshal(&d)
+	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
 	o.deadCount++
-	return o.finish(id, goneOp{state: "dead", dead: b}, time.Now())
+	return o.finish(id, goneOp{state: "dead", dead: b}, now)
 }
 
 // Lookup returns a copy of the pending entry id.
 func (o *Outbox) Lookup(id string) (alerting.Entry, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if e := o.entries[id]; e != nil {
-		return e.Clone(), true
-	}
-	return alerting.Entry{}, false
+	return o.book.Lookup(id)
 }
 
-// Pending returns copies of the entries this replica owns, sorted by
-// Queued, then alert id.
+// Pending returns copies of the entries this replica owns, in delivery
+// order (alerting.Ledger.Pending).
 func (o *Outbox) Pending() []alerting.Entry {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	out := make([]alerting.Entry, 0, len(o.entries))
-	for _, e := range o.entries {
-		out = append(out, e.Clone())
-	}
-	alerting.SortEntries(out)
-	return out
+	return o.book.Pending()
 }
 
 // Len returns the number of pending alerts this replica owns.
 func (o *Outbox) Len() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.entries)
+	return o.book.Len()
 }
 
 // DeadLetters returns the dead letters in Redis when the outbox was opened
@@ -326,7 +282,7 @@ func (o *Outbox) DeadLetters() int {
 }
 
 // Notifiers returns the names of the notifiers that must ack each alert.
-func (o *Outbox) Notifiers() []string { return slices.Clone(o.notifiers) }
+func (o *Outbox) Notifiers() []string { return o.book.Notifiers() }
 
 // Unsynced returns the number of changes Redis has not got yet. A
 // checkpoint must not be stored while it is not 0: a replacement resuming
@@ -344,14 +300,14 @@ func (o *Outbox) Adopted() int64 { return o.adopted.Load() }
 // unreachable (delivered without the cross-replica claim).
 func (o *Outbox) Unclaimed() int64 { return o.unclaimed.Load() }
 
-// Claimed returns the number of alerts this replica queued (by Put or
+// Queued returns the number of alerts this replica queued (by Put or
 // PutLater, claimed or kept without a claim).
-func (o *Outbox) Claimed() int64 { return o.claimed.Load() }
+func (o *Outbox) Queued() int64 { return o.book.Queued() }
 
 // Duplicates returns the number of alerts Put or PutLater refused: already
 // pending here, delivered within the horizon, or claimed by another
 // replica.
-func (o *Outbox) Duplicates() int64 { return o.duplicates.Load() }
+func (o *Outbox) Duplicates() int64 { return o.book.Duplicates() }
 
 // Hooks are called by Run from its goroutine.
 type Hooks struct {
@@ -437,15 +393,15 @@ func (o *Outbox) beat(ctx context.Context, beaten *bool, h Hooks) error {
 	if lost {
 		// Redis restarted without our state (or we stalled past the
 		// lease): write every entry we hold again.
-		for id := range o.entries {
+		for _, id := range o.book.IDs() {
 			o.dirty[id] = true
 		}
 	}
 	n := 0
 	for _, e := range adopted {
 		id := e.Doc.AlertID
-		if o.entries[id] == nil && o.gone[id].state == "" {
-			o.entries[id] = e
+		if !o.book.Has(id) && o.gone[id].state == "" {
+			o.book.Add(e, false)
 			n++
 		}
 	}
@@ -487,7 +443,7 @@ func (o *Outbox) sync(ctx context.Context) error {
 	}
 	var saves []saved
 	for id := range o.dirty {
-		e := o.entries[id]
+		e := o.book.Entry(id)
 		if e == nil {
 			delete(o.dirty, id)
 			continue
@@ -513,7 +469,7 @@ func (o *Outbox) sync(ctx context.Context) error {
 		if n, _ := s.cmd.Int(); n == 0 {
 			// Claimed elsewhere meanwhile (by a replica that could reach
 			// Redis): that replica delivers it.
-			delete(o.entries, s.id)
+			o.book.Remove(s.id)
 			o.seen[s.id] = time.Now()
 		}
 	}
@@ -539,11 +495,11 @@ func (o *Outbox) prune(now time.Time) {
 func (o *Outbox) Close() error {
 	o.closeClaims()
 	o.mu.Lock()
-	if o.closed {
+	if o.book.Closed() {
 		o.mu.Unlock()
 		return nil
 	}
-	o.closed = true
+	o.book.Close()
 	o.mu.Unlock()
 	if o.stop != nil {
 		o.stop()
@@ -559,11 +515,4 @@ func (o *Outbox) Close() error {
 		err = errors.Join(err, o.s.note("release", o.s.client.Del(ctx, o.s.key("replica:", o.s.replica)).Err()))
 	}
 	return err
-}
-
-func errorText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return redact.Sanitize(redact.Text(err.Error()), 1000)
 }

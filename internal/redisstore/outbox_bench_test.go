@@ -1,4 +1,4 @@
-package shared
+package redisstore
 
 import (
 	"context"
@@ -15,10 +15,13 @@ import (
 // records the id as delivered). Against a real redis-server on loopback,
 // and against the directory outbox, which fsyncs each step.
 //
-//	go test -run '^$' -bench AlertLifecycle -benchtime 2000x ./internal/shared/
+//	go test -run '^$' -bench AlertLifecycle -benchtime 2000x ./internal/redisstore/
 func BenchmarkAlertLifecycle(b *testing.B) {
 	notifiers := []string{"stdout", "sns"}
-	run := func(b *testing.B, q alerting.Queue) {
+	run := func(b *testing.B, q interface {
+		alerting.Queue
+		Put(doc alerting.Document, now time.Time) (bool, error)
+	}) {
 		now := time.Now()
 		for i := range b.N {
 			id := "a" + strconv.Itoa(i)
@@ -26,7 +29,7 @@ func BenchmarkAlertLifecycle(b *testing.B) {
 				b.Fatalf("Put: %v, %v", ok, err)
 			}
 			for _, n := range notifiers {
-				if err := q.Ack(id, n, now); err != nil {
+				if _, err := q.Ack(id, n, now); err != nil {
 					b.Fatal(err)
 				}
 			}
