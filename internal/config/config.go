@@ -217,4 +217,7 @@ func (c *Config) resolve(dir string) {
 			c.Probes[i].CABundle = abs(c.Probes[i].CABundle)
 		}
 	}
+	for i := range c.Alerts.Notifiers {
+		c.Alerts.Notifiers[i].resolve(abs)
+	}
 }

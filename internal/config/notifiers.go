@@ -56,6 +56,15 @@ type Secret struct {
 	Value, Env, File string
 }
 
+// resolve makes the secret files relative to the config file's directory.
+func (n *Notifier) resolve(abs func(string) string) {
+	for _, s := range []*Secret{&n.URL, &n.Secret, &n.RoutingKey} {
+		if s.File != "" {
+			s.File = abs(s.File)
+		}
+	}
+}
+
 // IsZero reports whether no source is set.
 func (s Secret) IsZero() bool { return s == Secret{} }
 
