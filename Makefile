@@ -5,7 +5,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: redis all build run replay-demo testdata bench-quick test test-go test-integration test-rules vet fmt-check depcheck bench bench-latency bench-peers bench-plots bench-soak clean fuzz
+.PHONY: redis alertmanager all build run replay-demo testdata bench-quick test test-go test-integration test-rules vet fmt-check depcheck bench bench-latency bench-peers bench-plots bench-soak clean fuzz
 
 all: build
 
@@ -30,7 +30,12 @@ test: fmt-check vet depcheck test-go test-rules test-integration
 redis:
 	@./scripts/redis.sh
 
-test-go: redis
+## alertmanager: make sure Prometheus Alertmanager is installed (the alertmanager notifier's tests
+## start their own)
+alertmanager:
+	@./scripts/alertmanager.sh
+
+test-go: redis alertmanager
 	$(GO) test -race -count=1 ./...
 
 ## test-integration: the real AWS SDK against an in-process emulator (kumo), its own Go module

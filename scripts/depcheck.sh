@@ -20,6 +20,7 @@ check() {
 internal="^$mod/(internal|cmd)/"
 check ./internal/event   "$internal|github.com/rs/zerolog|aws-sdk-go"
 check ./internal/redact  "$internal"
+check ./internal/match   "$internal"
 # The engine: no sources or line formats, no rule-file format (YAML), no
 # delivery, state, logging or AWS.
 check ./internal/rules   "^$mod/(internal/(ingest|format|rulefile|yamldiag|alerting|alarms|ruletest|state|probe|config|daemon|redisstore)|cmd)(/|\$)|github.com/rs/zerolog|aws-sdk-go|go.yaml.in/yaml|gopkg.in/yaml"

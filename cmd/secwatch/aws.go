@@ -50,7 +50,7 @@ func snsNotifier(ctx context.Context, c config.SNS, base config.AWS) (alerting.N
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 	})
-	return &alerting.SNS{Client: client, TopicARN: c.TopicARN, FIFO: c.FIFO}, nil
+	return &alerting.SNS{Client: client, TopicARN: c.TopicARN, FIFO: c.FIFO, Format: c.Format}, nil
 }
 
 // logsClients builds one CloudWatch Logs client per region and endpoint,

@@ -7,12 +7,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
 	"github.com/secwatch/secwatch/internal/daemon"
 )
@@ -56,12 +56,17 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			}
 		}
 	}()
-	var notifiers []alerting.Notifier
-	if n, err := snsNotifier(ctx, cfg.Alerts.SNS, cfg.AWS); err != nil {
+	notifiers, ams, err := notifiers(ctx, cfg, log)
+	if err != nil {
 		log.Error().Err(err).Msg("secwatch stopped")
 		return exitFailed
-	} else if n != nil {
-		notifiers = append(notifiers, n)
+	}
+	var reposts sync.WaitGroup
+	repostCtx, stopReposts := context.WithCancel(ctx)
+	defer reposts.Wait()
+	defer stopReposts()
+	for _, am := range ams {
+		reposts.Go(func() { am.Run(repostCtx) })
 	}
 	d := &daemon.Daemon{
 		Notifiers:  notifiers,

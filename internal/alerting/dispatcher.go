@@ -125,6 +125,13 @@ func (d *Dispatcher) backoff(attempts int) time.Duration {
 	return time.Duration(float64(b) * min(max(r(), 0), 1))
 }
 
+// retryDelay is the backoff after attempts failed rounds, or the longest
+// wait a notifier's receiver asked for (see RetryAfter) when that is
+// longer.
+func (d *Dispatcher) retryDelay(attempts int, err error) time.Duration {
+	return max(d.backoff(attempts), retryAfterOf(err))
+}
+
 func (d *Dispatcher) check() error {
 	switch {
 	case d.Outbox == nil:
@@ -396,8 +403,9 @@ func (s *session) settle(id string, r *round, now time.Time) {
 		// No longer pending here: another replica finished it or took it
 		// over (internal/redisstore).
 	case len(r.errs) > 0:
-		next := now.Add(s.d.backoff(e.Attempts + 1))
-		s.outboxError(o.Fail(id, errors.Join(r.errs...), next), now)
+		err := errors.Join(r.errs...)
+		next := now.Add(s.d.retryDelay(e.Attempts+1, err))
+		s.outboxError(o.Fail(id, err, next), now)
 		s.later(next)
 	default: // every notifier acked or rejected it, at least one rejected
 		s.deadLetter(&e, rejection(&e))

@@ -47,10 +47,17 @@ var snsMaxBytes = 256 * 1024
 // returned as they are, for the dispatcher to retry; a request SNS rejects
 // (invalid parameter, missing topic, authorization, KMS key problems, other
 // 4xx) is wrapped with Permanent. Its name is "sns".
+//
+// The rule's labels become message attributes too, in name order, as many
+// as fit SNS's limit of 10 attributes; a label whose name SNS does not
+// accept, or that repeats severity, rule or alert_id, is left out. With
+// Format "chatbot" the message is AWS Chatbot's custom notification
+// (ChatbotMessage) instead, so that Chatbot renders it in Slack or Teams.
 type SNS struct {
 	Client   snsAPI // built once by cmd; the SDK retries within an attempt
 	TopicARN string
-	FIFO     bool // also true when TopicARN ends in ".fifo"
+	FIFO     bool   // also true when TopicARN ends in ".fifo"
+	Format   string // "" (the alert document) or "chatbot"
 }
 
 // Name returns "sns".
@@ -90,17 +97,25 @@ func (s *SNS) input(doc *Document) (*sns.PublishInput, error) {
 		attrs[a.name] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(a.value)}
 		attrBytes += len(a.name) + len("String") + len(a.value)
 	}
+	attrBytes += labelAttributes(attrs, doc.Labels)
 	subject := Subject(doc)
-	msg, err := fit(doc, snsMaxBytes-attrBytes-len(subject))
-	if err != nil {
-		return nil, err
-	}
 	in := &sns.PublishInput{
 		TopicArn:          aws.String(s.TopicARN),
 		Subject:           aws.String(subject),
-		Message:           aws.String(msg),
-		MessageStructure:  aws.String("json"),
 		MessageAttributes: attrs,
+	}
+	if s.Format == "chatbot" {
+		msg, err := ChatbotMessage(doc)
+		if err != nil {
+			return nil, err
+		}
+		in.Message = aws.String(msg)
+	} else {
+		msg, err := fit(doc, snsMaxBytes-attrBytes-len(subject))
+		if err != nil {
+			return nil, err
+		}
+		in.Message, in.MessageStructure = aws.String(msg), aws.String("json")
 	}
 	if s.fifo() {
 		group := doc.Rule
@@ -234,6 +249,12 @@ var asciiPunct = strings.NewReplacer(
 // group keys sorted, group values redacted and sanitized, reduced to
 // printable ASCII and cut to 100 characters.
 func Subject(doc *Document) string {
+	return redact.ASCII(asciiPunct.Replace(summary(doc)), snsMaxSubject)
+}
+
+// summary is the one-line "[HIGH] title - k=v k2=v2" of doc, sanitized but
+// not cut as a whole.
+func summary(doc *Document) string {
 	sev := strings.ToUpper(doc.Severity)
 	if sev == "" {
 		sev = "ALERT"
@@ -245,7 +266,7 @@ func Subject(doc *Document) string {
 		b.WriteString(sep + redact.Sanitize(k, maxShown) + "=" + redact.Sanitize(redact.Value(k, doc.Group[k]), maxShown))
 		sep = " "
 	}
-	return redact.ASCII(asciiPunct.Replace(redact.Sanitize(b.String(), 0)), snsMaxSubject)
+	return redact.Sanitize(b.String(), 0)
 }
 
 // EmailText renders doc for a person reading email: several lines, every

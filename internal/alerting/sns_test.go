@@ -96,8 +96,13 @@ func TestSNSPublishInput(t *testing.T) {
 			t.Errorf("attribute %s = %s %q, want String %q", name, aws.ToString(a.DataType), aws.ToString(a.StringValue), want)
 		}
 	}
-	if len(in.MessageAttributes) != 3 {
-		t.Errorf("%d attributes", len(in.MessageAttributes))
+	for k, want := range docs[0].Labels { // rule labels are attributes too
+		if got := aws.ToString(in.MessageAttributes[k].StringValue); got != want {
+			t.Errorf("label attribute %s = %q, want %q", k, got, want)
+		}
+	}
+	if got, want := len(in.MessageAttributes), 3+len(docs[0].Labels); got != want {
+		t.Errorf("%d attributes, want %d", got, want)
 	}
 	if in.MessageGroupId != nil || in.MessageDeduplicationId != nil {
 		t.Error("FIFO fields set on a standard topic")

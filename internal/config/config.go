@@ -105,6 +105,7 @@ type Source struct {
 type Alerts struct {
 	Stdout           Stdout
 	SNS              SNS           // zero TopicARN: no SNS notifier
+	Notifiers        []Notifier    // webhook, slack, pagerduty, alertmanager (notifiers.go)
 	MaxAge           time.Duration // outbox dead-letter age; default 24h
 	InitialBackoff   time.Duration // default 1s
 	MaxBackoff       time.Duration // default 5m
@@ -124,6 +125,8 @@ type SNS struct {
 	Region   string // default: the topic ARN's region
 	Endpoint string // default AWS.Endpoint
 	FIFO     bool   // default: whether the topic name ends in ".fifo"
+	Format   string // "" (the alert document) or "chatbot"
+	Match    []string
 }
 
 // HTTP configures the /healthz and /metrics listener.
@@ -216,5 +219,8 @@ func (c *Config) resolve(dir string) {
 		if c.Probes[i].APIKeyFile != "" {
 			c.Probes[i].APIKeyFile = abs(c.Probes[i].APIKeyFile)
 		}
+	}
+	for i := range c.Alerts.Notifiers {
+		c.Alerts.Notifiers[i].resolve(abs)
 	}
 }

@@ -287,7 +287,7 @@ func TestErrors(t *testing.T) {
 		{"stdout enabled", stdin + "alerts: {stdout: {enabled: yes}}\n", nil,
 			`secwatch.yaml:2:28: alerts.stdout.enabled: must be true or false, got "yes"`},
 		{"no notifier", stdin + "alerts:\n  stdout: {enabled: false}\n", nil,
-			`secwatch.yaml:3:21: alerts.stdout.enabled: is false and alerts.sns is not configured, so alerts would go nowhere`},
+			`secwatch.yaml:3:21: alerts.stdout.enabled: is false and neither alerts.sns nor alerts.notifiers is configured, so alerts would go nowhere`},
 		{"sns without arn", stdin + "alerts: {sns: {region: eu-west-1}}\n", nil,
 			`secwatch.yaml:2:15: alerts.sns.topic_arn: required when alerts.sns is given`},
 		{"sns bad arn", stdin + "alerts: {sns: {topic_arn: alerts}}\n", nil,

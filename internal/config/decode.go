@@ -62,9 +62,9 @@ func defaults(file string) *Config {
 var (
 	topKeys    = []string{"state_dir", "state", "rules", "engine", "sources", "alerts", "http", "shutdown_grace", "checkpoint_interval", "log", "aws", "probes", "alarms"}
 	engineKeys = []string{"max_keys", "max_lateness", "max_future", "tick"}
-	alertsKeys = []string{"stdout", "sns", "max_age", "initial_backoff", "max_backoff", "attempt_timeout", "per_rule_hourly_cap"}
+	alertsKeys = []string{"stdout", "sns", "max_age", "initial_backoff", "max_backoff", "attempt_timeout", "per_rule_hourly_cap", "notifiers"}
 	stdoutKeys = []string{"enabled", "format"}
-	snsKeys    = []string{"topic_arn", "region", "endpoint", "fifo"}
+	snsKeys    = []string{"topic_arn", "region", "endpoint", "fifo", "format", "match"}
 	httpKeys   = []string{"listen"}
 	logKeys    = []string{"level", "format"}
 	awsKeys    = []string{"region", "endpoint"}
@@ -136,9 +136,9 @@ func (p *parser) config(root *yaml.Node) *Config {
 	if alarms != nil {
 		p.alarmsDefaults(*alarms, c)
 	}
-	if !c.Alerts.Stdout.Enabled && sns == nil {
+	if !c.Alerts.Stdout.Enabled && sns == nil && !p.hasKey(alerts.val, "notifiers") {
 		at := p.valueOf(p.valueOf(alerts.val, "stdout"), "enabled")
-		p.errorf(at, "alerts.stdout.enabled", "is false and alerts.sns is not configured, so alerts would go nowhere")
+		p.errorf(at, "alerts.stdout.enabled", "is false and neither alerts.sns nor alerts.notifiers is configured, so alerts would go nowhere")
 	}
 	return c
 }
@@ -245,6 +245,8 @@ func (p *parser) alerts(kv keyVal, a *Alerts) *keyVal {
 			a.AttemptTimeout, _ = p.duration(kv, time.Second, 5*time.Minute)
 		case "per_rule_hourly_cap":
 			a.PerRuleHourlyCap, _ = p.integer(kv, 0, 1_000_000)
+		case "notifiers":
+			a.Notifiers = p.notifiers(kv)
 		}
 	}
 	// The default max_backoff (5m) exceeds every valid initial_backoff, so
@@ -286,6 +288,13 @@ func (p *parser) sns(kv keyVal, s *SNS) {
 		case "fifo":
 			fifo = &kv
 			s.FIFO, _ = p.boolean(kv)
+		case "format":
+			s.Format, _ = p.oneOf(kv, []string{"document", "chatbot"})
+			if s.Format == "document" {
+				s.Format = ""
+			}
+		case "match":
+			s.Match = p.matchers(kv)
 		}
 	}
 	// Position of the sns map itself, for problems of the map as a whole.

@@ -25,6 +25,7 @@ func TestSchemaKeys(t *testing.T) {
 		"/properties/alarms/properties/lag":       lagKeys,
 		"/$defs/source":                           sourceKeyList,
 		"/$defs/probe":                            probeKeys,
+		"/$defs/notifier":                         notifierKeys,
 	})
 	if err != nil {
 		t.Error(err)
