@@ -82,10 +82,12 @@ type ruleState struct {
 	rule   *Rule
 	groups *groupSet
 	stats  RuleStats
-	window int64 // ns
-	cool   int64 // ns
-	absent int64 // ns
-	now    int64 // the rule's time: the greatest time among its matched, grouped events (ns)
+	window int64          // ns
+	cool   int64          // ns
+	absent int64          // ns
+	now    int64          // the rule's time: the greatest time among its matched, grouped events (ns)
+	free   []*group       // dropped groups that never fired, for reuse (recycle)
+	dists  []*distinctSet // their emptied distinct sets
 }
 
 // group is one rule's state for one group key.
@@ -309,10 +311,12 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	}
 	// One allocation holds the key and every group_by value: the values
 	// are substrings of the key.
-	g := &group{key: string(key)}
+	g := rs.newGroup(string(key))
 	if n := len(r.GroupBy); n > 0 {
 		if n == 1 {
 			g.fields = g.field1[:]
+		} else if cap(g.fields) >= n {
+			g.fields = g.fields[:n]
 		} else {
 			g.fields = make([]event.Field, n)
 		}
@@ -327,6 +331,7 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	if old := rs.groups.insert(g); old != nil {
 		rs.stats.Evicted++
 		e.release(old)
+		e.recycle(rs, old)
 	}
 	return g
 }
@@ -382,6 +387,7 @@ func (e *Engine) sweep(rs *ruleState, max int) {
 		rs.groups.remove(g)
 		rs.stats.Dropped++
 		e.release(g)
+		e.recycle(rs, g)
 	}
 }
 
@@ -433,6 +439,9 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 		keepFrom = g.coolUntil - rs.window
 	}
 	distinct := r.Distinct != ""
+	if distinct && g.dist == nil && val != "" {
+		g.dist = rs.newDistinct()
+	}
 	if ts > keepFrom {
 		g.insert(ts, val, distinct)
 	}
