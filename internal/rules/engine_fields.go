@@ -65,9 +65,10 @@ func groupValue(v string) string {
 	return string(b)
 }
 
-// maybeIPv6 reports whether v could be IPv6 text: a colon, and before any
-// zone ("%eth0") only hex digits, colons and dots, at most 45 of them. It
-// spares ordinary text the parse, whose error allocates.
+// maybeIPv6 reports whether v could be IPv6 text: a colon among the first
+// 5 bytes, and before any zone ("%eth0") only hex digits, colons and dots,
+// at most 45 of them. It spares ordinary text the parse, whose error
+// allocates.
 func maybeIPv6(v string) bool {
 	colon := false
 	for i := 0; i < len(v); i++ { // one pass: most values fail at once
@@ -75,7 +76,7 @@ func maybeIPv6(v string) bool {
 		if c == '%' {
 			return colon
 		}
-		if i == 45 {
+		if i == 45 || i == 5 && !colon { // IPv6 text has a colon within its first 5 bytes
 			return false
 		}
 		switch {
