@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"reflect"
 	"syscall"
 	"testing"
 	"time"
@@ -125,4 +126,34 @@ func cpuTime(tb testing.TB) time.Duration {
 		tb.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestRecycledGroupsSameAlerts replays the rule-heavy corpus through an
+// engine that reuses dropped groups and through one that cannot (a Trace
+// hook turns reuse off) and wants the same alerts, samples included.
+func TestRecycledGroupsSameAlerts(t *testing.T) {
+	rs := loadRules(t, "rulesheavy.yaml")
+	evs := heavyEvents(t, rs)
+	reuse, fresh := rules.NewEngine(rs), rules.NewEngine(rs)
+	fresh.Trace = func(rules.Trace) {}
+	var got, want []rules.Alert
+	for i := range evs {
+		got = append(got, reuse.Observe(&evs[i])...)
+		want = append(want, fresh.Observe(&evs[i])...)
+	}
+	if len(got) != len(want) || len(got) == 0 {
+		t.Fatalf("%d alerts with reuse, %d without", len(got), len(want))
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("alert %d differs:\nwith reuse:    %+v\nwithout reuse: %+v", i+1, got[i], want[i])
+		}
+	}
+	var dropped int64
+	for _, s := range reuse.Stats() {
+		dropped += s.Dropped
+	}
+	if dropped == 0 {
+		t.Errorf("no group was dropped: nothing was reused")
+	}
 }

@@ -97,12 +97,13 @@ type group struct {
 	fields     []event.Field
 	field1     [1]event.Field // backs fields for a single group_by field
 
-	seen  bool    // t is set
-	fired bool    // (the two flags share a word: 50,000 groups a rule are common)
-	t     int64   // T: greatest timestamp among the group's events (ns)
-	times []int64 // counted timestamps in the window, ascending, from head
-	head  int
-	dist  *distinctSet // distinct rules: the value of each times entry
+	seen   bool    // t is set
+	fired  bool    // (the flags and keyCap share a word: 50,000 groups a rule are common)
+	keyCap uint32  // bytes of the memory behind key, reused when the group is (newGroup)
+	t      int64   // T: greatest timestamp among the group's events (ns)
+	times  []int64 // counted timestamps in the window, ascending, from head
+	head   int
+	dist   *distinctSet // distinct rules: the value of each times entry
 
 	coolUntil int64
 
@@ -311,7 +312,7 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	}
 	// One allocation holds the key and every group_by value: the values
 	// are substrings of the key.
-	g := rs.newGroup(string(key))
+	g := rs.newGroup(key)
 	if n := len(r.GroupBy); n > 0 {
 		if n == 1 {
 			g.fields = g.field1[:]

@@ -3,6 +3,7 @@ package rules
 import (
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/secwatch/secwatch/internal/event"
 )
@@ -254,17 +255,33 @@ func (e *Engine) release(g *group) {
 const maxFreeGroups = 1024
 
 // newGroup returns a group with key k, reusing a recycled one (with its
-// times and sequence-step arrays) when there is one.
-func (rs *ruleState) newGroup(k string) *group {
-	n := len(rs.free)
-	if n == 0 {
-		return &group{key: k}
+// key's memory, times and sequence-step arrays) when there is one.
+func (rs *ruleState) newGroup(k []byte) *group {
+	var g *group
+	if n := len(rs.free); n > 0 {
+		g = rs.free[n-1]
+		rs.free[n-1] = nil
+		rs.free = rs.free[:n-1]
+	} else {
+		g = &group{}
 	}
-	g := rs.free[n-1]
-	rs.free[n-1] = nil
-	rs.free = rs.free[:n-1]
-	g.key = k
+	g.setKey(k)
 	return g
+}
+
+// setKey sets g's key to a copy of k, in the memory of g's previous key
+// when it is large enough. Only recycle lets a key be overwritten: by then
+// nothing refers to it (the group never fired, so no alert holds its
+// fields, and it left its rule's map).
+func (g *group) setKey(k []byte) {
+	if len(k) > 0 && int(g.keyCap) >= len(k) {
+		b := unsafe.Slice(unsafe.StringData(g.key), g.keyCap)
+		copy(b, k)
+		g.key = unsafe.String(&b[0], len(k))
+		return
+	}
+	b := append([]byte(nil), k...) // capacity rounded up to the allocation's
+	g.key, g.keyCap = unsafe.String(unsafe.SliceData(b), len(b)), uint32(cap(b))
 }
 
 // newDistinct returns an empty distinct set, reusing a recycled one.
@@ -300,6 +317,6 @@ func (e *Engine) recycle(rs *ruleState, g *group) {
 	if len(g.fields) > 1 {
 		fields = g.fields[:0]
 	}
-	*g = group{times: g.times[:0], steps: steps, fields: fields}
+	*g = group{key: g.key, keyCap: g.keyCap, times: g.times[:0], steps: steps, fields: fields}
 	rs.free = append(rs.free, g)
 }
