@@ -97,11 +97,12 @@ type group struct {
 	fields     []event.Field
 	field1     [1]event.Field // backs fields for a single group_by field
 
-	seen   bool    // t is set
-	fired  bool    // (the flags and keyCap share a word: 50,000 groups a rule are common)
-	keyCap uint32  // bytes of the memory behind key, reused when the group is (newGroup)
-	t      int64   // T: greatest timestamp among the group's events (ns)
-	times  []int64 // counted timestamps in the window, ascending, from head
+	seen   bool     // t is set
+	fired  bool     // (the flags and keyCap share a word: 50,000 groups a rule are common)
+	keyCap uint32   // bytes of the memory behind key, reused when the group is (newGroup)
+	t      int64    // T: greatest timestamp among the group's events (ns)
+	times  []int64  // counted timestamps in the window, ascending, from head
+	time2  [2]int64 // backs times while it holds two (most groups): no array elsewhere to reach
 	head   int
 	dist   *distinctSet // distinct rules: the value of each times entry
 
@@ -510,6 +511,9 @@ func (g *group) insert(ts int64, val string, distinct bool) {
 			g.dist = &distinctSet{}
 		}
 		id = g.dist.add(val)
+	}
+	if g.times == nil {
+		g.times = g.time2[:0]
 	}
 	// Compact (move the live entries to the front) when at least half the
 	// slice is dead and either it is long or appending would grow it: a
