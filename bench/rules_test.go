@@ -10,7 +10,7 @@ import (
 )
 
 func TestRuleFilesLoad(t *testing.T) {
-	for file, want := range map[string]int{"rules1.yaml": 1, "rules10.yaml": 10} {
+	for file, want := range map[string]int{"rules1.yaml": 1, "rules10.yaml": 10, "rulesheavy.yaml": 5} {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)

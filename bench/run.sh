@@ -6,7 +6,8 @@
 # replay: builds secwatch, the decode-loop baseline, bench/measure and the
 # log generator; generates (once, cached) a 1,000,000-event JSON corpus
 # with 50,000 client IPs, 2,500 attackers and 250 near misses; then runs
-# the line scan, the decode loop and secwatch replay (1 rule, 10 rules)
+# the line scan, the decode loop and secwatch replay (1 rule, 10 rules,
+# the rule-heavy pack bench/rulesheavy.yaml)
 # interleaved, and prints the table. Exits non-zero when secwatch's
 # detection is not exact; never because of timing.
 #
@@ -90,7 +91,7 @@ if [ "$what" != latency ]; then
 	echo "== replay throughput =="
 	bin/bench-harness -corpus "$corpus" -truth "$truth" -rounds "$rounds" \
 		-measure bin/measure -decodeloop bin/decodeloop -secwatch bin/secwatch \
-		-rules1 bench/rules1.yaml -rules10 bench/rules10.yaml || status=1
+		-rules1 bench/rules1.yaml -rules10 bench/rules10.yaml -rulesheavy bench/rulesheavy.yaml || status=1
 	echo "load average after replay: $(loadavg)"
 	echo
 fi

@@ -82,10 +82,12 @@ type ruleState struct {
 	rule   *Rule
 	groups *groupSet
 	stats  RuleStats
-	window int64 // ns
-	cool   int64 // ns
-	absent int64 // ns
-	now    int64 // the rule's time: the greatest time among its matched, grouped events (ns)
+	window int64          // ns
+	cool   int64          // ns
+	absent int64          // ns
+	now    int64          // the rule's time: the greatest time among its matched, grouped events (ns)
+	free   []*group       // dropped groups that never fired, for reuse (recycle)
+	dists  []*distinctSet // their emptied distinct sets
 }
 
 // group is one rule's state for one group key.
@@ -95,12 +97,14 @@ type group struct {
 	fields     []event.Field
 	field1     [1]event.Field // backs fields for a single group_by field
 
-	seen  bool    // t is set
-	fired bool    // (the two flags share a word: 50,000 groups a rule are common)
-	t     int64   // T: greatest timestamp among the group's events (ns)
-	times []int64 // counted timestamps in the window, ascending, from head
-	head  int
-	dist  *distinctSet // distinct rules: the value of each times entry
+	seen   bool     // t is set
+	fired  bool     // (the flags and keyCap share a word: 50,000 groups a rule are common)
+	keyCap uint32   // bytes of the memory behind key, reused when the group is (newGroup)
+	t      int64    // T: greatest timestamp among the group's events (ns)
+	times  []int64  // counted timestamps in the window, ascending, from head
+	time2  [2]int64 // backs times while it holds two (most groups): no array elsewhere to reach
+	head   int
+	dist   *distinctSet // distinct rules: the value of each times entry
 
 	coolUntil int64
 
@@ -309,10 +313,12 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	}
 	// One allocation holds the key and every group_by value: the values
 	// are substrings of the key.
-	g := &group{key: string(key)}
+	g := rs.newGroup(key)
 	if n := len(r.GroupBy); n > 0 {
 		if n == 1 {
 			g.fields = g.field1[:]
+		} else if cap(g.fields) >= n {
+			g.fields = g.fields[:n]
 		} else {
 			g.fields = make([]event.Field, n)
 		}
@@ -327,6 +333,7 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	if old := rs.groups.insert(g); old != nil {
 		rs.stats.Evicted++
 		e.release(old)
+		e.recycle(rs, old)
 	}
 	return g
 }
@@ -382,6 +389,7 @@ func (e *Engine) sweep(rs *ruleState, max int) {
 		rs.groups.remove(g)
 		rs.stats.Dropped++
 		e.release(g)
+		e.recycle(rs, g)
 	}
 }
 
@@ -433,6 +441,9 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 		keepFrom = g.coolUntil - rs.window
 	}
 	distinct := r.Distinct != ""
+	if distinct && g.dist == nil && val != "" {
+		g.dist = rs.newDistinct()
+	}
 	if ts > keepFrom {
 		g.insert(ts, val, distinct)
 	}
@@ -500,6 +511,9 @@ func (g *group) insert(ts int64, val string, distinct bool) {
 			g.dist = &distinctSet{}
 		}
 		id = g.dist.add(val)
+	}
+	if g.times == nil {
+		g.times = g.time2[:0]
 	}
 	// Compact (move the live entries to the front) when at least half the
 	// slice is dead and either it is long or appending would grow it: a

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"net/netip"
-	"strings"
 
 	"github.com/secwatch/secwatch/internal/event"
 )
@@ -66,20 +65,27 @@ func groupValue(v string) string {
 	return string(b)
 }
 
-// maybeIPv6 reports whether v could be IPv6 text: a colon, and before any
-// zone ("%eth0") only hex digits, colons and dots, at most 45 of them. It
-// spares ordinary text the parse, whose error allocates.
+// maybeIPv6 reports whether v could be IPv6 text: a colon among the first
+// 5 bytes, and before any zone ("%eth0") only hex digits, colons and dots,
+// at most 45 of them. It spares ordinary text the parse, whose error
+// allocates.
 func maybeIPv6(v string) bool {
-	addr, _, _ := strings.Cut(v, "%")
-	if len(addr) > 45 || strings.IndexByte(addr, ':') < 0 {
-		return false
-	}
-	for i := 0; i < len(addr); i++ {
-		switch c := addr[i]; {
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F', c == ':', c == '.':
+	colon := false
+	for i := 0; i < len(v); i++ { // one pass: most values fail at once
+		c := v[i]
+		if c == '%' {
+			return colon
+		}
+		if i == 45 || i == 5 && !colon { // IPv6 text has a colon within its first 5 bytes
+			return false
+		}
+		switch {
+		case c == ':':
+			colon = true
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F', c == '.':
 		default:
 			return false
 		}
 	}
-	return true
+	return colon
 }

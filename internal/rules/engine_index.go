@@ -7,8 +7,9 @@ import "github.com/secwatch/secwatch/internal/event"
 // equal one of a few literal texts; the index maps each such field and
 // value to the rules that require it, so that an event costs one lookup per
 // indexed field instead of one match evaluation per rule. Rules without
-// such a requirement (and sequence rules) are always evaluated. Skipping is
-// exact: an indexed rule is skipped only when its match cannot hold.
+// such a requirement are always evaluated; a sequence rule is indexed when
+// every step requires the same field. Skipping is exact: an indexed rule is
+// skipped only when its match (every step's) cannot hold.
 type ruleIndex struct {
 	base   **ruleState // &rules[0] when built: the index is rebuilt when the rule slice changes (Replace makes a new one)
 	fields []indexedField
@@ -55,20 +56,36 @@ func prefilter(m *Match) (field string, values []string, ok bool) {
 			}
 		}
 	case MatchAny:
-		if len(m.Children) == 0 {
-			return "", nil, false
-		}
-		for i, c := range m.Children {
-			f, v, ok := prefilter(c)
-			if !ok || i > 0 && f != field {
-				return "", nil, false
-			}
-			field = f
-			values = append(values[:len(values):len(values)], v...)
-		}
-		return field, values, true
+		return samePrefilter(len(m.Children), func(i int) *Match { return m.Children[i] })
 	}
 	return "", nil, false
+}
+
+// rulePrefilter is prefilter for a rule: for a sequence, the union of its
+// steps' texts when every step has a requirement on one same field.
+func rulePrefilter(r *Rule) (field string, values []string, ok bool) {
+	if r.Kind == KindSequence {
+		return samePrefilter(len(r.Steps), func(i int) *Match { return r.Steps[i].Match })
+	}
+	return prefilter(r.Match)
+}
+
+// samePrefilter returns the union of the texts the n matches m(i) require
+// when each has a requirement on one same field: one of them holds only
+// when the field equals one of those texts.
+func samePrefilter(n int, m func(int) *Match) (field string, values []string, ok bool) {
+	if n == 0 {
+		return "", nil, false
+	}
+	for i := range n {
+		f, v, ok := prefilter(m(i))
+		if !ok || i > 0 && f != field {
+			return "", nil, false
+		}
+		field = f
+		values = append(values[:len(values):len(values)], v...)
+	}
+	return field, values, true
 }
 
 // index returns the engine's rule index, building it when the rules changed.
@@ -84,8 +101,8 @@ func (e *Engine) index() *ruleIndex {
 		if rs.rule.Kind == KindAbsent {
 			x.absent = append(x.absent, i)
 		}
-		f, vals, ok := prefilter(rs.rule.Match)
-		if rs.rule.Kind == KindSequence || !ok {
+		f, vals, ok := rulePrefilter(rs.rule)
+		if !ok {
 			x.always = append(x.always, i)
 			continue
 		}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -66,6 +67,30 @@ func TestGroupValue(t *testing.T) {
 	for _, v := range []string{"Authentication failure: invalid key", "2001:db8::1", "10.0.0.1"} {
 		if n := testing.AllocsPerRun(100, func() { groupValue(v) }); n != 0 {
 			t.Errorf("groupValue(%q): %v allocs, want 0", v, n)
+		}
+	}
+}
+
+// TestMaybeIPv6 checks that the prefilter never turns away an address
+// netip parses as IPv6, whatever its spelling (zones, IPv4 tails, upper
+// case, leading zeros in groups).
+func TestMaybeIPv6(t *testing.T) {
+	for _, v := range []string{
+		"::", "::1", "1::", "::ffff:10.0.0.1", "::FFFF:10.0.0.1", "0000:0000::1", "fe80::1%eth0",
+		"2001:db8::1", "2001:0DB8:0000:0000:0000:0000:0000:0001", "a:b:c:d:e:f:1:2", "abcd::%x",
+		"1:2:3:4:5:6:1.2.3.4", "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255%zone",
+	} {
+		a, err := netip.ParseAddr(v)
+		if err != nil || !a.Is6() {
+			t.Fatalf("test case %q is not IPv6 text: %v", v, err)
+		}
+		if !maybeIPv6(v) {
+			t.Errorf("maybeIPv6(%q) = false, want true", v)
+		}
+	}
+	for _, v := range []string{"10.0.0.1", "192.168.100.200", "/mcp/tools/call", "request", "12345:1", "deadbeef:1", "", "%eth0:"} {
+		if maybeIPv6(v) {
+			t.Errorf("maybeIPv6(%q) = true, want false", v)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/secwatch/secwatch/internal/event"
 )
@@ -246,4 +247,76 @@ func (e *Engine) release(g *group) {
 		}
 		e.rings = append(e.rings, r)
 	}
+}
+
+// maxFreeGroups bounds the dropped groups a rule keeps for reuse. Groups
+// are dropped about as fast as they are made when most live one window, so
+// a short list serves them all.
+const maxFreeGroups = 1024
+
+// newGroup returns a group with key k, reusing a recycled one (with its
+// key's memory, times and sequence-step arrays) when there is one.
+func (rs *ruleState) newGroup(k []byte) *group {
+	var g *group
+	if n := len(rs.free); n > 0 {
+		g = rs.free[n-1]
+		rs.free[n-1] = nil
+		rs.free = rs.free[:n-1]
+	} else {
+		g = &group{}
+	}
+	g.setKey(k)
+	return g
+}
+
+// setKey sets g's key to a copy of k, in the memory of g's previous key
+// when it is large enough. Only recycle lets a key be overwritten: by then
+// nothing refers to it (the group never fired, so no alert holds its
+// fields, and it left its rule's map).
+func (g *group) setKey(k []byte) {
+	if len(k) > 0 && int(g.keyCap) >= len(k) {
+		b := unsafe.Slice(unsafe.StringData(g.key), g.keyCap)
+		copy(b, k)
+		g.key = unsafe.String(&b[0], len(k))
+		return
+	}
+	b := append([]byte(nil), k...) // capacity rounded up to the allocation's
+	g.key, g.keyCap = unsafe.String(unsafe.SliceData(b), len(b)), uint32(cap(b))
+}
+
+// newDistinct returns an empty distinct set, reusing a recycled one.
+func (rs *ruleState) newDistinct() *distinctSet {
+	n := len(rs.dists)
+	if n == 0 {
+		return &distinctSet{}
+	}
+	d := rs.dists[n-1]
+	rs.dists[n-1] = nil
+	rs.dists = rs.dists[:n-1]
+	return d
+}
+
+// recycle keeps g, just removed from rs's groups and released, for reuse by
+// newGroup, so that groups living one window cost no allocation and no
+// garbage. A group that fired is not reused: its alerts share its key and
+// fields. Nor is one an explain trace may still hold.
+func (e *Engine) recycle(rs *ruleState, g *group) {
+	if g.fired || e.Trace != nil || len(rs.free) >= maxFreeGroups {
+		return
+	}
+	if d := g.dist; d != nil && len(rs.dists) < maxFreeGroups {
+		clear(d.vs) // drop the values' strings
+		*d = distinctSet{ids: d.ids[:0], vs: d.vs[:0], free: d.free[:0]}
+		rs.dists = append(rs.dists, d)
+	}
+	steps := g.steps
+	for i := range steps {
+		steps[i] = steps[i][:0]
+	}
+	var fields []event.Field
+	if len(g.fields) > 1 {
+		fields = g.fields[:0]
+	}
+	*g = group{key: g.key, keyCap: g.keyCap, times: g.times[:0], steps: steps, fields: fields}
+	rs.free = append(rs.free, g)
 }
