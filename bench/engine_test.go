@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
-	"github.com/secwatch/secwatch/internal/ingest"
+	"github.com/secwatch/secwatch/internal/format"
 	"github.com/secwatch/secwatch/internal/loggen"
 	"github.com/secwatch/secwatch/internal/rulefile"
 	"github.com/secwatch/secwatch/internal/rules"
@@ -27,7 +27,7 @@ func heavyEvents(tb testing.TB, rs []*rules.Rule) []event.Event {
 	if _, err := loggen.Generate(&buf, heavyCorpus); err != nil {
 		tb.Fatal(err)
 	}
-	p, err := ingest.NewParser("json", ingest.Options{Fields: rules.FieldsRead(rs)})
+	p, err := format.NewParser("json", format.Options{Fields: rules.FieldsRead(rs)})
 	if err != nil {
 		tb.Fatal(err)
 	}
