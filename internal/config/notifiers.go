@@ -145,13 +145,7 @@ func (p *parser) notifier(n *yaml.Node, path string) (Notifier, bool) {
 		has[kv.name] = kv
 		switch kv.name {
 		case "name":
-			if s, ok := p.scalar(kv.val, kv.path, "a name"); ok {
-				if len(s) > maxNameLen || !sourceName.MatchString(s) {
-					p.errorf(kv.val, kv.path, "must match [a-z0-9][a-z0-9_-]* (at most %d characters), got %s", maxNameLen, p.got(kv.val))
-				} else {
-					nt.Name = s
-				}
-			}
+			nt.Name = p.name(kv)
 		case "type":
 			nt.Type, _ = p.oneOf(kv, notifierTypes)
 		case "match":

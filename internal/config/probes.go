@@ -87,13 +87,7 @@ func (p *parser) probe(n *yaml.Node, path string) (Probe, bool) {
 		has[kv.name] = kv
 		switch kv.name {
 		case "name":
-			if s, ok := p.scalar(kv.val, kv.path, "a name"); ok {
-				if len(s) > maxNameLen || !sourceName.MatchString(s) {
-					p.errorf(kv.val, kv.path, "must match [a-z0-9][a-z0-9_-]* (at most %d characters), got %s", maxNameLen, p.got(kv.val))
-				} else {
-					pr.Name = s
-				}
-			}
+			pr.Name = p.name(kv)
 		case "url":
 			if s, ok := p.scalar(kv.val, kv.path, "an https URL"); ok {
 				if err := probe.ValidateURL(s); err != nil {

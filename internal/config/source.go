@@ -124,11 +124,7 @@ func (p *parser) source(n *yaml.Node, path string) (Source, bool) {
 		switch kv.name {
 		case "type":
 		case "name":
-			s.Name, ok = p.scalar(kv.val, kv.path, "a name")
-			if ok && (len(s.Name) > maxNameLen || !sourceName.MatchString(s.Name)) {
-				p.errorf(kv.val, kv.path, "must match [a-z0-9][a-z0-9_-]* (at most %d characters), got %s", maxNameLen, p.got(kv.val))
-				s.Name = ""
-			}
+			s.Name = p.name(kv)
 		case "format":
 			s.Format, ok = p.oneOf(kv, format.Formats)
 			parserOK = parserOK && ok
@@ -258,4 +254,15 @@ func (p *parser) uniqueName(names map[string]*yaml.Node, n *yaml.Node, path, nam
 	} else {
 		names[name] = at
 	}
+}
+
+// name decodes the name of a source, probe or notifier: [a-z0-9][a-z0-9_-]*,
+// at most maxNameLen characters ("" when it is not one, reported).
+func (p *parser) name(kv keyVal) string {
+	s, ok := p.scalar(kv.val, kv.path, "a name")
+	if ok && (len(s) > maxNameLen || !sourceName.MatchString(s)) {
+		p.errorf(kv.val, kv.path, "must match [a-z0-9][a-z0-9_-]* (at most %d characters), got %s", maxNameLen, p.got(kv.val))
+		return ""
+	}
+	return s
 }
