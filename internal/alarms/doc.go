@@ -1,6 +1,6 @@
 // Package alarms provisions CloudWatch metric filters and alarms from
-// secwatch rules and audits the alarms of an account (design §9,
-// docs/alarms.md).
+// secwatch rules and audits the alarms of an account (docs/alarms.md,
+// docs/aws.md).
 //
 // Desired turns the rules that carry an `alarm:` block, plus the heartbeat
 // and optional ingestion-lag alarms, into the resources secwatch wants to

@@ -24,7 +24,7 @@
 // # The truth
 //
 // The headline rule is "more than 10 authentication failures within 5
-// minutes" (the window half-open, (T-5m, T], as in the design). Every
+// minutes" (the window half-open, (T-5m, T], as in docs/rules.md). Every
 // failure is placed so that the Truth is exact by construction:
 //
 //   - each attacker makes one burst of 11-40 failures spanning less than

@@ -1,4 +1,4 @@
-// Package state is secwatch's state directory (design section 11): source
+// Package state is secwatch's state directory (docs/config.md, "state"): source
 // cursors, engine windows, flood counters and the alert outbox live in files
 // that survive a restart, including kill -9.
 //
