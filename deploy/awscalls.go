@@ -105,26 +105,14 @@ type Calls struct {
 }
 
 // Collect parses every non-test Go file of the module rooted at root (the
-// directory holding go.mod) and returns the AWS operations it references.
-// An operation is referenced by naming its input or output type
-// (&cloudwatchlogs.FilterLogEventsInput{…}, or the *sns.PublishInput
-// parameter in the small interface a package declares for the client) or
-// its paginator (cloudwatch.NewDescribeAlarmsPaginator); waiters take the
-// input type of the operation they poll, so they are found too. A client
-// method called directly with a nil input and its result discarded
-// (client.ListTopics(ctx, nil)) names neither type and is not found: the
-// house style's per-package client interfaces name both, which is where
-// such a call is caught.
-//
-// Calls are split by package: daemonRoots are module-relative package
-// directories ("internal/daemon"); a root's own calls, and those of every
-// module package it imports, directly or not, are Daemon calls. A root
-// written with a trailing "!" ("cmd/secwatch!") contributes its own calls
-// but not its imports: the command package builds the daemon's clients but
-// also imports the operator commands' packages.
-//
-// Directories named testdata or vendor, hidden directories and nested
-// modules (a directory with its own go.mod) are skipped.
+// directory holding go.mod) and returns the AWS operations it references,
+// by input or output type or paginator. daemonRoots are module-relative
+// package directories ("internal/daemon") whose own calls and those of every
+// module package they import are Daemon calls; a root written with a
+// trailing "!" ("cmd/secwatch!") contributes only its own calls. Testdata,
+// vendor, hidden directories and nested modules are skipped. What is found
+// and what is not: docs/deploy.md ("What the task may do, and how that
+// stays true").
 func Collect(root string, daemonRoots []string) (Calls, error) {
 	modPath, err := modulePath(filepath.Join(root, "go.mod"))
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 	"github.com/secwatch/secwatch/internal/ingest"
 )
 
-// The CloudWatch source against kumo (design §9). kumo's FilterLogEvents
+// The CloudWatch source against kumo (docs/aws.md). kumo's FilterLogEvents
 // returns at most Limit events and never a nextToken, so the tests keep
 // every poll's window under 10,000 events by driving the source's clock
 // (CloudWatch.Now) through virtual time: event timestamps lie hours in the

@@ -1,25 +1,10 @@
 // Command curves measures secwatch replay's scale curves for make
 // bench-plots and writes them as TSV files for bench/curves/plots.gp:
-//
-//   - events.tsv: 10k, 100k, 1M and 10M events (secwatch-loggen JSON, 24 h,
-//     events/20 client IPs), 10 rules: throughput against the encoding/json
-//     decode loop over the same lines, and peak RSS;
-//   - rules.tsv: 1, 10, 100 and 1,000 rules (the ten of bench/rules10.yaml,
-//     then rules that match nothing in the corpus, see ruleFile) on the 1M
-//     corpus: the same;
-//   - keys.tsv: 1k to 1M distinct client IPs, each failing authentication
-//     twice within 4 minutes (so every key holds a group in every per-IP
-//     rule at once), 10 rules: peak RSS with the default max_keys cap
-//     (100,000 groups a rule) and without it.
-//
-// Every input is generated on the fly into a pipe (nothing is kept on disk,
-// the 10M corpus would be 3 GB), and the generator runs as a separate
-// process, so that the figures are the measured process's own: CPU time
-// (user + sys) and peak RSS from its rusage. The ratio of a point divides
-// the decode loop's CPU time by secwatch's on the same generated lines
-// (both read from a pipe; the generator's time is excluded). Wall time is
-// reported too but, behind a generator that is about as fast as replay,
-// it measures the generator.
+// events.tsv (10k to 10M events), rules.tsv (1 to 1,000 rules) and
+// keys.tsv (1k to 1M distinct client IPs, with and without max_keys).
+// Inputs are generated into a pipe by a separate process, so every figure
+// is the measured process's own CPU time and peak RSS; bench/README.md
+// ("Targets, peers, scale curves, soak") describes the method.
 package main
 
 import (

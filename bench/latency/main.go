@@ -1,31 +1,11 @@
 // Command latency measures how long `secwatch run` takes from a line being
 // appended to a log file to the alert for it being written on its standard
-// output, under steady background traffic (make bench-latency).
-//
-// For each poll interval it starts a fresh daemon (bin/secwatch run) on a
-// temporary directory: one file source in the json format, the given rule
-// file (default bench/rules10.yaml, so that the engine does the work a
-// security team's rules make it do) and one more rule that fires on every
-// marker line (threshold 0, cooldown 0s, grouped by the marker's id, so
-// that each marker makes exactly one alert); alerts go to stdout as JSON
-// lines, read through a pipe. It then appends SecurityEvent JSON lines like
-// the replay benchmark's corpus at -eps lines per second, paced in ~1 ms
-// batches, and every -marker-every one marker line carrying a unique id and
-// its write time, each in a write call of its own (markers come at random
-// intervals averaging -marker-every, so they fall at every phase of the
-// poll interval). A marker's latency is
-// from the return of that write to the moment the alert naming it is read
-// from the pipe.
-//
-// It reports per poll interval the number of markers matched, the latency
-// p50, p90, p99 and max, whether the daemon kept up (the engine's events
-// counter, secwatch_engine_events_total on /metrics, against the lines
-// written, sampled during the run and after it), and the daemon's CPU time
-// and peak RSS. The poll interval is part of every figure: a line waits up
-// to one interval before the file source sees it.
-//
-// It exits 1 when a marker is never matched or a marker alert is repeated,
-// never because of timing.
+// output, under steady background traffic (make bench-latency). For each
+// poll interval it runs a fresh daemon, appends background lines and marker
+// lines, and reports the latency percentiles of the markers, whether the
+// daemon kept up, and its CPU time and peak RSS; bench/README.md ("Live
+// latency: what it does") describes the method. It exits 1 when a marker
+// is never matched or a marker alert is repeated, never because of timing.
 package main
 
 import (

@@ -30,19 +30,13 @@ type alarmedRule struct {
 
 // verifyAlarms is `secwatch alarms plan --verify FILE...`, the offline twin
 // of `aws logs test-metric-filter`: it replays the lines of files through
-// each alarmed rule of rs (each line parsed with the ingest format and
-// timeField, as the daemon's CloudWatch source would) and through the rule's
-// filter pattern (on the raw line, as CloudWatch would), and prints to
-// stdout every line on which they disagree:
-//
-//	testdata/logs/x.log:12: rule "id": rule matches, filter pattern does not
-//
-// then, per rule, how many lines each side matched, and a summary line. With the json format a line that is not a JSON
-// object becomes an event whose message is the line, as the CloudWatch
-// source makes it. It returns the number of disagreements. err is for
-// files that cannot be read, a bad format, and patterns that do not parse
-// or compile (every one is printed to stderr first); callers exit 1 on
-// either.
+// each alarmed rule of rs (parsed with the ingest format and timeField, as
+// the daemon's CloudWatch source would) and through the rule's filter
+// pattern (on the raw line), and prints to stdout every line on which they
+// disagree, then per-rule match counts and a summary (docs/alarms.md). It
+// returns the number of disagreements; err is for files that cannot be
+// read, a bad format, and patterns that do not parse or compile (each
+// printed to stderr first). Callers exit 1 on either.
 func verifyAlarms(stdout, stderr io.Writer, rs []*rules.Rule, fmtName, timeField string, files []string) (disagreements int, err error) {
 	if len(files) == 0 {
 		return 0, errors.New("--verify needs at least one recorded log file")

@@ -32,9 +32,10 @@ type Document struct {
 
 // NewDocument renders the alert a rule fired as its alert document. Group
 // values and sample fields whose names or values look like secrets are
-// redacted; sample values are otherwise kept as logged. Every alert
-// document — rule alerts, flood digests, eviction alerts — takes its id
-// from rules.HashID.
+// redacted; sample values are otherwise kept as logged. It is the one
+// constructor of alert documents: flood digests and eviction alerts are
+// rendered by it as alerts of a rule made for them, and every alert
+// document takes its id from rules.HashID.
 func NewDocument(a *rules.Alert) Document {
 	r := a.Rule
 	d := Document{

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secwatch/secwatch/internal/event"
 	"github.com/secwatch/secwatch/internal/redact"
 	"github.com/secwatch/secwatch/internal/rules"
 )
@@ -153,29 +154,32 @@ func digestID(rule string, hour time.Time) string {
 	return rules.HashID("digest", rule, hour.UTC().Format(time.RFC3339))
 }
 
+// digest renders the hour's digest through NewDocument, as the alert of a
+// rule made for it.
 func (st *floodRule) digest(rule string, limit int) Document {
-	hour := st.Hour.UTC().Format(time.RFC3339)
 	labels := maps.Clone(st.Labels)
 	if labels == nil {
 		labels = make(map[string]string, 1)
 	}
 	labels["digest"] = "true"
-	return Document{
-		AlertID:     digestID(rule, st.Hour),
-		Rule:        rule,
-		Title:       fmt.Sprintf("%s suppressed for %s", plural(st.Suppressed, "alert"), rule),
-		Severity:    st.Severity,
-		Group:       map[string]string{"digest": hour},
-		Count:       st.Suppressed,
-		Threshold:   limit,
-		Window:      time.Hour.String(),
-		Time:        st.Last.Format(time.RFC3339Nano),
-		FirstSeen:   st.First.Format(time.RFC3339Nano),
-		Labels:      labels,
-		Description: st.description(rule, limit),
-		Runbook:     st.Runbook,
-		Source:      st.Source,
-	}
+	return NewDocument(&rules.Alert{
+		ID: digestID(rule, st.Hour),
+		Rule: &rules.Rule{
+			ID:          rule,
+			Title:       fmt.Sprintf("%s suppressed for %s", plural(st.Suppressed, "alert"), rule),
+			Severity:    st.Severity,
+			Labels:      labels,
+			Description: st.description(rule, limit),
+			Runbook:     st.Runbook,
+			Window:      time.Hour,
+			Threshold:   limit,
+		},
+		Group:     []event.Field{{Key: "digest", Value: st.Hour.UTC().Format(time.RFC3339)}},
+		Count:     st.Suppressed,
+		Time:      st.Last,
+		FirstSeen: st.First,
+		Source:    st.Source,
+	})
 }
 
 // description lists the top groups. Group texts were sanitized and cut by

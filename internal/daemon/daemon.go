@@ -1,17 +1,13 @@
 // Package daemon is `secwatch run`: it wires sources, the rule engine, the
 // outbox and dispatcher, checkpoints, hot reload and the HTTP listener.
 //
-// Goroutines and channels: one goroutine per source (supervised: a failing
-// source is restarted with backoff and never stops the others) sends records
-// into one bounded channel; the goroutine that calls Run owns the engine, the
-// flood gate and the cursors, and is the only writer of checkpoints; alerts
-// are written durably to the outbox by that goroutine before any notifier
-// sees them, and the dispatcher delivers them on its own goroutines. The
-// channel is closed by the goroutine that waits for every source to return.
-//
-// Shutdown drains in order: sources stop, the engine observes what they
-// sent, a final checkpoint is written, and the dispatcher gets the rest of
-// the grace period to deliver; what it cannot deliver stays in the outbox.
+// One goroutine per source (supervised, restarted with backoff) sends
+// records into one bounded channel, closed by the goroutine that waits for
+// every source; the goroutine that calls Run owns the engine, the flood gate
+// and the cursors, writes checkpoints, and puts alerts durably in the outbox
+// before the dispatcher's goroutines deliver them. Shutdown drains in order:
+// sources, engine, final checkpoint, then delivery for the rest of the grace
+// period (docs/delivery.md, "Shutdown and restart").
 //
 // It sits below cmd and above ingest, rules, alerting, state and config.
 package daemon

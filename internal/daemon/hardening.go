@@ -2,10 +2,10 @@ package daemon
 
 import (
 	"fmt"
-	"github.com/secwatch/secwatch/internal/alerting"
 	"strconv"
 	"time"
 
+	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/event"
 	"github.com/secwatch/secwatch/internal/rules"
 )
@@ -75,27 +75,30 @@ func (l *engineLoop) maxKeys() int {
 	return rules.DefaultMaxKeys
 }
 
-// evictionDoc is the alert document for n evictions by one rule.
+// evictionDoc is the alert document for n evictions by one rule, rendered
+// through alerting.NewDocument as the alert of a rule made for it.
 func evictionDoc(st rules.RuleStats, n int64, maxKeys int, hour, now time.Time) alerting.Document {
-	return alerting.Document{
-		AlertID:  rules.HashID(EvictionRule, st.Rule, event.FormatTime(hour)),
-		Rule:     EvictionRule,
-		Title:    "Rule " + st.Rule + " is evicting groups (key spray, or max_keys too low)",
-		Severity: "high",
-		Group:    map[string]string{"rule": st.Rule},
-		Count:    int(n),
-		Window:   time.Hour.String(),
-		Time:     event.FormatTime(now.UTC()),
+	return alerting.NewDocument(&rules.Alert{
+		ID: rules.HashID(EvictionRule, st.Rule, event.FormatTime(hour)),
+		Rule: &rules.Rule{
+			ID:       EvictionRule,
+			Title:    "Rule " + st.Rule + " is evicting groups (key spray, or max_keys too low)",
+			Severity: "high",
+			Labels:   map[string]string{"secwatch": "self", "max_keys": strconv.Itoa(maxKeys)},
+			Description: fmt.Sprintf("Rule %s held its cap of %d groups (engine.max_keys) and evicted the least recently used "+
+				"groups %d times since its previous eviction alert; %d evictions in total. Evicted groups lose their "+
+				"partial counts, so an attacker who sprays many distinct keys (client addresses) can hide a slower "+
+				"attack from this rule. Check secwatch_rule_evicted_total and the sources for a spray; raise "+
+				"engine.max_keys if the traffic is legitimate. At most one such alert per rule and hour.",
+				st.Rule, maxKeys, n, st.Evicted),
+			Window: time.Hour,
+		},
+		Group: []event.Field{{Key: "rule", Value: st.Rule}},
+		Count: int(n),
+		Time:  now,
 		// The hour the alert stands for; evictions counted may go back
 		// further, to the previous eviction alert of the rule.
-		FirstSeen: event.FormatTime(hour),
-		Labels:    map[string]string{"secwatch": "self", "max_keys": strconv.Itoa(maxKeys)},
-		Description: fmt.Sprintf("Rule %s held its cap of %d groups (engine.max_keys) and evicted the least recently used "+
-			"groups %d times since its previous eviction alert; %d evictions in total. Evicted groups lose their "+
-			"partial counts, so an attacker who sprays many distinct keys (client addresses) can hide a slower "+
-			"attack from this rule. Check secwatch_rule_evicted_total and the sources for a spray; raise "+
-			"engine.max_keys if the traffic is legitimate. At most one such alert per rule and hour.",
-			st.Rule, maxKeys, n, st.Evicted),
-		Source: "secwatch",
-	}
+		FirstSeen: hour,
+		Source:    "secwatch",
+	})
 }

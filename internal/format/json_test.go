@@ -423,8 +423,8 @@ func BenchmarkParseJSON(b *testing.B) {
 	}
 }
 
-// BenchmarkEncodingJSONStruct is the peer from the design's performance
-// table: encoding/json decoding the line into a struct, nothing more (no
+// BenchmarkEncodingJSONStruct is the peer of docs/benchmarks.md's decoding
+// comparison: encoding/json decoding the line into a struct, nothing more (no
 // time parsing, no flattening).
 func BenchmarkEncodingJSONStruct(b *testing.B) {
 	type details struct {

@@ -267,7 +267,7 @@ func securityEvent(rest string, ev *event.Event) {
 	securityDetail(detail, ev)
 }
 
-// Texts of the security events (context/mcp-server-logs.md).
+// Texts of the security events (docs/formats.md, "mcp").
 const (
 	txtMissingHeader = "No Authorization header provided"
 	txtInvalidFormat = "Authorization header must use Bearer scheme"

@@ -11,7 +11,7 @@ import (
 )
 
 // Lines are built from the format strings of the MCP server
-// (context/mcp-server-logs.md):
+// (docs/formats.md, "mcp"):
 //
 //	app:      "%(asctime)s - %(name)s - %(levelname)s - [%(correlation_id)s] - %(message)s"
 //	console:  "%(asctime)s - SECURITY - %(levelname)s - %(message)s"

@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // either its event (time and fields in order) or its error. The optional
 // options.json holds {"pattern": …, "time_field": …}. Rewrite with
 // go test ./internal/ingest -run TestGolden -update, then review the diff
-// against context/mcp-server-logs.md like code.
+// against docs/formats.md like code.
 func TestGolden(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/golden/*")
 	if err != nil {

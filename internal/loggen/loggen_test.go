@@ -153,7 +153,7 @@ type simAlert struct {
 	t   int64
 }
 
-// simulate applies the design's threshold semantics (section 4) to the
+// simulate applies the threshold semantics of docs/rules.md to the
 // failures in file order: more than 10 in (T-5m, T], where T is the
 // greatest time seen for the key; late events outside the window ignored;
 // no second alert while T < T0+cooldown.

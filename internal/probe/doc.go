@@ -1,19 +1,13 @@
 // Package probe checks a protected HTTPS service from the outside, the way a
-// client sees it: requirements 18 (TLS, no plaintext), 19 (API key
-// authentication, RFC 6750 challenges), 20 (CORS) and 24.5 (OAuth protected
-// resource metadata) of the production security requirements (design
-// section 10, docs/probes.md).
+// client sees it: TLS and no plaintext (requirements 18), API key
+// authentication and RFC 6750 challenges (19), CORS (20) and OAuth protected
+// resource metadata (24.5); docs/probes.md describes every check.
 //
 // Run executes the selected checks against one Target and returns one Result
 // per check; Result.Event turns it into the event the rule engine consumes
 // (event_type "probe"), and Result.Line into a line of the one-off report.
-//
-// The probe's HTTP client verifies certificates (system roots, or the
-// Target's RootCAs), follows redirects only to the same https host, has a
-// timeout on every request, and sends the API key only over https to the
-// target's own host. The key never appears in a Result: every message is
-// scrubbed of it before it is returned, and the Secret type prints as
-// "[REDACTED]".
+// The API key is sent only over https to the target's own host and never
+// appears in a Result (messages are scrubbed; Secret prints "[REDACTED]").
 //
 // It sits beside ingest in the dependency map: it imports internal/event and
 // internal/redact only; the daemon and cmd import it.

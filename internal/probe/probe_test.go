@@ -105,8 +105,7 @@ func TestDefects(t *testing.T) {
 }
 
 // TestRealServer probes a service modelled on the real MCP server and
-// expects exactly the findings ../shared/context/mcp-server-logs.md
-// describes: CORS violations are answered 200 instead of refused,
+// expects exactly the findings docs/probes.md gives for the real server: CORS violations are answered 200 instead of refused,
 // preflights without a key get 401 even from the allowed origin, the 401
 // for a missing key carries the non-standard error="missing_token", and
 // (when OAuth is expected) there is no metadata document and no

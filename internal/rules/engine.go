@@ -32,7 +32,7 @@ type Engine struct {
 	// source whose events lag another's (a backlog, a slower log) is judged
 	// by the rules that read it as replay would judge it. Input never more
 	// than MaxLateness out of order, as each rule sees it, is evaluated
-	// exactly as the design's semantics say. If MaxLateness is 0,
+	// exactly as docs/rules.md ("Semantics") says. If MaxLateness is 0,
 	// DefaultMaxLateness is used. Set it before the first Observe.
 	MaxLateness time.Duration
 	// Trace, when set, is called for every rule an event matches, saying
@@ -408,7 +408,7 @@ func (e *Engine) trace(rs *ruleState, ev *event.Event, g *group, count int, fire
 }
 
 // observeThreshold implements the normative semantics of threshold and
-// distinct rules (design section 4).
+// distinct rules (docs/rules.md, "Semantics").
 func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out []Alert) []Alert {
 	r := rs.rule
 	if !r.Match.Eval(ev) {

@@ -343,7 +343,7 @@ func TestThresholdMatchesBruteForce(t *testing.T) {
 	}
 }
 
-// bruteForce evaluates the threshold semantics of design section 4 literally:
+// bruteForce evaluates the threshold semantics of docs/rules.md literally:
 // after each event, per group, count the received events in (T − window, T].
 func bruteForce(r *Rule, events []in) []string {
 	type st struct {

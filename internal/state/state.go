@@ -1,27 +1,16 @@
-// Package state is secwatch's state directory (design section 11): source
-// cursors, engine windows, flood counters and the alert outbox live in files
-// that survive a restart, including kill -9.
+// Package state is secwatch's state directory: source cursors, engine
+// windows, flood counters and the alert outbox live in files that survive a
+// restart, including kill -9.
 //
-// Every file is written atomically — to a temporary file in the same
-// directory, fsynced, renamed over the old one, and the directory fsynced —
-// inside a frame:
+// Every file is written atomically (temporary file, fsync, rename, directory
+// fsync) inside a checksummed frame. Read verifies the frame; a file that
+// fails is moved aside as <name>.corrupt-<n> and reported as a
+// *CorruptError, never fatal. An exclusive flock on <dir>/lock keeps two
+// daemons from sharing one directory. docs/delivery.md ("The outbox on
+// disk") gives the frame and the files.
 //
-//	secwatch-state v1 <sha256 hex of payload> <payload length>\n
-//	<payload>
-//
-// WriteStream writes the same frame around a payload it never holds whole:
-// the checksum is computed while writing and the length field is
-// zero-padded to a fixed width so the header can be rewritten in place.
-//
-// Read verifies the frame. A file that fails verification is never fatal:
-// it is renamed to <name>.corrupt-<n> (kept for inspection) and reported as
-// a *CorruptError, so that a restart does not crash-loop on it.
-//
-// An exclusive flock on <dir>/lock keeps two daemons from sharing one
-// directory.
-//
-// state is a leaf of the dependency map: it imports only the standard
-// library, and internal/alerting (the outbox) and cmd build on it.
+// state imports only the standard library; internal/alerting (the outbox)
+// and cmd build on it.
 package state
 
 import (

@@ -6,7 +6,7 @@ import (
 )
 
 // Secret-bearing fields for redaction property tests: the shapes in which
-// credentials reach logs (design section 8: Authorization headers, Bearer
+// credentials reach logs (docs/security.md: Authorization headers, Bearer
 // tokens anywhere, fields named like keys, tokens, passwords, secrets and
 // cookies), each with a fresh random secret that can be searched for in
 // whatever secwatch outputs.

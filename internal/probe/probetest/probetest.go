@@ -318,8 +318,8 @@ func unauthorized(w http.ResponseWriter, defect Defect, challenge string) {
 	http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
 }
 
-// StartMCP runs a service modelled on the real MCP server
-// (../shared/context/mcp-server-logs.md and the server's middleware): an
+// StartMCP runs a service modelled on the real MCP server (docs/probes.md
+// describes what it models and why): an
 // ALB that listens on 443 only (plain HTTP refused), authentication before
 // CORS so that preflights without a key get 401 even from allowed origins,
 // 401s with error="missing_token" and no resource_metadata, no metadata
