@@ -86,6 +86,7 @@ type ruleState struct {
 	cool   int64 // ns
 	absent int64 // ns
 	now    int64 // the rule's time: the greatest time among its matched, grouped events (ns)
+	sealed int   // restored groups still keyed by sealed values (snapshot_seal.go)
 }
 
 // group is one rule's state for one group key.
@@ -289,7 +290,11 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	if rs.groups == nil {
 		rs.groups = newGroupSet(e.maxKeys())
 	}
-	if g := rs.groups.lookup(key); g != nil {
+	g := rs.groups.lookup(key)
+	if g == nil && rs.sealed > 0 {
+		g = e.unsealGroup(rs, key)
+	}
+	if g != nil {
 		if r.Kind != KindAbsent {
 			rs.groups.touch(g)
 		}
@@ -309,7 +314,7 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	}
 	// One allocation holds the key and every group_by value: the values
 	// are substrings of the key.
-	g := &group{key: string(key)}
+	g = &group{key: string(key)}
 	if n := len(r.GroupBy); n > 0 {
 		if n == 1 {
 			g.fields = g.field1[:]
@@ -434,6 +439,9 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 	}
 	distinct := r.Distinct != ""
 	if ts > keepFrom {
+		if distinct && g.dist != nil && g.dist.sealed > 0 {
+			g.unsealDistinct(r, val)
+		}
 		g.insert(ts, val, distinct)
 	}
 	g.expire(keepFrom)

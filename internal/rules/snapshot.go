@@ -94,6 +94,12 @@ func (e *Engine) Restore(s *Snapshot) (restored, discarded []string) {
 		rs.groups = newGroupSet(e.maxKeys())
 		for _, gs := range r.Groups {
 			g := restoreGroup(gs, rs.rule)
+			for _, f := range g.fields {
+				if isSealed(f.Value) {
+					rs.sealed++
+					break
+				}
+			}
 			if rs.groups.insert(g) != nil {
 				rs.stats.Evicted++
 			}
@@ -128,6 +134,11 @@ func restoreGroup(gs GroupSnapshot, r *Rule) *group {
 	g.key = string(key)
 	if r.Distinct != "" {
 		g.restoreDistinct(gs.Vals)
+		for _, v := range g.dist.vs {
+			if v.n > 0 && isSealed(v.v) {
+				g.dist.sealed++
+			}
+		}
 	}
 	if r.Kind == KindSequence {
 		g.steps = make([][]seqEvent, len(r.Steps))

@@ -190,19 +190,21 @@ func (e *Engine) AppendSnapshot(dst []byte) []byte {
 			continue
 		}
 		for g := rs.groups.front; g != nil; g = g.next {
-			g.appendBinary(w)
+			g.appendBinary(w, rs.rule)
 		}
 	}
 	return w.b
 }
 
-func (g *group) appendBinary(w *snapEncoder) {
+// appendBinary writes g as a snapshot stores it: sealed group and distinct
+// values, redacted samples (snapshot_seal.go).
+func (g *group) appendBinary(w *snapEncoder, r *Rule) {
 	hasSamples := g.samples != nil && g.samples.n > 0
-	w.groupHead(g.fields, g.t, g.fired, g.coolUntil, g.last, g.times[g.head:], g.dist != nil, len(g.steps) > 0, hasSamples)
+	w.groupHead(sealFields(r.Hash, g.fields), g.t, g.fired, g.coolUntil, g.last, g.times[g.head:], g.dist != nil, len(g.steps) > 0, hasSamples)
 	if g.dist != nil {
 		w.uvarint(uint64(len(g.dist.vs)))
 		for _, v := range g.dist.vs {
-			w.nameString(v.v) // a free slot is "" and never referenced
+			w.nameString(sealValue(r.Hash, r.Distinct, v.v)) // a free slot is "" and never referenced
 		}
 		ids := g.dist.ids[g.head:]
 		w.uvarint(uint64(len(ids)))
@@ -233,7 +235,7 @@ func (g *group) appendBinary(w *snapEncoder) {
 			for j := 0; j+1 < len(s.lens); j += 2 {
 				k, v := int(s.lens[j]), int(s.lens[j+1])
 				w.name(s.buf[off : off+k])
-				w.name(s.buf[off+k : off+k+v])
+				w.nameString(redactSample(string(s.buf[off:off+k]), string(s.buf[off+k:off+k+v])))
 				off += k + v
 			}
 		}
@@ -259,11 +261,14 @@ func encodeSnapshot(dst []byte, s *Snapshot, format byte) []byte {
 		w.rule(r.ID, r.Hash, &r.Stats, ruleNow, len(r.Groups))
 		for j := range r.Groups {
 			gs := &r.Groups[j]
-			w.groupHead(gs.Group, gs.T, gs.Fired, gs.CoolUntil, gs.Last, gs.Times, gs.Vals != nil, len(gs.Steps) > 0, len(gs.Samples) > 0)
+			w.groupHead(sealFields(r.Hash, gs.Group), gs.T, gs.Fired, gs.CoolUntil, gs.Last, gs.Times, gs.Vals != nil, len(gs.Steps) > 0, len(gs.Samples) > 0)
 			if gs.Vals != nil {
 				dict := map[string]uint64{}
 				var order []string
 				for _, v := range gs.Vals {
+					// The distinct field's name is not in a Snapshot:
+					// values are sealed by what they hold.
+					v = sealValue(r.Hash, "", v)
 					if _, ok := dict[v]; !ok {
 						dict[v] = uint64(len(order))
 						order = append(order, v)
@@ -275,7 +280,7 @@ func encodeSnapshot(dst []byte, s *Snapshot, format byte) []byte {
 				}
 				w.uvarint(uint64(len(gs.Vals)))
 				for _, v := range gs.Vals {
-					w.uvarint(dict[v])
+					w.uvarint(dict[sealValue(r.Hash, "", v)])
 				}
 			}
 			if len(gs.Steps) > 0 {
@@ -297,7 +302,7 @@ func encodeSnapshot(dst []byte, s *Snapshot, format byte) []byte {
 					w.uvarint(uint64(len(smp.Fields)))
 					for _, f := range smp.Fields {
 						w.nameString(f.Key)
-						w.nameString(f.Value)
+						w.nameString(redactSample(f.Key, f.Value))
 					}
 				}
 			}

@@ -18,7 +18,7 @@ func (e *Engine) Snapshot() *Snapshot {
 		r.Stats.Groups = 0
 		if rs.groups != nil {
 			for g := rs.groups.front; g != nil; g = g.next {
-				r.Groups = append(r.Groups, g.snapshot())
+				r.Groups = append(r.Groups, g.snapshot(rs.rule))
 			}
 		}
 		s.Rules = append(s.Rules, r)
@@ -26,9 +26,11 @@ func (e *Engine) Snapshot() *Snapshot {
 	return s
 }
 
-func (g *group) snapshot() GroupSnapshot {
+// snapshot is g as a snapshot stores it: group and distinct values sealed,
+// samples redacted.
+func (g *group) snapshot(r *Rule) GroupSnapshot {
 	gs := GroupSnapshot{
-		Group:     append([]event.Field(nil), g.fields...),
+		Group:     append([]event.Field(nil), sealFields(r.Hash, g.fields)...),
 		T:         g.t,
 		Times:     append([]int64(nil), g.times[g.head:]...),
 		Fired:     g.fired,
@@ -36,6 +38,9 @@ func (g *group) snapshot() GroupSnapshot {
 		Last:      g.last,
 	}
 	gs.Vals = g.distinctVals()
+	for i, v := range gs.Vals {
+		gs.Vals[i] = sealValue(r.Hash, r.Distinct, v)
+	}
 	for _, st := range g.steps {
 		var evs [][2]int64
 		for _, se := range st {
@@ -44,7 +49,11 @@ func (g *group) snapshot() GroupSnapshot {
 		gs.Steps = append(gs.Steps, evs)
 	}
 	for _, smp := range g.sampleEvents() {
-		gs.Samples = append(gs.Samples, SampleSnapshot{Time: smp.Time.UnixNano(), Fields: append([]event.Field(nil), smp.Fields...)})
+		fs := append([]event.Field(nil), smp.Fields...)
+		for i := range fs {
+			fs[i].Value = redactSample(fs[i].Key, fs[i].Value)
+		}
+		gs.Samples = append(gs.Samples, SampleSnapshot{Time: smp.Time.UnixNano(), Fields: fs})
 	}
 	return gs
 }

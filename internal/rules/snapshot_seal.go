@@ -1,0 +1,127 @@
+package rules
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/redact"
+)
+
+// A snapshot holds nothing an alert would redact (docs/security.md, "State
+// at rest"): sample values are stored redacted (alerts render them redacted
+// anyway, and redaction is idempotent), and a group_by or distinct value
+// that redaction would change is stored sealed: a keyed digest that lets a
+// restarted engine recognise the value when it is seen again (unsealGroup,
+// unsealDistinct), so its window survives the restart.
+
+// sealPrefix starts a sealed value.
+const sealPrefix = redact.Mask + " hmac-sha256:"
+
+// sealValue returns v, or its sealed form when redaction would change it
+// (a secret-named field, or a credential in the text). The digest is keyed
+// by the rule's hash: the same rule definition seals a value the same way
+// on every replica and after every restart.
+func sealValue(ruleHash, key, v string) string {
+	if v == "" || strings.HasPrefix(v, sealPrefix) || redact.Value(key, v) == v {
+		return v
+	}
+	return sealDigest(ruleHash, v)
+}
+
+func sealDigest(ruleHash, v string) string {
+	m := hmac.New(sha256.New, []byte("secwatch state seal\x00"+ruleHash))
+	m.Write([]byte(v))
+	return sealPrefix + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+func isSealed(v string) bool { return strings.HasPrefix(v, sealPrefix) }
+
+// sealFields returns fs with each value sealed; fs itself when none is.
+func sealFields(ruleHash string, fs []event.Field) []event.Field {
+	var out []event.Field
+	for i, f := range fs {
+		if s := sealValue(ruleHash, f.Key, f.Value); s != f.Value {
+			if out == nil {
+				out = append([]event.Field(nil), fs...)
+			}
+			out[i].Value = s
+		}
+	}
+	if out == nil {
+		return fs
+	}
+	return out
+}
+
+// redactSample returns a sample field's value as a snapshot stores it.
+func redactSample(key, v string) string { return redact.Value(key, v) }
+
+// unsealGroup finds the restored group whose sealed key matches key (the
+// length-prefixed group_by values of an event whose group was not found)
+// and gives it back its raw key and values, so that the event, and the
+// alert it may fire, see the group replay would have. Only called while
+// rs holds sealed groups.
+func (e *Engine) unsealGroup(rs *ruleState, key []byte) *group {
+	var sealed []byte
+	changed := false
+	for i, off := 0, 0; off < len(key) && i < len(rs.rule.GroupBy); i++ {
+		l, w := readUvarint(string(key[off:]))
+		v := string(key[off+w : off+w+int(l)])
+		off += w + int(l)
+		s := sealValue(rs.rule.Hash, rs.rule.GroupBy[i], v)
+		changed = changed || s != v
+		sealed = appendUvarint(sealed, uint64(len(s)))
+		sealed = append(sealed, s...)
+	}
+	if !changed {
+		return nil
+	}
+	g := rs.groups.lookup(sealed)
+	if g == nil {
+		return nil
+	}
+	rs.groups.remove(g)
+	g.key = string(key)
+	for i, off := 0, 0; i < len(g.fields); i++ {
+		l, w := readUvarint(g.key[off:])
+		g.fields[i].Value = g.key[off+w : off+w+int(l)]
+		off += w + int(l)
+	}
+	rs.groups.insert(g) // one removed, one back: nothing is evicted
+	rs.sealed--
+	return g
+}
+
+// unsealDistinct gives a sealed distinct value of g back its raw form v
+// when v is seen again, so that it counts as the value it was, not as a
+// new one. Only called while g holds sealed values.
+func (g *group) unsealDistinct(r *Rule, v string) {
+	d := g.dist
+	if d.find(v) >= 0 {
+		return
+	}
+	s := sealValue(r.Hash, r.Distinct, v)
+	if s == v {
+		return
+	}
+	i := d.find(s)
+	if i < 0 {
+		// Not (or no longer) in the window: count what is left.
+		d.sealed = 0
+		for j := range d.vs {
+			if d.vs[j].n > 0 && isSealed(d.vs[j].v) {
+				d.sealed++
+			}
+		}
+		return
+	}
+	d.vs[i].v = strings.Clone(v)
+	if d.idx != nil {
+		delete(d.idx, s)
+		d.idx[d.vs[i].v] = i
+	}
+	d.sealed--
+}
