@@ -175,6 +175,9 @@ func Value(key, v string) string {
 // above). Text(Text(s)) == Text(s): state stores redacted text, and an
 // alert rendered from it is the alert rendered from the original.
 func Text(s string) string {
+	if !hasASCIILetter(s) { // every shape names itself in letters: IPs, numbers
+		return s
+	}
 	var l string
 	for _, sh := range shapes {
 		if l == "" {
@@ -190,6 +193,15 @@ func Text(s string) string {
 		}
 	}
 	return s
+}
+
+func hasASCIILetter(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c >= 'a' && c <= 'z' {
+			return true
+		}
+	}
+	return false
 }
 
 // MinSubstringKey is the shortest key that Key masks wherever it occurs;

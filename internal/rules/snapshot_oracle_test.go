@@ -1,6 +1,9 @@
 package rules
 
-import "github.com/secwatch/secwatch/internal/event"
+import (
+	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/redact"
+)
 
 // The engine's state as a Snapshot value, built directly from the engine.
 // The daemon no longer needs it (it encodes the state in place with
@@ -30,7 +33,7 @@ func (e *Engine) Snapshot() *Snapshot {
 // samples redacted.
 func (g *group) snapshot(r *Rule) GroupSnapshot {
 	gs := GroupSnapshot{
-		Group:     append([]event.Field(nil), sealFields(r.Hash, g.fields)...),
+		Group:     append([]event.Field(nil), sealFields(nil, r.Hash, g.fields)...),
 		T:         g.t,
 		Times:     append([]int64(nil), g.times[g.head:]...),
 		Fired:     g.fired,
@@ -39,7 +42,7 @@ func (g *group) snapshot(r *Rule) GroupSnapshot {
 	}
 	gs.Vals = g.distinctVals()
 	for i, v := range gs.Vals {
-		gs.Vals[i] = sealValue(r.Hash, r.Distinct, v)
+		gs.Vals[i] = sealValue(nil, r.Hash, r.Distinct, v, false)
 	}
 	for _, st := range g.steps {
 		var evs [][2]int64
@@ -51,7 +54,7 @@ func (g *group) snapshot(r *Rule) GroupSnapshot {
 	for _, smp := range g.sampleEvents() {
 		fs := append([]event.Field(nil), smp.Fields...)
 		for i := range fs {
-			fs[i].Value = redactSample(fs[i].Key, fs[i].Value)
+			fs[i].Value = redact.Value(fs[i].Key, fs[i].Value)
 		}
 		gs.Samples = append(gs.Samples, SampleSnapshot{Time: smp.Time.UnixNano(), Fields: fs})
 	}

@@ -20,12 +20,74 @@ import (
 // sealPrefix starts a sealed value.
 const sealPrefix = redact.Mask + " hmac-sha256:"
 
+// redactor is redact.Value memoized over one snapshot encoding: field
+// names and values recur from group to group (event types, paths, a
+// distinct rule's values), and redacting each afresh would triple the
+// encoding's time. A nil *redactor calls redact.Value.
+type redactor struct {
+	secret map[string]bool   // field name → redact.SecretName
+	text   map[string]string // value → redact.Text
+}
+
+func newRedactor() *redactor {
+	return &redactor{secret: map[string]bool{}, text: map[string]string{}}
+}
+
+// value is redact.Value(key, v). Only recurring values are worth
+// remembering: a group's values (unique by definition) are not (once).
+func (r *redactor) value(key, v string, once bool) string {
+	switch {
+	case r == nil:
+		return redact.Value(key, v)
+	case v == "":
+		return v
+	case r.secretName(key):
+		return redact.Mask
+	case once:
+		return redact.Text(v)
+	}
+	return r.textOf(v)
+}
+
+// valueBytes is value for a key and value held in a sample's buffer.
+func (r *redactor) valueBytes(key, v []byte) string {
+	if len(v) != 0 && r.secretName(string(key)) {
+		return redact.Mask
+	}
+	if t, ok := r.text[string(v)]; ok {
+		return t
+	}
+	return r.textOf(string(v))
+}
+
+func (r *redactor) secretName(key string) bool {
+	s, ok := r.secret[key]
+	if !ok {
+		s = redact.SecretName(key)
+		if len(r.secret) < maxNames {
+			r.secret[strings.Clone(key)] = s
+		}
+	}
+	return s
+}
+
+func (r *redactor) textOf(v string) string {
+	t, ok := r.text[v]
+	if !ok {
+		t = redact.Text(v)
+		if len(r.text) < maxNames {
+			r.text[strings.Clone(v)] = t
+		}
+	}
+	return t
+}
+
 // sealValue returns v, or its sealed form when redaction would change it
 // (a secret-named field, or a credential in the text). The digest is keyed
 // by the rule's hash: the same rule definition seals a value the same way
 // on every replica and after every restart.
-func sealValue(ruleHash, key, v string) string {
-	if v == "" || strings.HasPrefix(v, sealPrefix) || redact.Value(key, v) == v {
+func sealValue(rd *redactor, ruleHash, key, v string, once bool) string {
+	if v == "" || strings.HasPrefix(v, sealPrefix) || rd.value(key, v, once) == v {
 		return v
 	}
 	return sealDigest(ruleHash, v)
@@ -40,10 +102,10 @@ func sealDigest(ruleHash, v string) string {
 func isSealed(v string) bool { return strings.HasPrefix(v, sealPrefix) }
 
 // sealFields returns fs with each value sealed; fs itself when none is.
-func sealFields(ruleHash string, fs []event.Field) []event.Field {
+func sealFields(rd *redactor, ruleHash string, fs []event.Field) []event.Field {
 	var out []event.Field
 	for i, f := range fs {
-		if s := sealValue(ruleHash, f.Key, f.Value); s != f.Value {
+		if s := sealValue(rd, ruleHash, f.Key, f.Value, true); s != f.Value {
 			if out == nil {
 				out = append([]event.Field(nil), fs...)
 			}
@@ -55,9 +117,6 @@ func sealFields(ruleHash string, fs []event.Field) []event.Field {
 	}
 	return out
 }
-
-// redactSample returns a sample field's value as a snapshot stores it.
-func redactSample(key, v string) string { return redact.Value(key, v) }
 
 // unsealGroup finds the restored group whose sealed key matches key (the
 // length-prefixed group_by values of an event whose group was not found)
@@ -71,7 +130,7 @@ func (e *Engine) unsealGroup(rs *ruleState, key []byte) *group {
 		l, w := readUvarint(string(key[off:]))
 		v := string(key[off+w : off+w+int(l)])
 		off += w + int(l)
-		s := sealValue(rs.rule.Hash, rs.rule.GroupBy[i], v)
+		s := sealValue(nil, rs.rule.Hash, rs.rule.GroupBy[i], v, true)
 		changed = changed || s != v
 		sealed = appendUvarint(sealed, uint64(len(s)))
 		sealed = append(sealed, s...)
@@ -103,7 +162,7 @@ func (g *group) unsealDistinct(r *Rule, v string) {
 	if d.find(v) >= 0 {
 		return
 	}
-	s := sealValue(r.Hash, r.Distinct, v)
+	s := sealValue(nil, r.Hash, r.Distinct, v, true)
 	if s == v {
 		return
 	}

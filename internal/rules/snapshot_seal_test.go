@@ -79,20 +79,20 @@ func TestSnapshotHoldsNoSecrets(t *testing.T) {
 // TestSealValue: only what redaction would change is sealed; sealing is
 // deterministic per rule definition and never seals twice.
 func TestSealValue(t *testing.T) {
-	if got := sealValue("h", "ip", "10.0.0.1"); got != "10.0.0.1" {
+	if got := sealValue(nil, "h", "ip", "10.0.0.1", true); got != "10.0.0.1" {
 		t.Errorf("sealValue of a plain value = %q, want it unchanged", got)
 	}
-	a, b := sealValue("h", "api_key", "k-1"), sealValue("h", "api_key", "k-1")
+	a, b := sealValue(nil, "h", "api_key", "k-1", true), sealValue(nil, "h", "api_key", "k-1", true)
 	if a != b || !isSealed(a) || strings.Contains(a, "k-1") {
 		t.Errorf("sealValue(api_key) = %q then %q: want one sealed form without the value", a, b)
 	}
-	if c := sealValue("other", "api_key", "k-1"); c == a {
+	if c := sealValue(nil, "other", "api_key", "k-1", true); c == a {
 		t.Errorf("two rule definitions seal a value alike: %q", c)
 	}
-	if again := sealValue("h", "api_key", a); again != a {
+	if again := sealValue(nil, "h", "api_key", a, true); again != a {
 		t.Errorf("sealing a sealed value = %q, want %q", again, a)
 	}
-	if got := sealValue("h", "request", "/x?token=abc123"); !isSealed(got) {
+	if got := sealValue(nil, "h", "request", "/x?token=abc123", true); !isSealed(got) {
 		t.Errorf("a credential in text is not sealed: %q", got)
 	}
 }
