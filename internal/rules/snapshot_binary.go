@@ -190,9 +190,14 @@ func (e *Engine) AppendSnapshot(dst []byte) []byte {
 		if rs.groups == nil {
 			continue
 		}
+		sealed := 0
 		for g := rs.groups.front; g != nil; g = g.next {
 			g.appendBinary(w, rs.rule)
+			if g.recountSealed() {
+				sealed++
+			}
 		}
+		rs.sealed = sealed // restored groups swept or evicted since
 	}
 	return w.b
 }

@@ -168,13 +168,6 @@ func (g *group) unsealDistinct(r *Rule, v string) {
 	}
 	i := d.find(s)
 	if i < 0 {
-		// Not (or no longer) in the window: count what is left.
-		d.sealed = 0
-		for j := range d.vs {
-			if d.vs[j].n > 0 && isSealed(d.vs[j].v) {
-				d.sealed++
-			}
-		}
 		return
 	}
 	d.vs[i].v = strings.Clone(v)
@@ -183,4 +176,25 @@ func (g *group) unsealDistinct(r *Rule, v string) {
 		d.idx[d.vs[i].v] = i
 	}
 	d.sealed--
+}
+
+// recountSealed brings g.dist.sealed up to date (sealed values leave the
+// window unseen) and reports whether g is still keyed by sealed values.
+// AppendSnapshot calls it, as it walks every group anyway, so that a rule
+// stops looking for sealed groups once none is left.
+func (g *group) recountSealed() bool {
+	if g.dist != nil && g.dist.sealed > 0 {
+		g.dist.sealed = 0
+		for _, v := range g.dist.vs {
+			if v.n > 0 && isSealed(v.v) {
+				g.dist.sealed++
+			}
+		}
+	}
+	for _, f := range g.fields {
+		if isSealed(f.Value) {
+			return true
+		}
+	}
+	return false
 }

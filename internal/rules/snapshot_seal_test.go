@@ -96,3 +96,27 @@ func TestSealValue(t *testing.T) {
 		t.Errorf("a credential in text is not sealed: %q", got)
 	}
 }
+
+// TestSealedGroupsForgotten: once the restored sealed groups have left the
+// window, the next snapshot resets the count that makes new groups look
+// for them.
+func TestSealedGroupsForgotten(t *testing.T) {
+	r := threshold(10*time.Second, 0, 5, "api_key")
+	r.Hash = "h"
+	e1 := NewEngine([]*Rule{r})
+	run(t, e1, []in{{0, "type=fail api_key=k-secret-1"}})
+	s, err := DecodeSnapshot(e1.AppendSnapshot(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2 := NewEngine([]*Rule{r})
+	e2.Restore(s)
+	if got := e2.rules[0].sealed; got != 1 {
+		t.Fatalf("sealed groups after restore: got %d, want 1", got)
+	}
+	run(t, e2, []in{{3600, "type=fail api_key=k-secret-2"}}) // sweeps the old group
+	e2.AppendSnapshot(nil)
+	if got := e2.rules[0].sealed; got != 0 {
+		t.Errorf("sealed groups after they expired and a snapshot: got %d, want 0", got)
+	}
+}
