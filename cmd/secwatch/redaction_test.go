@@ -4,13 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/secwatch/secwatch/internal/testutil"
+	"github.com/secwatch/secwatch/internal/testutil/redisserver"
 )
 
 // TestRedactionEndToEnd runs the daemon on a log whose lines carry random
@@ -18,9 +23,20 @@ import (
 // of them in lines the parser rejects, with rules that fire on every line
 // (grouped by a plain field and by a secret field). No secret may appear in
 // the alert documents on stdout, in secwatch's own log (at debug level), or
-// in /metrics; replay's output is checked the same way. The seed is fixed
-// and printed.
+// in /metrics, nor in the state the daemon leaves behind (outbox and
+// checkpoints, in the state directory or in a real Redis); replay's output
+// is checked the same way. The seed is fixed and printed.
 func TestRedactionEndToEnd(t *testing.T) {
+	t.Run("dir", func(t *testing.T) { redactionEndToEnd(t, "") })
+	t.Run("redis", func(t *testing.T) {
+		srv := redisserver.Start(t)
+		redactionEndToEnd(t, srv.Addr)
+	})
+}
+
+// redactionEndToEnd is TestRedactionEndToEnd with the state in the state
+// directory (redisAddr "") or in the Redis at redisAddr.
+func redactionEndToEnd(t *testing.T, redisAddr string) {
 	const seed = 23
 	r := rand.New(rand.NewPCG(seed, 3))
 	dir := t.TempDir()
@@ -70,8 +86,12 @@ func TestRedactionEndToEnd(t *testing.T) {
 		lines = append(lines, string(b))
 	}
 	logPath := writeFile(t, dir, "app.log", strings.Join(lines, "\n")+"\n")
+	stateCfg := ""
+	if redisAddr != "" {
+		stateCfg = "state: {backend: redis, redis: {addr: \"" + redisAddr + "\"}}\n"
+	}
 	cfg := writeFile(t, dir, "secwatch.yaml", `state_dir: state
-rules: [rules.yaml]
+`+stateCfg+`rules: [rules.yaml]
 engine: {tick: 100ms}
 sources:
   - {name: app, type: file, format: json, paths: [app.log], start: beginning, poll_interval: 10ms}
@@ -94,9 +114,16 @@ log: {level: debug, format: json}
 	}
 	replayOut, replayErr, _ := secwatch(t, "", "replay", "--rules", filepath.Join(dir, "rules.yaml"), "--output", "json", logPath)
 	replayText, _, _ := secwatch(t, "", "replay", "--rules", filepath.Join(dir, "rules.yaml"), "--output", "text", logPath)
+	var state string
+	if redisAddr != "" {
+		state = redisText(t, redisAddr)
+	} else {
+		state = stateDirText(t, filepath.Join(dir, "state"))
+	}
 	outputs := map[string]string{
 		"alerts on stdout": stdout.String(), "secwatch log": stderr.String(), "/metrics": metrics,
 		"replay json": replayOut, "replay text": replayText, "replay summary": replayErr,
+		"saved state": state,
 	}
 	if !strings.Contains(stderr.String(), "line rejected") || metrics == "" {
 		t.Fatalf("the test saw no rejected line or no metrics:\n%s", stderr)
@@ -111,6 +138,71 @@ log: {level: debug, format: json}
 			}
 		}
 	}
-	t.Logf("seed %d: %d lines, %d random secrets, %d alerts; %d secrets found in alerts, logs, /metrics or replay output",
-		seed, len(lines), len(secrets), len(parseAlerts(t, stdout.String())), leaks)
+	// The checkpoint holds the last minute's groups: plain client_ip values
+	// beside sealed api_key ones (else the search above proves little).
+	if !strings.Contains(state, "hmac-sha256:") || !strings.Contains(state, "203.0.113.") {
+		t.Errorf("the saved state holds no sealed group value or no plain one:\n%.2000q", state)
+	}
+	t.Logf("seed %d: %d lines, %d random secrets, %d alerts, %d bytes of saved state; %d secrets found in alerts, logs, /metrics, saved state or replay output",
+		seed, len(lines), len(secrets), len(parseAlerts(t, stdout.String())), len(state), leaks)
+}
+
+// stateDirText returns every file under dir, concatenated.
+func stateDirText(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		b.Write(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// redisText returns every key and value in the Redis at addr, whatever
+// their types, concatenated.
+func redisText(t *testing.T, addr string) string {
+	t.Helper()
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		typ, err := rdb.Type(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		switch typ {
+		case "string":
+			v, err = rdb.Get(ctx, k).Result()
+		case "hash":
+			v, err = rdb.HGetAll(ctx, k).Result()
+		case "list":
+			v, err = rdb.LRange(ctx, k, 0, -1).Result()
+		case "set":
+			v, err = rdb.SMembers(ctx, k).Result()
+		case "zset":
+			v, err = rdb.ZRangeWithScores(ctx, k, 0, -1).Result()
+		case "stream":
+			v, err = rdb.XRange(ctx, k, "-", "+").Result()
+		default:
+			t.Fatalf("redis key %q of type %q: the test cannot read it", k, typ)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %v\n", k, v)
+	}
+	return b.String()
 }

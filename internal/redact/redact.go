@@ -21,6 +21,7 @@ const Mask = "[REDACTED]"
 var secretNames = []string{
 	"authorization", "api_key", "apikey", "api-key", "x-api-key", "token",
 	"password", "passwd", "secret", "cookie", "credential", "private_key",
+	"access_key", "accesskey", "access-key", // aws_access_key_id, AccessKeyId
 }
 
 var (
@@ -34,7 +35,18 @@ var (
 	authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+|%20|\+)([A-Za-z0-9\-._~+/]+=*)`)
 	// key=value and "key": "value" pairs with secret-looking keys inside
 	// free text (query strings, logged headers, dict reprs).
-	secretPair = regexp.MustCompile(`(?i)((?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|token|password|passwd|secret|client[_-]?secret|authorization|cookie)["']?\s*(?:=|:)\s*["']?)([^&\s"',;}]+)`)
+	// X-Amz-Credential and X-Amz-Signature of a presigned URL are caught by
+	// "credential" and "signature", and aws_access_key_id by "access_key".
+	secretPair = regexp.MustCompile(`(?i)((?:api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|token|password|passwd|secret|client[_-]?secret|authorization|cookie|credential|signature|session[_-]?id|access[_-]?key(?:[_-]?id)?)["']?\s*(?:=|:)\s*["']?)([^&\s"',;}]+)`)
+	// Query parameters too short a word to be keys anywhere: an OAuth
+	// authorization code (?code=) and a URL signature (&sig=).
+	queryCode = regexp.MustCompile(`(?i)([?&;](?:code|sig)=)[^&\s"'#;]+`)
+	// AWS access key ids (long-term AKIA…, temporary ASIA…) anywhere.
+	awsKeyID = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`)
+	// The password of a URL's user information (https://user:pw@host): up
+	// to the last "@" of the word, so a password holding "@" or "/" is
+	// masked whole (an "@" further on masks more than needed, never less).
+	urlPassword = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#@:]*:)\S*@`)
 	// Keys of the sk_live_/pk_test_ family written anywhere.
 	liveKey = regexp.MustCompile(`\b(?:sk|pk|rk)[-_](?:live|test)[-_][A-Za-z0-9_-]{6,}`)
 	// A key written after the words that name it, separated by spaces
@@ -65,7 +77,10 @@ var shapes = []shape{
 	{"authorization header", []string{"authorization"}, template(authHeader, "${1}"+Mask)},
 	{"cookie header", []string{"cookie"}, template(cookieHeader, "${1}"+Mask)},
 	{"bearer or basic credential", []string{"bearer", "basic"}, schemeCredential},
-	{"secret key=value pair", []string{"key", "token", "passw", "secret", "authorization", "cookie"}, template(secretPair, "${1}"+Mask)},
+	{"URL user password", []string{"://"}, template(urlPassword, "${1}"+Mask+"@")},
+	{"secret key=value pair", []string{"key", "token", "passw", "secret", "authorization", "cookie", "credential", "signature", "session"}, template(secretPair, "${1}"+Mask)},
+	{"code or sig query parameter", []string{"code=", "sig="}, template(queryCode, "${1}"+Mask)},
+	{"AWS access key id", []string{"akia", "asia"}, template(awsKeyID, Mask)},
 	{"live or test key", []string{"_live", "-live", "_test", "-test"}, template(liveKey, Mask)},
 	{"key after its name", []string{"key", "token", "secret", "password"}, phraseCredential},
 	{"refused key quoted", []string{"key", "token"}, template(refusedKey, "${1}"+Mask)},
@@ -153,10 +168,16 @@ func Value(key, v string) string {
 }
 
 // Text masks credentials in free text: Authorization and Cookie headers,
-// Bearer/Basic credentials, secret-looking key=value pairs, sk_live_-style
-// keys, and key-like words after "API key", "token", "secret" or
-// "password" (the shapes above).
+// Bearer/Basic credentials, URL passwords, secret-looking key=value pairs
+// (presigned URLs' X-Amz-Credential and X-Amz-Signature, session ids,
+// OAuth codes), AWS access key ids, sk_live_-style keys, and key-like
+// words after "API key", "token", "secret" or "password" (the shapes
+// above). Text(Text(s)) == Text(s): state stores redacted text, and an
+// alert rendered from it is the alert rendered from the original.
 func Text(s string) string {
+	if !hasASCIILetter(s) { // every shape names itself in letters: IPs, numbers
+		return s
+	}
 	var l string
 	for _, sh := range shapes {
 		if l == "" {
@@ -172,6 +193,15 @@ func Text(s string) string {
 		}
 	}
 	return s
+}
+
+func hasASCIILetter(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c >= 'a' && c <= 'z' {
+			return true
+		}
+	}
+	return false
 }
 
 // MinSubstringKey is the shortest key that Key masks wherever it occurs;

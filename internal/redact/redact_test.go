@@ -1,9 +1,12 @@
 package redact
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/secwatch/secwatch/internal/testutil"
 )
 
 func TestValue(t *testing.T) {
@@ -23,11 +26,39 @@ func TestValue(t *testing.T) {
 		{"request_url", "https://h/mcp?api_key=sk123&x=1", "https://h/mcp?api_key=" + Mask + "&x=1"},
 		{"detail", `{'token': 'abc123', 'tool': 'x'}`, `{'token': '` + Mask + `', 'tool': 'x'}`},
 		{"origin", "https://evil.example", "https://evil.example"},
+		// Presigned URLs, AWS key ids, URL passwords, session ids, OAuth codes.
+		{"request_url", "/b/o?X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20261207%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024",
+			"/b/o?X-Amz-Credential=" + Mask + "&X-Amz-Signature=" + Mask},
+		{"message", "key AKIAIOSFODNN7EXAMPLE denied, ASIAY34FZKBOKMUTVV7A too", "key " + Mask + " denied, " + Mask + " too"},
+		{"aws_access_key_id", "AKIAIOSFODNN7EXAMPLE", Mask},
+		{"AccessKeyId", "AKIAIOSFODNN7EXAMPLE", Mask},
+		{"message", "aws_access_key_id=abc123XYZ", "aws_access_key_id=" + Mask},
+		{"dsn", "postgres://app:s3cr%2Ft@db:5432/x", "postgres://app:" + Mask + "@db:5432/x"},
+		{"dsn", "redis://:pw@cache:6379/0", "redis://:" + Mask + "@cache:6379/0"},
+		{"request_url", "https://h/app?session_id=9f86d08&page=2", "https://h/app?session_id=" + Mask + "&page=2"},
+		{"request_url", "/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=xyz", "/cb?code=" + Mask + "&state=xyz"},
+		{"request_url", "/f.zip?expires=1&signature=abcDEF123", "/f.zip?expires=1&signature=" + Mask},
+		{"message", "exit code=2 (no query)", "exit code=2 (no query)"}, // code= only as a query parameter
+		{"request_url", "https://evil.example:8443/x", "https://evil.example:8443/x"},
 		{"empty", "", ""},
 	}
 	for _, tt := range tests {
 		if got := Value(tt.key, tt.in); got != tt.want {
 			t.Errorf("Value(%q, %q) = %q, want %q", tt.key, tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestTextIdempotent: redacting redacted text changes nothing, so an alert
+// rendered from redacted state (a checkpoint) equals the alert rendered from
+// the original events.
+func TestTextIdempotent(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 1))
+	for range 5000 {
+		f := testutil.NewSecretField(r)
+		once := Value(f.Key, f.Value)
+		if twice := Value(f.Key, once); twice != once {
+			t.Fatalf("Value(%q, %q) = %q, but Value of that = %q", f.Key, f.Value, once, twice)
 		}
 	}
 }

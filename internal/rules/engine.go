@@ -88,6 +88,7 @@ type ruleState struct {
 	now    int64          // the rule's time: the greatest time among its matched, grouped events (ns)
 	free   []*group       // dropped groups that never fired, for reuse (recycle)
 	dists  []*distinctSet // their emptied distinct sets
+	sealed int            // restored groups still keyed by sealed values (snapshot_seal.go)
 }
 
 // group is one rule's state for one group key.
@@ -293,7 +294,11 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	if rs.groups == nil {
 		rs.groups = newGroupSet(e.maxKeys())
 	}
-	if g := rs.groups.lookup(key); g != nil {
+	g := rs.groups.lookup(key)
+	if g == nil && rs.sealed > 0 {
+		g = e.unsealGroup(rs, key)
+	}
+	if g != nil {
 		if r.Kind != KindAbsent {
 			rs.groups.touch(g)
 		}
@@ -313,7 +318,7 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	}
 	// One allocation holds the key and every group_by value: the values
 	// are substrings of the key.
-	g := rs.newGroup(key)
+	g = rs.newGroup(key)
 	if n := len(r.GroupBy); n > 0 {
 		if n == 1 {
 			g.fields = g.field1[:]
@@ -445,6 +450,9 @@ func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out 
 		g.dist = rs.newDistinct()
 	}
 	if ts > keepFrom {
+		if distinct && g.dist != nil && g.dist.sealed > 0 {
+			g.unsealDistinct(r, val)
+		}
 		g.insert(ts, val, distinct)
 	}
 	g.expire(keepFrom)

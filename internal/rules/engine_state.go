@@ -30,6 +30,8 @@ type distinctSet struct {
 	free []int32
 	live int
 	idx  map[string]int32 // value → slot, only beyond distinctLinear values
+	// sealed counts slots restored with a sealed value (snapshot_seal.go).
+	sealed int
 }
 
 type distinctVal struct {

@@ -94,6 +94,12 @@ func (e *Engine) Restore(s *Snapshot) (restored, discarded []string) {
 		rs.groups = newGroupSet(e.maxKeys())
 		for _, gs := range r.Groups {
 			g := restoreGroup(gs, rs.rule)
+			for _, f := range g.fields {
+				if isSealed(f.Value) {
+					rs.sealed++
+					break
+				}
+			}
 			if rs.groups.insert(g) != nil {
 				rs.stats.Evicted++
 			}
@@ -125,9 +131,14 @@ func restoreGroup(gs GroupSnapshot, r *Rule) *group {
 		key = appendUvarint(key, uint64(len(f.Value)))
 		key = append(key, f.Value...)
 	}
-	g.key = string(key)
+	g.key, g.keyCap = string(key), 0 // not setKey's memory (engine_state.go)
 	if r.Distinct != "" {
 		g.restoreDistinct(gs.Vals)
+		for _, v := range g.dist.vs {
+			if v.n > 0 && isSealed(v.v) {
+				g.dist.sealed++
+			}
+		}
 	}
 	if r.Kind == KindSequence {
 		g.steps = make([][]seqEvent, len(r.Steps))

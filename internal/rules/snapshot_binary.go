@@ -40,7 +40,8 @@ type snapEncoder struct {
 	b      []byte
 	names  map[string]uint64
 	now    int64 // group times are written relative to it
-	format byte  // binaryFormat; an older one in tests of the decoder
+	red    *redactor
+	format byte // binaryFormat; an older one in tests of the decoder
 }
 
 // pow10 are the time units a group's timestamps can be written in.
@@ -178,7 +179,7 @@ func (w *snapEncoder) groupHead(fields []event.Field, t int64, fired bool, coolU
 // (no intermediate copy): call it on the goroutine that owns the engine.
 // DecodeSnapshot(AppendSnapshot(nil)) equals Snapshot().
 func (e *Engine) AppendSnapshot(dst []byte) []byte {
-	w := &snapEncoder{b: dst, names: map[string]uint64{}}
+	w := &snapEncoder{b: dst, names: map[string]uint64{}, red: newRedactor()}
 	w.header(e.now, e.clock, e.seq, len(e.rules))
 	for _, rs := range e.rules {
 		n := 0
@@ -189,20 +190,27 @@ func (e *Engine) AppendSnapshot(dst []byte) []byte {
 		if rs.groups == nil {
 			continue
 		}
+		sealed := 0
 		for g := rs.groups.front; g != nil; g = g.next {
-			g.appendBinary(w)
+			g.appendBinary(w, rs.rule)
+			if g.recountSealed() {
+				sealed++
+			}
 		}
+		rs.sealed = sealed // restored groups swept or evicted since
 	}
 	return w.b
 }
 
-func (g *group) appendBinary(w *snapEncoder) {
+// appendBinary writes g as a snapshot stores it: sealed group and distinct
+// values, redacted samples (snapshot_seal.go).
+func (g *group) appendBinary(w *snapEncoder, r *Rule) {
 	hasSamples := g.samples != nil && g.samples.n > 0
-	w.groupHead(g.fields, g.t, g.fired, g.coolUntil, g.last, g.times[g.head:], g.dist != nil, len(g.steps) > 0, hasSamples)
+	w.groupHead(sealFields(w.red, r.Hash, g.fields), g.t, g.fired, g.coolUntil, g.last, g.times[g.head:], g.dist != nil, len(g.steps) > 0, hasSamples)
 	if g.dist != nil {
 		w.uvarint(uint64(len(g.dist.vs)))
 		for _, v := range g.dist.vs {
-			w.nameString(v.v) // a free slot is "" and never referenced
+			w.nameString(sealValue(w.red, r.Hash, r.Distinct, v.v, false)) // a free slot is "" and never referenced
 		}
 		ids := g.dist.ids[g.head:]
 		w.uvarint(uint64(len(ids)))
@@ -233,7 +241,7 @@ func (g *group) appendBinary(w *snapEncoder) {
 			for j := 0; j+1 < len(s.lens); j += 2 {
 				k, v := int(s.lens[j]), int(s.lens[j+1])
 				w.name(s.buf[off : off+k])
-				w.name(s.buf[off+k : off+k+v])
+				w.nameString(w.red.valueBytes(s.buf[off:off+k], s.buf[off+k:off+k+v]))
 				off += k + v
 			}
 		}
@@ -248,7 +256,7 @@ func EncodeSnapshot(dst []byte, s *Snapshot) []byte {
 }
 
 func encodeSnapshot(dst []byte, s *Snapshot, format byte) []byte {
-	w := &snapEncoder{b: dst, names: map[string]uint64{}, format: format}
+	w := &snapEncoder{b: dst, names: map[string]uint64{}, format: format, red: newRedactor()}
 	w.header(s.Now, s.Clock, s.Seq, len(s.Rules))
 	for i := range s.Rules {
 		r := &s.Rules[i]
@@ -259,11 +267,14 @@ func encodeSnapshot(dst []byte, s *Snapshot, format byte) []byte {
 		w.rule(r.ID, r.Hash, &r.Stats, ruleNow, len(r.Groups))
 		for j := range r.Groups {
 			gs := &r.Groups[j]
-			w.groupHead(gs.Group, gs.T, gs.Fired, gs.CoolUntil, gs.Last, gs.Times, gs.Vals != nil, len(gs.Steps) > 0, len(gs.Samples) > 0)
+			w.groupHead(sealFields(w.red, r.Hash, gs.Group), gs.T, gs.Fired, gs.CoolUntil, gs.Last, gs.Times, gs.Vals != nil, len(gs.Steps) > 0, len(gs.Samples) > 0)
 			if gs.Vals != nil {
 				dict := map[string]uint64{}
 				var order []string
 				for _, v := range gs.Vals {
+					// The distinct field's name is not in a Snapshot:
+					// values are sealed by what they hold.
+					v = sealValue(w.red, r.Hash, "", v, false)
 					if _, ok := dict[v]; !ok {
 						dict[v] = uint64(len(order))
 						order = append(order, v)
@@ -275,7 +286,7 @@ func encodeSnapshot(dst []byte, s *Snapshot, format byte) []byte {
 				}
 				w.uvarint(uint64(len(gs.Vals)))
 				for _, v := range gs.Vals {
-					w.uvarint(dict[v])
+					w.uvarint(dict[sealValue(w.red, r.Hash, "", v, false)])
 				}
 			}
 			if len(gs.Steps) > 0 {
@@ -297,7 +308,7 @@ func encodeSnapshot(dst []byte, s *Snapshot, format byte) []byte {
 					w.uvarint(uint64(len(smp.Fields)))
 					for _, f := range smp.Fields {
 						w.nameString(f.Key)
-						w.nameString(f.Value)
+						w.nameString(w.red.value(f.Key, f.Value, false))
 					}
 				}
 			}

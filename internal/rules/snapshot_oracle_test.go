@@ -1,6 +1,9 @@
 package rules
 
-import "github.com/secwatch/secwatch/internal/event"
+import (
+	"github.com/secwatch/secwatch/internal/event"
+	"github.com/secwatch/secwatch/internal/redact"
+)
 
 // The engine's state as a Snapshot value, built directly from the engine.
 // The daemon no longer needs it (it encodes the state in place with
@@ -18,7 +21,7 @@ func (e *Engine) Snapshot() *Snapshot {
 		r.Stats.Groups = 0
 		if rs.groups != nil {
 			for g := rs.groups.front; g != nil; g = g.next {
-				r.Groups = append(r.Groups, g.snapshot())
+				r.Groups = append(r.Groups, g.snapshot(rs.rule))
 			}
 		}
 		s.Rules = append(s.Rules, r)
@@ -26,9 +29,11 @@ func (e *Engine) Snapshot() *Snapshot {
 	return s
 }
 
-func (g *group) snapshot() GroupSnapshot {
+// snapshot is g as a snapshot stores it: group and distinct values sealed,
+// samples redacted.
+func (g *group) snapshot(r *Rule) GroupSnapshot {
 	gs := GroupSnapshot{
-		Group:     append([]event.Field(nil), g.fields...),
+		Group:     append([]event.Field(nil), sealFields(nil, r.Hash, g.fields)...),
 		T:         g.t,
 		Times:     append([]int64(nil), g.times[g.head:]...),
 		Fired:     g.fired,
@@ -36,6 +41,9 @@ func (g *group) snapshot() GroupSnapshot {
 		Last:      g.last,
 	}
 	gs.Vals = g.distinctVals()
+	for i, v := range gs.Vals {
+		gs.Vals[i] = sealValue(nil, r.Hash, r.Distinct, v, false)
+	}
 	for _, st := range g.steps {
 		var evs [][2]int64
 		for _, se := range st {
@@ -44,7 +52,11 @@ func (g *group) snapshot() GroupSnapshot {
 		gs.Steps = append(gs.Steps, evs)
 	}
 	for _, smp := range g.sampleEvents() {
-		gs.Samples = append(gs.Samples, SampleSnapshot{Time: smp.Time.UnixNano(), Fields: append([]event.Field(nil), smp.Fields...)})
+		fs := append([]event.Field(nil), smp.Fields...)
+		for i := range fs {
+			fs[i].Value = redact.Value(fs[i].Key, fs[i].Value)
+		}
+		gs.Samples = append(gs.Samples, SampleSnapshot{Time: smp.Time.UnixNano(), Fields: fs})
 	}
 	return gs
 }

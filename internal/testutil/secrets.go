@@ -6,9 +6,9 @@ import (
 )
 
 // Secret-bearing fields for redaction property tests: the shapes in which
-// credentials reach logs (docs/security.md: Authorization headers, Bearer
-// tokens anywhere, fields named like keys, tokens, passwords, secrets and
-// cookies), each with a fresh random secret that can be searched for in
+// credentials reach logs (Authorization headers, Bearer tokens anywhere,
+// fields named like keys, tokens, passwords, secrets and cookies, presigned
+// URLs, URL passwords, session ids, OAuth codes, AWS access key ids), each with a fresh random secret that can be searched for in
 // whatever secwatch outputs.
 
 // SecretField is one field of a log event that carries Secret.
@@ -23,6 +23,7 @@ var secretKeys = []string{
 	"apikey", "access_token", "refresh_token", "id_token", "token", "session_token", "password", "Password", "passwd",
 	"db_password", "secret", "client_secret", "aws_secret_access_key", "cookie", "Cookie", "set-cookie",
 	"credential", "credentials", "private_key", "privateKey", "access_key", "accessKey", "signing_key", "key",
+	"aws_access_key_id", "AccessKeyId",
 }
 
 // nestings are dotted prefixes (nested JSON objects flatten to them).
@@ -39,6 +40,18 @@ var freeText = []string{
 	"api-key: {S}", "apiKey={S}", "token={S}",
 	// A server quoting the key it refused.
 	"SECURITY EVENT [MEDIUM]: authentication_failure - Invalid API key {S}", "invalid token: {S}, closing",
+	// Presigned URLs, URL passwords, session ids, OAuth codes, signatures.
+	"GET /b/o?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={S}%2F20261207%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261207T000000Z",
+	"GET /b/o?X-Amz-Date=20261207T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature={S} HTTP/1.1",
+	"https://bob:{S}@db.internal:5432/app", "dial redis://:{S}@cache:6379/0 failed", "GET /app?session_id={S}&page=2",
+	"/oauth/callback?code={S}&state=af0ifjsldkj", "https://cdn.example/f.zip?expires=1700000000&signature={S}",
+	"aws_access_key_id={S}", "GET /img?w=1&sig={S}",
+}
+
+// akidText are free-text values that embed an AWS access key id at {S}.
+var akidText = []string{
+	"X-Amz-Credential={S}/20261207/us-east-1/s3/aws4_request", "GET /b/o?X-Amz-Credential={S}%2F20261207%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=x",
+	"The AWS Access Key Id {S} does not exist in our records", "user key {S} used from 203.0.113.9", `{"AccessKeyId": "{S}"}`,
 }
 
 // freeKeys are names of fields that are not secret themselves.
@@ -63,10 +76,29 @@ func NewSecret(r *rand.Rand) string {
 	return s
 }
 
+// NewAccessKeyID returns a random AWS access key id (AKIA… or ASIA…).
+func NewAccessKeyID(r *rand.Rand) string {
+	const upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	b := []byte("AKIA")
+	if r.IntN(2) == 0 {
+		b = []byte("ASIA")
+	}
+	for range 16 {
+		b = append(b, upper[r.IntN(len(upper))])
+	}
+	return string(b)
+}
+
 // NewSecretField returns a random field carrying a new secret: either a
 // secret-named field (maybe nested, maybe a "Bearer" value) or a free-text
-// field with the secret embedded in one of the usual shapes.
+// field with the secret embedded in one of the usual shapes (sometimes an
+// AWS access key id in text).
 func NewSecretField(r *rand.Rand) SecretField {
+	if r.IntN(10) == 0 {
+		s := NewAccessKeyID(r)
+		v := strings.ReplaceAll(akidText[r.IntN(len(akidText))], "{S}", s)
+		return SecretField{Key: nestings[r.IntN(len(nestings))] + freeKeys[r.IntN(len(freeKeys))], Value: v, Secret: s}
+	}
 	s := NewSecret(r)
 	if r.IntN(2) == 0 {
 		v := s
