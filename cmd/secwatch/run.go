@@ -44,6 +44,13 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintf(stderr, "secwatch run: %v\n", err)
 		return exitFailed
 	}
+	// A stdout whose reader went away must fail the stdout notifier (EPIPE,
+	// retried, counted and logged), not kill the daemon and every other
+	// notifier with it: once SIGPIPE is notified, a write to a broken pipe
+	// returns EPIPE whatever the descriptor (os/signal, "SIGPIPE").
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -31,6 +31,65 @@ type Metrics struct {
 	DeadLettered atomic.Int64 // alerts moved to the dead-letter directory
 	Suppressed   atomic.Int64 // alerts held back by flood control (counted by Flood)
 	Digests      atomic.Int64 // digest documents made by flood control (counted by Flood)
+
+	mu        sync.Mutex
+	notifiers map[string]NotifierState
+}
+
+// NotifierState is one notifier's delivery state, as the dispatcher last
+// saw it.
+type NotifierState struct {
+	Name     string
+	Pending  int   // alerts waiting for it (in flight, queued or backing off)
+	Failures int64 // failed attempts since the process started
+	// Waiting is the start of its current stretch without a successful
+	// delivery while alerts are pending for it: the later of its last
+	// success and the moment alerts became pending; zero when none are.
+	Waiting time.Time
+}
+
+// Notifiers returns the state of every notifier the dispatcher has run,
+// sorted by name.
+func (m *Metrics) Notifiers() []NotifierState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := slices.Collect(maps.Values(m.notifiers))
+	slices.SortFunc(out, func(a, b NotifierState) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Stalled returns the notifiers that have had no successful delivery for
+// longer than bound while alerts are pending for them, sorted by name.
+func (m *Metrics) Stalled(now time.Time, bound time.Duration) []NotifierState {
+	var out []NotifierState
+	for _, st := range m.Notifiers() {
+		if st.Pending > 0 && now.Sub(st.Waiting) > bound {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+func (m *Metrics) setNotifier(st NotifierState) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.notifiers == nil {
+		m.notifiers = make(map[string]NotifierState)
+	}
+	st.Failures = m.notifiers[st.Name].Failures
+	m.notifiers[st.Name] = st
+}
+
+func (m *Metrics) notifierFailed(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.notifiers == nil {
+		m.notifiers = make(map[string]NotifierState)
+	}
+	st := m.notifiers[name]
+	st.Name = name
+	st.Failures++
+	m.notifiers[name] = st
 }
 
 // Dispatcher delivers the alerts of an outbox to every notifier, each from
@@ -223,6 +282,13 @@ type session struct {
 	nextScan time.Time       // zero: no timed scan needed
 	fails    *failureLog     // per notifier
 	writes   *failureLog     // outbox writes (a full or broken disk)
+	owed     map[string]*owed
+}
+
+// owed is what one notifier has yet to deliver, for Metrics.Notifiers.
+type owed struct {
+	ids     map[string]bool
+	waiting time.Time // see NotifierState.Waiting
 }
 
 func (d *Dispatcher) loop(ctx context.Context, drain bool) error {
@@ -242,9 +308,11 @@ func (d *Dispatcher) loop(ctx context.Context, drain bool) error {
 		tried:   make(map[string]bool),
 		fails:   newFailureLog(d.Log, "notifier", "delivery failing", "delivery still failing", "delivery recovered"),
 		writes:  newFailureLog(d.Log, "store", "outbox write failed", "outbox write still failing", ""),
+		owed:    make(map[string]*owed),
 	}
 	var wg sync.WaitGroup
 	for _, n := range d.Notifiers {
+		s.owed[n.Name()] = &owed{ids: make(map[string]bool)}
 		w := &worker{n: n, jobs: make(chan job, 1)}
 		s.workers = append(s.workers, w)
 		s.byName[n.Name()] = w
@@ -305,7 +373,9 @@ func (s *session) later(t time.Time) {
 func (s *session) scan(now time.Time) {
 	s.nextScan = time.Time{}
 	maxAge := s.d.maxAge()
-	for _, e := range s.d.Outbox.Pending() {
+	pending := s.d.Outbox.Pending()
+	s.recount(pending, now)
+	for _, e := range pending {
 		id := e.Doc.AlertID
 		if s.rounds[id] != nil {
 			continue
@@ -329,6 +399,47 @@ func (s *session) scan(now time.Time) {
 		}
 		s.start(&e)
 	}
+}
+
+// recount sets what each notifier owes from the outbox's pending entries.
+func (s *session) recount(pending []Entry, now time.Time) {
+	for name, o := range s.owed {
+		clear(o.ids)
+		for i := range pending {
+			e := &pending[i]
+			if _, rejected := e.Rejected[name]; !rejected && !slices.Contains(e.Acked, name) {
+				o.ids[e.Doc.AlertID] = true
+			}
+		}
+		s.publish(name, o, now)
+	}
+}
+
+// settled records that notifier has acked (ok) or rejected alert id, or,
+// with notifier "", that the alert left the outbox.
+func (s *session) settled(notifier, id string, ok bool, now time.Time) {
+	for name, o := range s.owed {
+		if notifier != "" && name != notifier {
+			continue
+		}
+		delete(o.ids, id)
+		if ok {
+			o.waiting = now
+		}
+		s.publish(name, o, now)
+	}
+}
+
+// publish updates a notifier's NotifierState: its waiting stretch starts
+// when alerts become pending for it and ends when none are.
+func (s *session) publish(name string, o *owed, now time.Time) {
+	switch {
+	case len(o.ids) == 0:
+		o.waiting = time.Time{}
+	case o.waiting.IsZero():
+		o.waiting = now
+	}
+	s.d.Metrics.setNotifier(NotifierState{Name: name, Pending: len(o.ids), Waiting: o.waiting})
 }
 
 func (s *session) start(e *Entry) {
@@ -375,11 +486,15 @@ func (s *session) handle(res result, now time.Time) {
 		complete, err := o.Ack(res.id, res.notifier, now)
 		r.complete = r.complete || complete
 		s.outboxError(err, now)
+		s.settled(res.notifier, res.id, true, now)
 	case IsPermanent(res.err):
 		m.Failed.Add(1)
+		m.notifierFailed(res.notifier)
 		s.outboxError(o.Reject(res.id, res.notifier, res.err), now)
+		s.settled(res.notifier, res.id, false, now)
 	default:
 		m.Failed.Add(1)
+		m.notifierFailed(res.notifier)
 		s.fails.fail(res.notifier, errorText(res.err), now)
 		r.errs = append(r.errs, fmt.Errorf("%s: %w", res.notifier, res.err))
 	}
@@ -402,6 +517,7 @@ func (s *session) settle(id string, r *round, now time.Time) {
 	case !ok:
 		// No longer pending here: another replica finished it or took it
 		// over (internal/redisstore).
+		s.settled("", id, false, now)
 	case len(r.errs) > 0:
 		err := errors.Join(r.errs...)
 		next := now.Add(s.d.retryDelay(e.Attempts+1, err))
@@ -423,6 +539,7 @@ func rejection(e *Entry) string {
 
 func (s *session) deadLetter(e *Entry, reason string) {
 	err := s.d.Outbox.DeadLetter(e.Doc.AlertID, reason)
+	s.settled("", e.Doc.AlertID, false, time.Now())
 	s.d.Metrics.DeadLettered.Add(1)
 	s.d.Log.Error().Str("alert_id", e.Doc.AlertID).Str("rule", e.Doc.Rule).
 		Int("attempts", e.Attempts).Strs("acked", e.Acked).Str("reason", reason).

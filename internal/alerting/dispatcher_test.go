@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -495,6 +496,61 @@ func TestWakeNeverBlocks(t *testing.T) {
 		}
 		if r.ob.Len() != 100 {
 			t.Errorf("Len %d, want 100", r.ob.Len())
+		}
+	})
+}
+
+// TestDispatchStalledNotifier: a notifier whose attempts hang is reported
+// stalled once it has gone longer than the bound without a delivery while
+// alerts wait for it, with its pending alerts and failures; the other
+// notifier is not; a success ends the stall.
+func TestDispatchStalledNotifier(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var up atomic.Bool
+		stdout := &fake{name: "stdout", behave: func(ctx context.Context, n int, d *Document) error {
+			if up.Load() {
+				return nil
+			}
+			return hang(ctx, n, d)
+		}}
+		sns := &fake{name: "sns"}
+		r := newRig(t, stdout, sns)
+		r.d.AttemptTimeout = 30 * time.Second
+		r.d.MaxBackoff = time.Minute
+		r.start()
+		defer r.stop()
+		start := time.Now()
+		for i := range 3 {
+			r.put(testDoc(i + 1))
+		}
+		synctest.Wait()
+		const bound = 5 * time.Minute
+		m := r.d.Metrics
+		if s := m.Stalled(time.Now(), bound); len(s) != 0 {
+			t.Errorf("stalled at once: %+v", s)
+		}
+		time.Sleep(bound)
+		synctest.Wait()
+		if s := m.Stalled(time.Now(), bound); len(s) != 0 {
+			t.Errorf("stalled at the bound: %+v, want none (more than the bound)", s)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		s := m.Stalled(time.Now(), bound)
+		if len(s) != 1 || s[0].Name != "stdout" || s[0].Pending != 3 || s[0].Failures < 3 || !s[0].Waiting.Equal(start) {
+			t.Fatalf("stalled after the bound: %+v; want stdout with 3 pending and its failures, waiting since the start", s)
+		}
+		if got := m.Notifiers(); len(got) != 2 || got[0].Name != "sns" || got[0].Pending != 0 || !got[0].Waiting.IsZero() {
+			t.Errorf("notifiers: %+v; want sns with nothing pending", got)
+		}
+		up.Store(true)
+		time.Sleep(2 * time.Minute) // past the longest backoff
+		synctest.Wait()
+		if s := m.Stalled(time.Now(), bound); len(s) != 0 {
+			t.Errorf("stalled after recovery: %+v", s)
+		}
+		if got := m.Notifiers(); got[1].Pending != 0 || !got[1].Waiting.IsZero() {
+			t.Errorf("stdout after recovery: %+v; want nothing pending", got[1])
 		}
 	})
 }

@@ -16,18 +16,30 @@ import (
 // terminal), as the one-line text rendering of DocumentText. Each document
 // is written with a single Write call. Its name is "stdout".
 //
+// A write to a pipe nobody reads blocks and cannot be cancelled, so each
+// Write runs in a goroutine of its own and Notify gives up when its
+// context ends: the attempt fails, the alert stays pending, and at most
+// one write is ever outstanding. While it is, Notify waits for it (until
+// its context ends) before writing anything else. A write that completes
+// after its attempt gave up may leave a line that the retry writes again,
+// with the same alert id.
+//
 // Stdout is safe for use by one goroutine at a time, which is how the
 // dispatcher calls a notifier.
 type Stdout struct {
 	W    io.Writer
 	Text bool
+
+	stuck      chan error // the outstanding write's result; nil when none
+	stuckSince time.Time  // when the outstanding write started
 }
 
 // Name returns "stdout".
 func (s *Stdout) Name() string { return "stdout" }
 
-// Notify writes doc. A write error is returned as is (retried); a document
-// that cannot be encoded is a permanent error.
+// Notify writes doc. A write error, or a write still blocked when ctx
+// ends, is returned as a retryable error; a document that cannot be
+// encoded is a permanent error.
 func (s *Stdout) Notify(ctx context.Context, doc *Document) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -42,10 +54,31 @@ func (s *Stdout) Notify(ctx context.Context, doc *Document) error {
 		}
 		b = append(j, '\n')
 	}
-	if _, err := s.W.Write(b); err != nil {
-		return fmt.Errorf("write alert %s: %w", doc.AlertID, err)
+	if s.stuck != nil {
+		select {
+		case <-s.stuck: // done at last; its attempt has already failed
+			s.stuck = nil
+		case <-ctx.Done():
+			return fmt.Errorf("write alert %s: stdout blocked: a write started at %s has not returned: %w",
+				doc.AlertID, s.stuckSince.UTC().Format(time.RFC3339), ctx.Err())
+		}
 	}
-	return nil
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := s.W.Write(b)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("write alert %s: %w", doc.AlertID, err)
+		}
+		return nil
+	case <-ctx.Done():
+		s.stuck, s.stuckSince = done, start
+		return fmt.Errorf("write alert %s: stdout blocked: the write has not returned: %w", doc.AlertID, ctx.Err())
+	}
 }
 
 // DocumentText renders an alert document as one human-readable line:

@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // stdoutDocs are an ordinary alert, one with hostile group text, an
@@ -100,4 +103,57 @@ func TestPermanent(t *testing.T) {
 	if IsPermanent(base) || IsPermanent(nil) || Permanent(nil) != nil {
 		t.Error("plain error or nil reported permanent")
 	}
+}
+
+// blockedWriter blocks every Write until release is closed, like a pipe
+// nobody reads; it counts the writes started.
+type blockedWriter struct {
+	release chan struct{}
+	writes  atomic.Int32
+	out     syncBuffer
+}
+
+func (w *blockedWriter) Write(b []byte) (int, error) {
+	w.writes.Add(1)
+	<-w.release
+	return w.out.Write(b)
+}
+
+// TestStdoutBlockedWrite: a write that never returns fails the attempt when
+// its context ends; later attempts fail without starting another write
+// until it returns; then writing resumes.
+func TestStdoutBlockedWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := &blockedWriter{release: make(chan struct{})}
+		s := &Stdout{W: w}
+		attempt := func(n int) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			d := testDoc(n)
+			return s.Notify(ctx, &d)
+		}
+		for i := range 3 {
+			start := time.Now()
+			err := attempt(1 + i)
+			if !errors.Is(err, context.DeadlineExceeded) || IsPermanent(err) || !strings.Contains(err.Error(), "stdout blocked") {
+				t.Errorf("attempt %d: got %v, want a retryable error saying stdout is blocked", i+1, err)
+			}
+			if d := time.Since(start); d != 30*time.Second {
+				t.Errorf("attempt %d gave up after %v, want the attempt's 30s", i+1, d)
+			}
+		}
+		if n := w.writes.Load(); n != 1 {
+			t.Errorf("%d writes started while the first was blocked, want 1", n)
+		}
+		close(w.release)
+		if err := attempt(4); err != nil {
+			t.Fatalf("after the writer returned: %v", err)
+		}
+		if n := w.writes.Load(); n != 2 {
+			t.Errorf("%d writes, want 2", n)
+		}
+		if got := strings.Count(w.out.String(), "\n"); got != 2 {
+			t.Errorf("%d lines written, want 2 (the blocked one, then the fourth)", got)
+		}
+	})
 }

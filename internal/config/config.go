@@ -110,6 +110,7 @@ type Alerts struct {
 	InitialBackoff   time.Duration // default 1s
 	MaxBackoff       time.Duration // default 5m
 	AttemptTimeout   time.Duration // default 30s
+	StallAfter       time.Duration // /healthz: longest stretch without a delivery while alerts wait; default 10m
 	PerRuleHourlyCap int           // 0 = no cap
 }
 

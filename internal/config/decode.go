@@ -51,6 +51,7 @@ func defaults(file string) *Config {
 			InitialBackoff: time.Second,
 			MaxBackoff:     5 * time.Minute,
 			AttemptTimeout: 30 * time.Second,
+			StallAfter:     10 * time.Minute,
 		},
 		HTTP:               HTTP{Listen: DefaultListen},
 		ShutdownGrace:      DefaultShutdownGrace,
@@ -62,7 +63,7 @@ func defaults(file string) *Config {
 var (
 	topKeys    = []string{"state_dir", "state", "rules", "engine", "sources", "alerts", "http", "shutdown_grace", "checkpoint_interval", "log", "aws", "probes", "alarms"}
 	engineKeys = []string{"max_keys", "max_lateness", "max_future", "tick"}
-	alertsKeys = []string{"stdout", "sns", "max_age", "initial_backoff", "max_backoff", "attempt_timeout", "per_rule_hourly_cap", "notifiers"}
+	alertsKeys = []string{"stdout", "sns", "max_age", "initial_backoff", "max_backoff", "attempt_timeout", "stall_after", "per_rule_hourly_cap", "notifiers"}
 	stdoutKeys = []string{"enabled", "format"}
 	snsKeys    = []string{"topic_arn", "region", "endpoint", "fifo", "format", "match"}
 	httpKeys   = []string{"listen"}
@@ -243,6 +244,8 @@ func (p *parser) alerts(kv keyVal, a *Alerts) *keyVal {
 			a.MaxBackoff, _ = p.duration(kv, time.Second, time.Hour)
 		case "attempt_timeout":
 			a.AttemptTimeout, _ = p.duration(kv, time.Second, 5*time.Minute)
+		case "stall_after":
+			a.StallAfter, _ = p.duration(kv, time.Second, 24*time.Hour)
 		case "per_rule_hourly_cap":
 			a.PerRuleHourlyCap, _ = p.integer(kv, 0, 1_000_000)
 		case "notifiers":

@@ -138,6 +138,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		log.Error().Err(e).Msg("outbox entry unusable; moved aside")
 	}
 	m.outbox, m.backend = outbox, store
+	m.stallAfter = cfg.Alerts.StallAfter
 	disp := &alerting.Dispatcher{
 		Outbox:         outbox,
 		Notifiers:      notifiers,

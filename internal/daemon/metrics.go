@@ -33,8 +33,11 @@ type metrics struct {
 	reloadFailures     atomic.Int64
 
 	delivery alerting.Metrics
-	outbox   outbox
-	backend  backend // its own metrics (redis)
+	// stallAfter is alerts.stall_after: a notifier without a delivery for
+	// longer while alerts wait for it makes /healthz fail; 0: never.
+	stallAfter time.Duration
+	outbox     outbox
+	backend    backend // its own metrics (redis)
 	// cwHeartbeat is set while the CloudWatch heartbeat publisher runs.
 	cwHeartbeat atomic.Pointer[cloudWatchHeartbeat]
 
@@ -74,8 +77,8 @@ func (m *metrics) setRules(rs []rules.RuleStats) {
 	m.mu.Unlock()
 }
 
-// healthy reports whether the engine loop is alive and every source is
-// running, with the reason when not.
+// healthy reports whether the engine loop is alive, every source is
+// running and no notifier is stalled, with the reason when not.
 func (m *metrics) healthy(now time.Time, maxAge time.Duration) (bool, string) {
 	if !m.engine.started() {
 		// The listener is up before the engine loop and the sources are:
@@ -96,6 +99,16 @@ func (m *metrics) healthy(now time.Time, maxAge time.Duration) (bool, string) {
 	if len(down) > 0 {
 		sort.Strings(down)
 		return false, "sources failing: " + strings.Join(down, ", ")
+	}
+	if m.stallAfter > 0 {
+		var stalled []string
+		for _, st := range m.delivery.Stalled(now, m.stallAfter) {
+			stalled = append(stalled, fmt.Sprintf("%s (no delivery for %s, %d alerts pending)",
+				st.Name, now.Sub(st.Waiting).Round(time.Second), st.Pending))
+		}
+		if len(stalled) > 0 {
+			return false, "notifiers stalled: " + strings.Join(stalled, ", ")
+		}
 	}
 	return true, "ok"
 }
@@ -143,6 +156,15 @@ func (m *metrics) write(w io.Writer) {
 	writeMetric(w, "secwatch_dead_lettered_total", "counter", "alerts moved to the dead-letter directory by this process", d.DeadLettered.Load())
 	writeMetric(w, "secwatch_suppressed_total", "counter", "alerts held back by the per-rule hourly cap (each is counted in a digest)", d.Suppressed.Load())
 	writeMetric(w, "secwatch_digests_total", "counter", "digest alerts made by flood control", d.Digests.Load())
+	ns := d.Notifiers()
+	metricHeader(w, "secwatch_notifier_pending", "gauge", "alerts waiting for the notifier")
+	for _, st := range ns {
+		fmt.Fprintf(w, "secwatch_notifier_pending{notifier=%q} %d\n", st.Name, st.Pending)
+	}
+	metricHeader(w, "secwatch_notifier_failures_total", "counter", "failed delivery attempts of the notifier (retried or permanent)")
+	for _, st := range ns {
+		fmt.Fprintf(w, "secwatch_notifier_failures_total{notifier=%q} %d\n", st.Name, st.Failures)
+	}
 	if m.outbox != nil {
 		writeMetric(w, "secwatch_outbox_depth", "gauge", "alerts waiting for delivery", int64(m.outbox.Len()))
 		writeMetric(w, "secwatch_dead_letters", "gauge", "alerts in the dead-letter directory", int64(m.outbox.DeadLetters()))

@@ -90,9 +90,10 @@ var _ logsAPI = (*cloudwatchlogs.Client)(nil)
 // at most as many. A group that receives more events than that within
 // Overlap may send some events twice after a restart or a late re-read.
 //
-// Stats.Lag is the time between the newest CloudWatch timestamp of the last
-// page with events and the moment that page was read: how far behind the
-// source is, late visibility included.
+// Stats.Lag is the time between the newest CloudWatch timestamp of the
+// accepted events of the last page with any and the moment that page was
+// read: how far behind the source is, late visibility included. A rejected
+// event does not move it.
 //
 // Run returns nil when ctx is done (or, in Once mode, after one poll of
 // every group up to the time it started) and an error for an invalid
@@ -465,11 +466,11 @@ func (r *cwReader) page(ctx context.Context, out chan<- Record, g *cwGroup, even
 		}
 		g.remember(id, ts)
 		g.dirty = true
-		lag.see(time.UnixMilli(ts))
 		ev := r.event(g, e)
 		if ev == nil {
 			continue
 		}
+		lag.see(time.UnixMilli(ts))
 		if !send(ctx, out, Record{Event: ev.Clone(), Source: r.c.Name, Cursor: g.cursor()}) {
 			return errStopped
 		}

@@ -578,3 +578,25 @@ func TestCursorJSONWithIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestCloudWatchLagTakesAcceptedEvents: a rejected event newer than the
+// accepted ones does not move Stats.Lag (it feeds the lag alarm).
+func TestCloudWatchLagTakesAcceptedEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeLogs()
+		now := time.Now().UnixMilli()
+		f.put(g1, "s", now-5000, `{"n":"ok"}`)
+		f.put(g1, "s", now-1000, `{"broken":`)
+		stats := new(SourceStats)
+		c := &CloudWatch{Name: "cw", Client: f, LogGroups: []string{g1}, NewParser: cwJSON, Stats: stats,
+			PollInterval: time.Hour}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second) // one poll
+		defer cancel()
+		if evs := cwEvents(runCW(t, ctx, c)); len(evs) != 1 {
+			t.Fatalf("got %d events, want 1", len(evs))
+		}
+		if got, want := time.Duration(stats.Lag.Load()), 5*time.Second; got != want {
+			t.Errorf("Lag: got %v, want %v (the accepted event's, not the rejected one's)", got, want)
+		}
+	})
+}

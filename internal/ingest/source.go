@@ -96,7 +96,9 @@ type SourceStats struct {
 	// and inode, recognised by its content (File).
 	ContentResumes atomic.Int64
 	// Lag is the time in nanoseconds between the newest event time of the
-	// last batch of events read and the moment the batch was read.
+	// last batch of events read and the moment the batch was read. Only
+	// accepted events count: a rejected line (a far-future one included)
+	// never moves it.
 	Lag atomic.Int64
 }
 
