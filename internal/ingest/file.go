@@ -65,6 +65,9 @@ type File struct {
 	// files that cannot be opened, and cursors that cannot be resumed.
 	// It may be nil. It is called from Run's goroutine.
 	Bad func(pos Position, reason string)
+	// Fail receives read errors (a file that cannot be opened, a missing
+	// directory); nil: they go to Bad. See pollChecked.
+	Fail func(*ReadError)
 	// Now is the clock for Stats.Lag and the far-future guard; nil means
 	// time.Now.
 	Now func() time.Time
@@ -126,7 +129,7 @@ func (f *File) Run(ctx context.Context, out chan<- Record) error {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		if err := t.poll(ctx, out); err != nil {
+		if err := t.pollChecked(ctx, out); err != nil {
 			if errors.Is(err, errStopped) {
 				return nil
 			}
@@ -153,6 +156,7 @@ type tailer struct {
 	files    map[string]*tailFile // by key
 	started  bool                 // the first poll is done
 	openErrs map[string]string    // path → last open error reported
+	failed   *ReadError           // the last read error of this poll
 	// From the cursors, for the first poll: files to read from the
 	// beginning whatever Start says.
 	freshPaths, freshKeys map[string]bool
@@ -517,11 +521,7 @@ func (t *tailer) reportOpen(path string, err error) {
 	if pe, ok := err.(*os.PathError); ok {
 		msg = pe.Op + ": " + pe.Err.Error() // the path is in the position
 	}
-	if t.openErrs[path] == msg {
-		return
-	}
-	t.openErrs[path] = msg
-	t.bad(Position{File: path}, msg)
+	t.fail(path, msg, err)
 }
 
 // lastLineEnd returns the offset just after the last newline among the
