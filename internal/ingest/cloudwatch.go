@@ -242,10 +242,14 @@ type cwGroup struct {
 	// processed, with their timestamps. Records share ids' backing array:
 	// elements are never changed once appended, and each cursor's slice
 	// has its capacity cut to its length.
-	ids    []string
-	ts     []int64
-	seen   *lru.Cache[string, struct{}]
-	dirty  bool // the cursor moved since the last record sent
+	ids   []string
+	ts    []int64
+	seen  *lru.Cache[string, struct{}]
+	dirty bool // the cursor moved since the last record sent
+	// fresh: the group has no cursor in the checkpoint yet; a failed
+	// poll saves its start, so that a group denied or missing for longer
+	// than Overlap loses none of its events once it can be read.
+	fresh  bool
 	listed bool // found by the last DescribeLogGroups (LogGroupPrefix)
 }
 
@@ -310,8 +314,9 @@ func (r *cwReader) add(name string) (*cwGroup, error) {
 		return nil, fmt.Errorf("parser: %w", err)
 	}
 	seen, _ := lru.New[string, struct{}](cwMaxIDs) // fails only for a size <= 0
-	g := &cwGroup{name: name, dec: dec, offset: r.startMs, seen: seen}
+	g := &cwGroup{name: name, dec: dec, offset: r.startMs, seen: seen, fresh: true}
 	if cur, ok := r.cursors[name]; ok {
+		g.fresh = false
 		delete(r.cursors, name)
 		g.offset = cur.Millis
 		// The ids' timestamps are not in the cursor; none is after its
@@ -445,7 +450,9 @@ func (r *cwReader) pollGroup(ctx context.Context, out chan<- Record, g *cwGroup)
 			if r.c.LogGroupPrefix != "" && errors.As(err, &nf) {
 				return r.forget(ctx, out, g)
 			}
-			return nil // reported; tried again on the next poll
+			// Reported; tried again on the next poll.
+			g.dirty = g.dirty || g.fresh
+			return r.progress(ctx, out, g)
 		}
 		if err := r.page(ctx, out, g, resp.Events); err != nil {
 			return err
@@ -518,7 +525,7 @@ func (r *cwReader) progress(ctx context.Context, out chan<- Record, g *cwGroup) 
 	if !send(ctx, out, Record{Source: r.c.Name, Cursor: g.cursor(), Progress: true}) {
 		return errStopped
 	}
-	g.dirty = false
+	g.dirty, g.fresh = false, false
 	return nil
 }
 
