@@ -85,3 +85,62 @@ func TestRunOnceFileUnreadable(t *testing.T) {
 		t.Errorf("got exit %d, want %d and what to check; stderr:\n%s", code, exitBlind, errb)
 	}
 }
+
+// TestRunOnceTimelessLinesStraddleSplit: mcp access lines carry no time
+// and take the time of the line before. Two --once runs over a file whose
+// access lines straddle the split give exactly the alerts of one replay:
+// the second run's first access lines inherit the time kept in the
+// file's cursor instead of being rejected.
+func TestRunOnceTimelessLinesStraddleSplit(t *testing.T) {
+	dir := t.TempDir()
+	rulesPath := writeFile(t, dir, "rules.yaml", `rules:
+  - id: unauthorized-burst
+    match: {shape: access}
+    window: 5m
+    threshold: 4
+`)
+	access := `INFO:     10.0.1.57:54011 - "POST /mcp HTTP/1.1" 401 Unauthorized` + "\n"
+	first := "2026-01-28 18:59:56,117 - mcp_server.main - INFO - [-] - Starting\n" + strings.Repeat(access, 3)
+	second := strings.Repeat(access, 3)
+	logPath := writeFile(t, dir, "mcp.log", first)
+	cfg := writeFile(t, dir, "secwatch.yaml", fmt.Sprintf(`state_dir: %q
+rules: [%q]
+sources:
+  - {name: mcp, type: file, format: mcp, paths: [%q], start: beginning}
+alerts: {stdout: {enabled: true, format: json}}
+http: {listen: ""}
+log: {level: info, format: json}
+`, filepath.Join(dir, "state"), rulesPath, logPath))
+
+	var got []alertDoc
+	for i, part := range []string{"", second} {
+		if part != "" {
+			f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteString(part); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+		out, errb, code := runOnce(t, cfg)
+		if code != exitOK || strings.Contains(errb, "line rejected") {
+			t.Fatalf("run %d: exit %d; stderr:\n%s", i+1, code, errb)
+		}
+		got = append(got, parseAlerts(t, out)...)
+	}
+	replayed, errb, _ := secwatch(t, "", "replay", "--rules", rulesPath, "--format", "mcp", "--source", "mcp", logPath)
+	want := parseAlerts(t, replayed)
+	if len(want) == 0 {
+		t.Fatalf("the replay gives no alert; the test means nothing:\n%s", errb)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("two runs gave %d alerts, the replay %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID {
+			t.Errorf("alert %d: got id %s, want the replay's %s", i, got[i].ID, want[i].ID)
+		}
+	}
+}

@@ -100,6 +100,9 @@ type FileCursor struct {
 	// Line is the number of lines before Offset (the @line of the
 	// record's event), so that @line continues exactly after a restart.
 	Line int64 `json:"line"`
+	// Time is the time of the last line parsed before Offset: the time
+	// the next lines without one of their own inherit (mcp access lines).
+	Time time.Time `json:"time,omitzero"`
 }
 
 // CursorKey returns c.Key.
@@ -248,7 +251,7 @@ type tailFile struct {
 // cursor is the cursor after the last line consumed, without its
 // TailFingerprint: the cursor of each event's record.
 func (tf *tailFile) cursor() FileCursor {
-	return FileCursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line}
+	return FileCursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line, Time: tf.inherited()}
 }
 
 // settledCursor is cursor with its TailFingerprint, which it computes
@@ -617,7 +620,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		if err != nil {
 			return err
 		}
-		tf.off, tf.line, tf.head = c.Offset, c.Line, head
+		tf.off, tf.line, tf.head, tf.dec.last = c.Offset, c.Line, head, c.Time
 		tf.setFingerprint()
 		if !isMatched {
 			// Rotated while we were down: finish it, then the new file.
@@ -738,7 +741,7 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileC
 	if err != nil {
 		return false, "", err
 	}
-	tf.off, tf.line, tf.head = c.Offset, c.Line, head
+	tf.off, tf.line, tf.head, tf.dec.last = c.Offset, c.Line, head, c.Time
 	tf.setFingerprint()
 	tf.tailOff, tf.tailFP = c.Offset, hashHex(tail)
 	t.files[cd.key] = tf
