@@ -61,12 +61,15 @@ type blindFixture struct {
 	url   string
 	logs  *cloudwatchlogs.Client
 	n     int // events put so far
+	// overlap of the source: a group read for the first time starts at
+	// the run's start minus it.
+	overlap string
 }
 
 func newBlindFixture(t *testing.T) *blindFixture {
 	shimURL, _ := url.Parse(startAlarmShim(t))
 	f := &blindFixture{t: t, dir: t.TempDir(), group: "/secwatch-it/" + uniqueName(t, "blind"), rule: strings.ReplaceAll(strings.ToLower(uniqueName(t, "blind-rule")), "_", "-"),
-		proxy: &denyingProxy{next: httputil.NewSingleHostReverseProxy(shimURL)}}
+		proxy: &denyingProxy{next: httputil.NewSingleHostReverseProxy(shimURL)}, overlap: "2m"}
 	srv := httptest.NewServer(f.proxy)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
@@ -108,13 +111,13 @@ func (f *blindFixture) run(group string) blindRun {
 	cfg := fmt.Sprintf(`state_dir: state
 rules: [rules.yaml]
 sources:
-  - {name: cw, type: cloudwatch, log_groups: [%q], overlap: 1s}
+  - {name: cw, type: cloudwatch, log_groups: [%q], overlap: %s}
 alerts: {stdout: {enabled: true, format: json}}
 http: {listen: ""}
 log: {format: json}
 aws: {region: us-east-1, endpoint: %s}
 alarms: {topic_arn: "", owner: blind, heartbeat: {namespace: %s}}
-`, group, f.url, uniqueName(t, "ns"))
+`, group, f.overlap, f.url, uniqueName(t, "ns"))
 	if err := os.WriteFile(filepath.Join(f.dir, "secwatch.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +172,7 @@ func (f *blindFixture) want(r blindRun, code, alerts int, heartbeat bool, logs .
 func TestRunOnceDeniedGroup(t *testing.T) {
 	t.Parallel()
 	f := newBlindFixture(t)
+	f.overlap = "1s"
 	f.proxy.deny.Store(true)
 	denied := []string{"AccessDeniedException", "logs:FilterLogEvents", f.group, `"kind":"permanent"`, `"run summary"`}
 	f.want(f.run(f.group), 3, 0, false, denied...)
