@@ -1,6 +1,9 @@
 package ingest
 
-import "context"
+import (
+	"context"
+	"path/filepath"
+)
 
 // pollChecked is poll that also tells whether the read completed: a
 // pattern whose directory is gone (a glob over it matches nothing and says
@@ -8,7 +11,13 @@ import "context"
 // (Stats.Problem); a complete poll sets Stats.LastRead.
 func (t *tailer) pollChecked(ctx context.Context, out chan<- Record) error {
 	t.failed = nil
-	for dir, err := range missingDirs(t.f.Paths) {
+	missing := missingDirs(t.f.Paths)
+	for _, p := range t.f.Paths {
+		if dir := filepath.Dir(p); missing[dir] == nil {
+			delete(t.openErrs, dir) // back: reported again if it goes again
+		}
+	}
+	for dir, err := range missing {
 		t.fail(dir, err.Error(), err)
 	}
 	if err := t.poll(ctx, out); err != nil {
