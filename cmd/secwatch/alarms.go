@@ -264,6 +264,7 @@ func setHeartbeat(ctx context.Context, cfg *config.Config, d *daemon.Daemon) err
 	if err != nil {
 		return err
 	}
+	awsCfg.Logger = sdkLogger{d.Log}
 	d.CloudWatch = cloudwatch.NewFromConfig(awsCfg, func(o *cloudwatch.Options) {
 		if c.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.Endpoint)

@@ -8,6 +8,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go/logging"
+	"github.com/rs/zerolog"
 
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
@@ -29,7 +31,7 @@ func awsConfig(ctx context.Context, region string) (aws.Config, error) {
 }
 
 // snsNotifier builds the SNS notifier when alerts.sns names a topic.
-func snsNotifier(ctx context.Context, c config.SNS, base config.AWS) (alerting.Notifier, error) {
+func snsNotifier(ctx context.Context, c config.SNS, base config.AWS, log zerolog.Logger) (alerting.Notifier, error) {
 	if c.TopicARN == "" {
 		return nil, nil
 	}
@@ -41,6 +43,7 @@ func snsNotifier(ctx context.Context, c config.SNS, base config.AWS) (alerting.N
 	if err != nil {
 		return nil, err
 	}
+	cfg.Logger = sdkLogger{log}
 	endpoint := c.Endpoint
 	if endpoint == "" {
 		endpoint = base.Endpoint
@@ -55,7 +58,7 @@ func snsNotifier(ctx context.Context, c config.SNS, base config.AWS) (alerting.N
 
 // logsClients builds one CloudWatch Logs client per region and endpoint,
 // on first use.
-func logsClients(ctx context.Context, base config.AWS) func(config.Source) (*cloudwatchlogs.Client, error) {
+func logsClients(ctx context.Context, base config.AWS, log zerolog.Logger) func(config.Source) (*cloudwatchlogs.Client, error) {
 	clients := map[[2]string]*cloudwatchlogs.Client{}
 	return func(sc config.Source) (*cloudwatchlogs.Client, error) {
 		region, endpoint := sc.Region, sc.Endpoint
@@ -73,6 +76,7 @@ func logsClients(ctx context.Context, base config.AWS) func(config.Source) (*clo
 		if err != nil {
 			return nil, err
 		}
+		cfg.Logger = sdkLogger{log}
 		c := cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) {
 			if endpoint != "" {
 				o.BaseEndpoint = aws.String(endpoint)
@@ -81,4 +85,19 @@ func logsClients(ctx context.Context, base config.AWS) func(config.Source) (*clo
 		clients[k] = c
 		return c, nil
 	}
+}
+
+// sdkLogger passes the AWS SDK's own log lines (retry and clock-skew
+// warnings, deprecations) to zerolog, so that the log stays one JSON
+// stream.
+type sdkLogger struct{ log zerolog.Logger }
+
+var _ logging.Logger = sdkLogger{}
+
+func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	ev := l.log.Debug()
+	if c == logging.Warn {
+		ev = l.log.Warn()
+	}
+	ev.Str("component", "aws-sdk").Msgf(format, v...)
 }

@@ -15,6 +15,8 @@ const (
 	exitOK     = 0
 	exitFailed = 1 // invalid input, failed checks or tests
 	exitUsage  = 2
+	// exitBlind: run --once did not complete the read of every source.
+	exitBlind = 3
 )
 
 type command struct {

@@ -21,7 +21,7 @@ import (
 func notifiers(ctx context.Context, cfg *config.Config, log zerolog.Logger) ([]alerting.Notifier, []*alerting.Alertmanager, error) {
 	var out []alerting.Notifier
 	var ams []*alerting.Alertmanager
-	if n, err := snsNotifier(ctx, cfg.Alerts.SNS, cfg.AWS); err != nil {
+	if n, err := snsNotifier(ctx, cfg.Alerts.SNS, cfg.AWS, log); err != nil {
 		return nil, nil, err
 	} else if n != nil {
 		routed, err := route(n, cfg.Alerts.SNS.Match)

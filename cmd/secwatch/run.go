@@ -22,7 +22,9 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		"Run the daemon: tail the configured sources, evaluate the rules, deliver alerts through the\n"+
 			"outbox, checkpoint state. SIGHUP (or a change to a rule file) reloads the rules; SIGTERM or\n"+
 			"SIGINT stops it cleanly within shutdown_grace. With --once it reads everything available\n"+
-			"since the last checkpoint, delivers, saves state and exits (for scheduled tasks).", stderr)
+			"since the last checkpoint, delivers, saves state and exits (for scheduled tasks): exit 1 if\n"+
+			"alerts are left undelivered, 3 if a source did not complete its read (access denied, no such\n"+
+			"log group or directory, an unreadable file) even when every alert was delivered.", stderr)
 	cfgPath := fs.String("config", "secwatch.yaml", "configuration `file` (see docs/config.md)")
 	once := fs.Bool("once", false, "process what is available, deliver, save state and exit")
 	timeout := fs.Duration("timeout", 15*time.Minute, "with --once: stop after this `duration` even if a source is still\n"+
@@ -77,7 +79,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	d := &daemon.Daemon{
 		Notifiers:  notifiers,
-		LogsClient: logsClients(ctx, cfg.AWS),
+		LogsClient: logsClients(ctx, cfg.AWS, log),
 		Config:     cfg,
 		Log:        log,
 		Stdin:      stdin,
@@ -105,6 +107,10 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		log.Error().Dur("timeout", *timeout).Err(err).
 			Msg("run --once stopped at its timeout before every source finished; state saved, the next run resumes")
 		return exitFailed
+	}
+	if errors.Is(err, daemon.ErrSourcesIncomplete) {
+		log.Error().Err(err).Msg("run --once did not read every source; see the source errors above")
+		return exitBlind
 	}
 	if err != nil {
 		if errors.Is(err, daemon.ErrUndelivered) {

@@ -86,6 +86,10 @@ type Source struct {
 	// PollInterval is how often a file or cloudwatch source looks for new
 	// data: default 250ms for files, 5s for cloudwatch.
 	PollInterval time.Duration
+	// DownAfter is how long a file or cloudwatch source may go without
+	// completing a read before it counts as down; 0 means
+	// max(5m, 3 × PollInterval).
+	DownAfter time.Duration
 
 	// File only.
 	Paths []string // glob patterns; Load makes relative ones relative to the config file

@@ -27,6 +27,7 @@ var sourceKeys = map[string][]string{
 	"pattern":          nil,
 	"max_line_bytes":   nil,
 	"poll_interval":    {TypeFile, TypeCloudWatch},
+	"down_after":       {TypeFile, TypeCloudWatch},
 	"paths":            {TypeFile},
 	"start":            {TypeFile},
 	"log_groups":       {TypeCloudWatch},
@@ -42,7 +43,7 @@ var sourceKeys = map[string][]string{
 // suggestions.
 var sourceKeyList = []string{
 	"name", "type", "format", "time_field", "pattern", "max_line_bytes",
-	"paths", "start", "poll_interval",
+	"paths", "start", "poll_interval", "down_after",
 	"log_groups", "log_group_prefix", "stream_prefix", "filter_pattern", "overlap", "region", "endpoint",
 }
 
@@ -142,6 +143,8 @@ func (p *parser) source(n *yaml.Node, path string) (Source, bool) {
 				lo, hi = time.Second, 10*time.Minute
 			}
 			s.PollInterval, _ = p.duration(kv, lo, hi)
+		case "down_after":
+			s.DownAfter, _ = p.duration(kv, time.Second, 24*time.Hour)
 		case "paths":
 			s.Paths = p.list(kv, checkGlob)
 		case "start":

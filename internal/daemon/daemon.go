@@ -199,6 +199,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	records := make(chan ingest.Record, recordBuffer)
+	startedAt := time.Now()
 	srcCtx, stopSources := context.WithCancel(ctx)
 	defer stopSources()
 	var wg sync.WaitGroup
@@ -207,13 +208,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		// run: /healthz must not report a source failing that has
 		// merely not been scheduled yet.
 		m.source(sc.Name).up.Store(true)
+		m.source(sc.Name).track(downAfter(sc), startedAt)
 		wg.Go(func() {
 			supervise(srcCtx, srcs[i], records, d.Once, m.source(sc.Name), d.Log.With().Str("component", "source").Str("source", sc.Name).Logger())
 		})
 	}
 	d.startProbes(srcCtx, &wg, probeSrcs, records, m)
 	go func() { wg.Wait(); close(records) }()
-	defer d.startHeartbeat(ctx, m)()
+	defer d.startHeartbeat(ctx, m, startedAt)()
 	if d.Ready != nil {
 		close(d.Ready)
 	}
@@ -250,10 +252,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if loopErr != nil {
 		return loopErr
 	}
-	if d.Once && pending > 0 {
-		return fmt.Errorf("%w: %d", ErrUndelivered, pending)
+	if !d.Once {
+		return nil
 	}
-	return nil
+	err = m.incomplete(cfg, startedAt)
+	if pending > 0 {
+		err = errors.Join(err, fmt.Errorf("%w: %d", ErrUndelivered, pending))
+	}
+	m.logSummary(log, cfg, pending, err)
+	return err
 }
 
 // newSource builds a source from its configuration.
@@ -263,6 +270,7 @@ func (d *Daemon) newSource(sc config.Source, ck *checkpoint, m *metrics) (ingest
 	stats := m.source(sc.Name).stats
 	log := d.Log.With().Str("component", "source").Str("source", sc.Name).Logger()
 	bad := badLineLogger(log, m.source(sc.Name))
+	fail := readErrorLogger(log)
 	// Events stamped too far ahead of the clock are rejected as they are
 	// decoded, like malformed lines.
 	maxFuture := d.Config.Engine.MaxFuture
@@ -275,7 +283,7 @@ func (d *Daemon) newSource(sc config.Source, ck *checkpoint, m *metrics) (ingest
 		return &ingest.File{
 			Name: sc.Name, Paths: sc.Paths, NewParser: newParser, Start: sc.Start,
 			MaxLineBytes: sc.MaxLineBytes, PollInterval: sc.PollInterval, Cursors: cs,
-			Once: d.Once, MaxFuture: maxFuture, Stats: stats, Bad: bad,
+			Once: d.Once, MaxFuture: maxFuture, Stats: stats, Bad: bad, Fail: fail,
 		}, nil
 	case config.TypeCloudWatch:
 		if d.LogsClient == nil {
@@ -295,7 +303,7 @@ func (d *Daemon) newSource(sc config.Source, ck *checkpoint, m *metrics) (ingest
 			Name: sc.Name, Client: client, LogGroups: sc.LogGroups, LogGroupPrefix: sc.LogGroupPrefix,
 			StreamPrefix: sc.StreamPrefix, FilterPattern: sc.FilterPattern, NewParser: newParser,
 			Overlap: sc.Overlap, PollInterval: sc.PollInterval, Cursors: cs, Once: d.Once,
-			Stats: stats, Bad: bad, MaxLineBytes: sc.MaxLineBytes, MaxFuture: maxFuture,
+			Stats: stats, Bad: bad, Fail: fail, MaxLineBytes: sc.MaxLineBytes, MaxFuture: maxFuture,
 		}, nil
 	case config.TypeStdin:
 		in := d.Stdin

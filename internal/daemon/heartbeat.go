@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -46,8 +48,9 @@ type cloudWatchHeartbeat struct {
 
 // startHeartbeat starts publishing when the configuration asks for it and
 // returns the function that stops it. In Once mode one heartbeat is
-// published now: the alarm's missing_after must then exceed the schedule.
-func (d *Daemon) startHeartbeat(ctx context.Context, m *metrics) (stop func()) {
+// published when it is stopped, if every source completed a read since
+// startedAt: the alarm's missing_after must then exceed the schedule.
+func (d *Daemon) startHeartbeat(ctx context.Context, m *metrics, startedAt time.Time) (stop func()) {
 	c := d.Config.Alarms
 	if d.CloudWatch == nil || !c.Enabled || !c.Heartbeat.Enabled {
 		return func() {}
@@ -60,9 +63,14 @@ func (d *Daemon) startHeartbeat(ctx context.Context, m *metrics) (stop func()) {
 	}
 	m.cwHeartbeat.Store(h)
 	if d.Once {
-		// The engine loop has not started yet, and will be done soon.
-		h.publish(ctx, time.Now(), false)
-		return func() {}
+		return func() {
+			if err := m.incomplete(d.Config, startedAt); err != nil {
+				h.skipped.Add(1)
+				h.changed("source did not complete its read; heartbeat withheld", zerolog.WarnLevel, err)
+				return
+			}
+			h.publish(ctx, time.Now(), false)
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -105,6 +113,12 @@ func (h *cloudWatchHeartbeat) publish(ctx context.Context, now time.Time, checkE
 	if checkEngine && h.m.engine.age(now) > heartbeatStale {
 		h.skipped.Add(1)
 		h.changed("engine loop silent; heartbeat withheld", zerolog.WarnLevel, nil)
+		return
+	}
+	if down := h.m.sourcesDown(now); checkEngine && len(down) > 0 {
+		// The heartbeat means watching everything configured.
+		h.skipped.Add(1)
+		h.changed("sources down; heartbeat withheld", zerolog.WarnLevel, fmt.Errorf("%s", strings.Join(down, ", ")))
 		return
 	}
 	// No Timestamp: CloudWatch stamps the datum when it arrives, which

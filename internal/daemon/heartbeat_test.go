@@ -61,6 +61,7 @@ func TestHeartbeatFailuresAreCountedAndLoggedOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		logs := &syncBuffer{}
 		m := newMetrics()
+		m.source("cw").up.Store(true)
 		m.source("cw").stats.Lag.Store(int64(42 * time.Second))
 		fake := &fakeCloudWatch{errs: []error{errors.New("throttled"), errors.New("throttled"), errors.New("throttled")}}
 		h := &cloudWatchHeartbeat{client: fake, cfg: heartbeatConfig(), lagFrom: []string{"cw"}, m: m, log: zerolog.New(logs)}

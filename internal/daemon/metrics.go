@@ -51,6 +51,9 @@ type sourceMetrics struct {
 	rejected atomic.Int64
 	restarts atomic.Int64
 	up       atomic.Bool
+	// downAfter and since: see isUp (health_sources.go).
+	downAfter time.Duration
+	since     atomic.Int64
 }
 
 func newMetrics() *metrics {
@@ -92,8 +95,8 @@ func (m *metrics) healthy(now time.Time, maxAge time.Duration) (bool, string) {
 	defer m.mu.Unlock()
 	var down []string
 	for name, sm := range m.sources {
-		if !sm.up.Load() {
-			down = append(down, name)
+		if !sm.isUp(now) {
+			down = append(down, sm.describe(name))
 		}
 	}
 	if len(down) > 0 {
@@ -207,8 +210,8 @@ func (m *metrics) write(w io.Writer) {
 		{"secwatch_source_content_resumes_total", "counter", "files resumed at their cursor after their device or inode changed, recognised by content", func(s *sourceMetrics) int64 { return s.stats.ContentResumes.Load() }},
 		{"secwatch_source_throttled_total", "counter", "AWS requests throttled (and retried with backoff)", func(s *sourceMetrics) int64 { return s.stats.Throttled.Load() }},
 		{"secwatch_source_restarts_total", "counter", "source restarts after a failure", func(s *sourceMetrics) int64 { return s.restarts.Load() }},
-		{"secwatch_source_up", "gauge", "1 while the source runs", func(s *sourceMetrics) int64 {
-			if s.up.Load() {
+		{"secwatch_source_up", "gauge", "1 while the source runs and has completed a read within down_after", func(s *sourceMetrics) int64 {
+			if s.isUp(time.Now()) {
 				return 1
 			}
 			return 0
@@ -222,6 +225,12 @@ func (m *metrics) write(w io.Writer) {
 	metricHeader(w, "secwatch_source_lag_seconds", "gauge", "last event's delay from its timestamp to being read")
 	for i, n := range names {
 		fmt.Fprintf(w, "secwatch_source_lag_seconds{source=%q} %.3f\n", n, float64(srcs[i].stats.Lag.Load())/1e9)
+	}
+	metricHeader(w, "secwatch_source_errors_total", "counter", "reads a source could not do, by kind (permanent, throttling, transient)")
+	for i, n := range names {
+		for _, k := range ingest.ErrorKinds {
+			fmt.Fprintf(w, "secwatch_source_errors_total{source=%q,kind=%q} %d\n", n, k, srcs[i].stats.Errors[k].Load())
+		}
 	}
 
 	type rseries struct {

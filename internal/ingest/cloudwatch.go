@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -73,13 +72,15 @@ var _ logsAPI = (*cloudwatchlogs.Client)(nil)
 // network error is retried with the same parameters (and nextToken) after a
 // jittered exponential backoff of up to a minute, without limit until ctx is
 // done: the cursor never moves past events that have not been sent.
-// Throttling is counted in Stats.Throttled; other transient errors are
-// reported to Bad with the group as position, once until the error
-// changes. The SDK's own retries are turned off for these requests so that
-// every throttle is counted and waited for once. Any other error (access
-// denied, no such group) is reported to Bad the same way and the group is
-// tried again on the next poll; a group found through LogGroupPrefix that
-// no longer exists is forgotten (a Done record).
+// Every request error is counted in Stats.Errors by its ErrorKind
+// (throttling in Stats.Throttled too); other errors than throttling are
+// reported to Fail, once until the error changes. The SDK's own retries are
+// turned off for these requests so that every throttle is counted and
+// waited for once. Any other error (access denied, no such group) is
+// permanent: the group is tried again on the next poll, and the poll does
+// not complete; a group found through LogGroupPrefix that no longer exists
+// is forgotten (a Done record). A poll that read every group sets
+// Stats.LastRead; one that did not sets Stats.Problem.
 //
 // Each Record carries the group's cursor after its event; a Progress record
 // carries the cursor after a page or a poll that moved it without sending an
@@ -125,10 +126,13 @@ type CloudWatch struct {
 	// Once makes Run return nil after one poll of every group.
 	Once  bool
 	Stats *SourceStats // may be nil
-	// Bad receives rejected events with their position and the reason, and
-	// request errors with the group as position. It may be nil. It is
-	// called from Run's goroutine.
+	// Bad receives rejected events with their position and the reason.
+	// It may be nil. It is called from Run's goroutine.
 	Bad func(pos Position, reason string)
+	// Fail receives request errors, with the group as Where; nil: they
+	// go to Bad with the group as position. It is called from Run's
+	// goroutine.
+	Fail func(*ReadError)
 	// Now is the clock for the end of each poll and for Stats.Lag; nil
 	// means time.Now.
 	Now func() time.Time
@@ -224,6 +228,7 @@ type cwReader struct {
 	listedAt time.Time
 	cursors  map[string]CloudWatchCursor // by group, not yet used
 	reported map[string]string           // group → last request error reported
+	failed   *ReadError                  // the last failed request of this poll
 
 	decoding Decoding // of each group
 	buf      []byte   // the message being parsed
@@ -238,10 +243,14 @@ type cwGroup struct {
 	// processed, with their timestamps. Records share ids' backing array:
 	// elements are never changed once appended, and each cursor's slice
 	// has its capacity cut to its length.
-	ids    []string
-	ts     []int64
-	seen   *lru.Cache[string, struct{}]
-	dirty  bool // the cursor moved since the last record sent
+	ids   []string
+	ts    []int64
+	seen  *lru.Cache[string, struct{}]
+	dirty bool // the cursor moved since the last record sent
+	// fresh: the group has no cursor in the checkpoint yet; a failed
+	// poll saves its start, so that a group denied or missing for longer
+	// than Overlap loses none of its events once it can be read.
+	fresh  bool
 	listed bool // found by the last DescribeLogGroups (LogGroupPrefix)
 }
 
@@ -306,8 +315,9 @@ func (r *cwReader) add(name string) (*cwGroup, error) {
 		return nil, fmt.Errorf("parser: %w", err)
 	}
 	seen, _ := lru.New[string, struct{}](cwMaxIDs) // fails only for a size <= 0
-	g := &cwGroup{name: name, dec: dec, offset: r.startMs, seen: seen}
+	g := &cwGroup{name: name, dec: dec, offset: r.startMs, seen: seen, fresh: true}
 	if cur, ok := r.cursors[name]; ok {
+		g.fresh = false
 		delete(r.cursors, name)
 		g.offset = cur.Millis
 		// The ids' timestamps are not in the cursor; none is after its
@@ -323,6 +333,7 @@ func (r *cwReader) add(name string) (*cwGroup, error) {
 
 // poll does one round over the groups.
 func (r *cwReader) poll(ctx context.Context, out chan<- Record) error {
+	r.failed = nil
 	if err := r.forgetUnused(ctx, out); err != nil {
 		return err
 	}
@@ -335,6 +346,10 @@ func (r *cwReader) poll(ctx context.Context, out chan<- Record) error {
 		if err := r.pollGroup(ctx, out, r.groups[name]); err != nil {
 			return err
 		}
+	}
+	r.stats.Problem.Store(r.failed)
+	if r.failed == nil {
+		r.stats.markRead(r.now())
 	}
 	return nil
 }
@@ -436,7 +451,9 @@ func (r *cwReader) pollGroup(ctx context.Context, out chan<- Record, g *cwGroup)
 			if r.c.LogGroupPrefix != "" && errors.As(err, &nf) {
 				return r.forget(ctx, out, g)
 			}
-			return nil // reported; tried again on the next poll
+			// Reported; tried again on the next poll.
+			g.dirty = g.dirty || g.fresh
+			return r.progress(ctx, out, g)
 		}
 		if err := r.page(ctx, out, g, resp.Events); err != nil {
 			return err
@@ -509,7 +526,7 @@ func (r *cwReader) progress(ctx context.Context, out chan<- Record, g *cwGroup) 
 	if !send(ctx, out, Record{Source: r.c.Name, Cursor: g.cursor(), Progress: true}) {
 		return errStopped
 	}
-	g.dirty = false
+	g.dirty, g.fresh = false, false
 	return nil
 }
 
@@ -541,13 +558,15 @@ func (r *cwReader) request(ctx context.Context, pos string, do func() error) err
 		if ctx.Err() != nil {
 			return errStopped
 		}
-		throttled := retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
-		if throttled {
+		kind := Classify(err)
+		r.stats.countError(kind)
+		if kind == ErrThrottled {
 			r.stats.Throttled.Add(1)
 		} else {
-			r.report(pos, err)
+			r.report(pos, kind, err)
 		}
-		if !throttled && !errors.Is(err, errRequestTimeout) && retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) != aws.TrueTernary {
+		if kind == ErrPermanent {
+			r.failed = &ReadError{Source: r.c.Name, Where: pos, Kind: kind, Err: err}
 			return err
 		}
 		// Full jitter over the upper half keeps retries of several
@@ -564,14 +583,18 @@ func (r *cwReader) request(ctx context.Context, pos string, do func() error) err
 	}
 }
 
-// report passes a request error to Bad, once until it changes.
-func (r *cwReader) report(pos string, err error) {
+// report passes a request error to Fail, once until it changes.
+func (r *cwReader) report(pos string, kind ErrorKind, err error) {
 	msg := err.Error()
 	if r.reported[pos] == msg {
 		return
 	}
 	r.reported[pos] = msg
-	r.bad(Position{File: pos}, msg)
+	if r.c.Fail == nil {
+		r.bad(Position{File: pos}, msg)
+		return
+	}
+	r.c.Fail(&ReadError{Source: r.c.Name, Where: pos, Kind: kind, Err: err})
 }
 
 // noSDKRetries turns the SDK's retries off for one request: the source

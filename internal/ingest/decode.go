@@ -50,6 +50,9 @@ type decoder struct {
 	bad     func(Position, string)
 	future  horizon
 	ev      event.Event // scratch, returned by decode
+	// last is the time of the last line parsed, which a line without a
+	// time of its own inherits (see line); kept in file cursors.
+	last time.Time
 }
 
 // newDecoder makes the decoder of one input, with a parser of its own
@@ -100,6 +103,7 @@ func (d *decoder) decode(line []byte, pos Position, fallback time.Time) *event.E
 	ev.Time = fallback
 	err := safeParse(d.p, line, ev)
 	if err == nil {
+		d.last = ev.Time
 		err = d.future.check(ev.Time)
 	}
 	if err != nil {
@@ -120,9 +124,11 @@ func (d *decoder) decode(line []byte, pos Position, fallback time.Time) *event.E
 }
 
 // line is decode for a line of a file or stream: the event also carries
-// @file and @line.
+// @file and @line. A line without a time of its own takes the time of the
+// line before, as the parser's own inheritance does, but from d.last, so
+// that it survives a restart (FileCursor.Time).
 func (d *decoder) line(line []byte, pos Position) *event.Event {
-	ev := d.decode(line, pos, time.Time{})
+	ev := d.decode(line, pos, d.last)
 	if ev != nil {
 		ev.Set("@file", pos.File)
 		ev.Set("@line", strconv.Itoa(pos.Line))

@@ -65,6 +65,9 @@ type File struct {
 	// files that cannot be opened, and cursors that cannot be resumed.
 	// It may be nil. It is called from Run's goroutine.
 	Bad func(pos Position, reason string)
+	// Fail receives read errors (a file that cannot be opened, a missing
+	// directory); nil: they go to Bad. See pollChecked.
+	Fail func(*ReadError)
 	// Now is the clock for Stats.Lag and the far-future guard; nil means
 	// time.Now.
 	Now func() time.Time
@@ -97,6 +100,9 @@ type FileCursor struct {
 	// Line is the number of lines before Offset (the @line of the
 	// record's event), so that @line continues exactly after a restart.
 	Line int64 `json:"line"`
+	// Time is the time of the last line parsed before Offset: the time
+	// the next lines without one of their own inherit (mcp access lines).
+	Time time.Time `json:"time,omitzero"`
 }
 
 // CursorKey returns c.Key.
@@ -126,7 +132,7 @@ func (f *File) Run(ctx context.Context, out chan<- Record) error {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		if err := t.poll(ctx, out); err != nil {
+		if err := t.pollChecked(ctx, out); err != nil {
 			if errors.Is(err, errStopped) {
 				return nil
 			}
@@ -153,6 +159,7 @@ type tailer struct {
 	files    map[string]*tailFile // by key
 	started  bool                 // the first poll is done
 	openErrs map[string]string    // path → last open error reported
+	failed   *ReadError           // the last read error of this poll
 	// From the cursors, for the first poll: files to read from the
 	// beginning whatever Start says.
 	freshPaths, freshKeys map[string]bool
@@ -244,7 +251,7 @@ type tailFile struct {
 // cursor is the cursor after the last line consumed, without its
 // TailFingerprint: the cursor of each event's record.
 func (tf *tailFile) cursor() FileCursor {
-	return FileCursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line}
+	return FileCursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line, Time: tf.inherited()}
 }
 
 // settledCursor is cursor with its TailFingerprint, which it computes
@@ -517,11 +524,7 @@ func (t *tailer) reportOpen(path string, err error) {
 	if pe, ok := err.(*os.PathError); ok {
 		msg = pe.Op + ": " + pe.Err.Error() // the path is in the position
 	}
-	if t.openErrs[path] == msg {
-		return
-	}
-	t.openErrs[path] = msg
-	t.bad(Position{File: path}, msg)
+	t.fail(path, msg, err)
 }
 
 // lastLineEnd returns the offset just after the last newline among the
@@ -617,7 +620,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		if err != nil {
 			return err
 		}
-		tf.off, tf.line, tf.head = c.Offset, c.Line, head
+		tf.off, tf.line, tf.head, tf.dec.last = c.Offset, c.Line, head, c.Time
 		tf.setFingerprint()
 		if !isMatched {
 			// Rotated while we were down: finish it, then the new file.
@@ -738,7 +741,7 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileC
 	if err != nil {
 		return false, "", err
 	}
-	tf.off, tf.line, tf.head = c.Offset, c.Line, head
+	tf.off, tf.line, tf.head, tf.dec.last = c.Offset, c.Line, head, c.Time
 	tf.setFingerprint()
 	tf.tailOff, tf.tailFP = c.Offset, hashHex(tail)
 	t.files[cd.key] = tf

@@ -288,7 +288,7 @@ func TestFileAppendsAcrossPolls(t *testing.T) {
 			for i, rec := range recs {
 				off += strings.IndexByte(content[off:], '\n') + 1
 				line := firstLine + i
-				want := FileCursor{Key: key, Path: path, Fingerprint: fingerprint(content, off), Offset: int64(off), Line: int64(line)}
+				want := FileCursor{Key: key, Path: path, Fingerprint: fingerprint(content, off), Offset: int64(off), Line: int64(line), Time: rec.Event.Time}
 				if rec.Cursor.(FileCursor) != want {
 					t.Errorf("line %d: got cursor %+v, want %+v", line, rec.Cursor.(FileCursor), want)
 				}

@@ -100,6 +100,14 @@ type SourceStats struct {
 	// accepted events count: a rejected line (a far-future one included)
 	// never moves it.
 	Lag atomic.Int64
+	// LastRead is when the source last completed a read of everything it
+	// watches without a read error, in Unix nanoseconds; 0: never.
+	LastRead atomic.Int64
+	// Errors counts read errors (not bad lines) by ErrorKind.
+	Errors [numErrorKinds]atomic.Int64
+	// Problem is the last read error of a read that did not complete;
+	// nil after a completed read.
+	Problem atomic.Pointer[ReadError]
 }
 
 // errStopped unwinds a source whose context is done; Run returns nil.
