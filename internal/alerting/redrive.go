@@ -70,36 +70,32 @@ func moveBack(dir, dead *state.Dir, id string) (Entry, error) {
 	return e, nil
 }
 
-// RedriveClosed moves dead letter id back into the outbox directory dir
-// while no daemon has it open, taking its lock: the next start sends it.
-func RedriveClosed(dir, id string) error {
+// RedriveClosed moves dead letter id back into the outbox directory dir,
+// which the caller opened with state.Open (holding its lock: no daemon has
+// it open); the next start sends it.
+func RedriveClosed(dir *state.Dir, id string) error {
 	return withClosed(dir, id, func(d, dead *state.Dir) error {
 		_, err := moveBack(d, dead, id)
 		return err
 	})
 }
 
-// DropClosed deletes dead letter id of the outbox directory dir while no
-// daemon has it open, taking its lock.
-func DropClosed(dir, id string) error {
+// DropClosed deletes dead letter id of the outbox directory dir, opened
+// as for RedriveClosed.
+func DropClosed(dir *state.Dir, id string) error {
 	return withClosed(dir, id, func(_, dead *state.Dir) error { return dead.Remove(id + entrySuffix) })
 }
 
-func withClosed(dir, id string, f func(d, dead *state.Dir) error) error {
+func withClosed(d *state.Dir, id string, f func(d, dead *state.Dir) error) error {
 	if !ValidAlertID(id) {
 		return fmt.Errorf("outbox: invalid alert_id %q", id)
 	}
-	d, err := state.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
 	dead, err := d.Sub(deadLetterDir)
 	if err != nil {
 		return err
 	}
 	if _, err := dead.Read(id + entrySuffix); err != nil {
-		return fmt.Errorf("outbox: no dead letter %s in %s", id, filepath.Join(dir, deadLetterDir))
+		return fmt.Errorf("outbox: no dead letter %s in %s", id, filepath.Join(d.Path(), deadLetterDir))
 	}
 	return f(d, dead)
 }
