@@ -40,7 +40,7 @@ type silencer struct {
 	log              zerolog.Logger
 	current          atomic.Pointer[alerting.Silences]
 	count            *atomic.Int64
-	lastErr          string
+	lastErr, lastRaw string
 }
 
 func newSilencer(root *state.Dir, ob *alerting.Outbox, count *atomic.Int64, log zerolog.Logger) (*silencer, error) {
@@ -89,6 +89,10 @@ func (s *silencer) scan() {
 	} else {
 		s.lastErr = ""
 		s.current.Store(set)
+		if string(b) != s.lastRaw {
+			s.lastRaw = string(b)
+			s.log.Info().Int("silences", len(set.List)).Msg("silences loaded")
+		}
 	}
 	s.requests()
 }
