@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -47,6 +48,7 @@ func cmdSilence(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 	var dur *time.Duration
 	var comment *string
 	var all *bool
+	out := outputFlag(fs)
 	switch sub {
 	case "add":
 		fs.Var(&matchers, "matcher", "`matcher` such as rule=alb-path-scan or client_ip=~\"203\\.0\\.113\\..*\" (repeatable; all must match)")
@@ -75,14 +77,21 @@ func cmdSilence(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 			fmt.Fprintf(stderr, "secwatch silence list: %v\n", err)
 			return exitFailed
 		}
+		if !*all {
+			set.List = slices.DeleteFunc(set.List, func(s alerting.Silence) bool { return !s.Active(now) })
+		}
+		if out.json() {
+			enc := json.NewEncoder(stdout)
+			for _, s := range set.List {
+				enc.Encode(s)
+			}
+			return exitOK
+		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSTATE\tENDS\tMATCHERS\tCOMMENT")
 		for _, s := range set.List {
 			st := "active"
 			if !s.Active(now) {
-				if !*all {
-					continue
-				}
 				st = "ended"
 			}
 			m, _ := json.Marshal(s.Matchers)
