@@ -107,7 +107,12 @@ func cmdOutbox(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 		return exitOK
 	}
 	id := fs.Arg(0)
-	items, err := outboxItems(root, map[string]bool{"pending": true, "dead": true, "silenced": true}, id)
+	// A dead letter's or silenced alert's file wins over a pending one of
+	// the same id, which is on its way out (removed by the next commit).
+	items, err := outboxItems(root, map[string]bool{"dead": true, "silenced": true}, id)
+	if err == nil && len(items) == 0 {
+		items, err = outboxItems(root, map[string]bool{"pending": true}, id)
+	}
 	if err != nil {
 		return fail(err)
 	}

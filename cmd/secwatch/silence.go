@@ -48,7 +48,7 @@ func cmdSilence(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 	var dur *time.Duration
 	var comment *string
 	var all *bool
-	out := outputFlag(fs)
+	var out *output
 	switch sub {
 	case "add":
 		fs.Var(&matchers, "matcher", "`matcher` such as rule=alb-path-scan or client_ip=~\"203\\.0\\.113\\..*\" (repeatable; all must match)")
@@ -56,6 +56,7 @@ func cmdSilence(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 		comment = fs.String("comment", "", "why (shown by list)")
 	case "list":
 		all = fs.Bool("all", false, "also list silences that have ended")
+		out = outputFlag(fs)
 	}
 	if code, ok := parseFlags(fs, args[1:], stdout); !ok {
 		return code

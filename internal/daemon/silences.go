@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -97,19 +99,26 @@ func (s *silencer) scan() {
 	s.requests()
 }
 
-// mute reports whether a silence matches doc; the alert is then on disk
-// in the silenced directory and counted. When that write fails the alert
+// mute reports whether a silence matches doc, or doc is a firing already
+// kept (fired again after a restart); the alert is then on disk in the
+// silenced directory, counted once. When that write fails the alert
 // is delivered instead: a silence never loses one.
 func (s *silencer) mute(doc *alerting.Document, now time.Time) bool {
 	if s == nil {
 		return false
+	}
+	if !alerting.ValidAlertID(doc.AlertID) {
+		return false // the outbox refuses it with an error
+	}
+	if _, err := os.Stat(filepath.Join(s.kept.Path(), doc.AlertID+".json")); err == nil {
+		return true // the same firing, silenced before a restart: kept already
 	}
 	id := s.current.Load().Match(doc, now)
 	if id == "" {
 		return false
 	}
 	b, err := json.Marshal(alerting.SilencedEntry{Doc: *doc, Silence: id, Silenced: now.UTC()})
-	if err == nil && alerting.ValidAlertID(doc.AlertID) {
+	if err == nil {
 		err = s.kept.Write(doc.AlertID+".json", b)
 	}
 	if err != nil {
