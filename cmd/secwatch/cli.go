@@ -34,6 +34,8 @@ func commands() []command {
 		{"explain", "show, per event, which rules matched and why they fired or not", cmdExplain},
 		{"alarms", "plan, apply or audit the CloudWatch alarms derived from the rules", cmdAlarms},
 		{"sigma", "convert Sigma rules into native rules (sigma convert FILE|DIR...)", cmdSigma},
+		{"silence", "add, list or expire silences that mute matching alerts (kept, not sent)", cmdSilence},
+		{"outbox", "list, show, redrive or drop pending, dead-lettered and silenced alerts", cmdOutbox},
 		{"probe", "check a service's TLS, plaintext, auth, CORS and OAuth metadata; exit 1 on any failure", cmdProbe},
 		{"version", "print the version", cmdVersion},
 	}

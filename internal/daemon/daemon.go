@@ -155,6 +155,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cursors: cursors, seq: seq, metrics: m, rulePaths: cfg.Rules,
 	}
 	m.setRules(engine.Stats())
+	if db, ok := store.(*dirBackend); ok {
+		if loop.mute, err = newSilencer(db.dir, db.outbox, &m.silenced, d.Log.With().Str("component", "silences").Logger()); err != nil {
+			return err
+		}
+	}
 
 	// Everything that can refuse to start is checked before any goroutine
 	// starts: a Run that returns an error has delivered nothing and left
@@ -188,6 +193,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() { dispDone <- disp.Run(dispCtx) }()
 	}
 	store.start(disp.Wake, func() { loop.retry.Store(true) })
+	if loop.mute != nil && !d.Once {
+		go loop.mute.run(dispCtx)
+	}
 	if len(outbox.Pending()) > 0 {
 		disp.Wake()
 	}

@@ -40,6 +40,7 @@ type engineLoop struct {
 	retry  atomic.Bool // a write failed: write again at the next tick
 
 	hard hardening // eviction alerts, far-future events (hardening.go)
+	mute *silencer // nil: no silences (the redis backend)
 }
 
 // run observes records until the channel closes, then writes the final
@@ -151,6 +152,9 @@ func (l *engineLoop) flush(now time.Time) {
 // redisBackend.start), and a checkpoint waits for it (saveCheckpoint). The
 // outbox counts what it queued and what it refused as the same firing.
 func (l *engineLoop) put(doc alerting.Document) {
+	if l.mute.mute(&doc, time.Now()) {
+		return
+	}
 	if _, err := l.outbox.PutLater(doc, time.Now()); err != nil {
 		l.log.Error().Err(err).Str("alert_id", doc.AlertID).Str("rule", doc.Rule).Msg("alert refused by the outbox")
 	}

@@ -31,6 +31,7 @@ type metrics struct {
 	lastCheckpoint     atomic.Int64
 	reloads            atomic.Int64
 	reloadFailures     atomic.Int64
+	silenced           atomic.Int64
 
 	delivery alerting.Metrics
 	// stallAfter is alerts.stall_after: a notifier without a delivery for
@@ -145,6 +146,7 @@ func (m *metrics) write(w io.Writer) {
 	alerts, duplicates := m.alertCounts()
 	writeMetric(w, "secwatch_alerts_total", "counter", "alerts written to the outbox", alerts)
 	writeMetric(w, "secwatch_alerts_duplicate_total", "counter", "alerts fired again (after a restart) that the outbox already had", duplicates)
+	writeMetric(w, "secwatch_alerts_silenced_total", "counter", "alerts a silence muted (kept in the silenced directory)", m.silenced.Load())
 	writeMetric(w, "secwatch_checkpoints_total", "counter", "checkpoints written", m.checkpoints.Load())
 	writeMetric(w, "secwatch_checkpoint_failures_total", "counter", "checkpoints that could not be written", m.checkpointFailures.Load())
 	if t := m.lastCheckpoint.Load(); t > 0 {

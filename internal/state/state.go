@@ -114,6 +114,19 @@ func Open(path string) (*Dir, error) {
 	return d, nil
 }
 
+// OpenUnlocked opens the existing state directory at path without taking
+// its lock, for a tool that runs beside a daemon: it may read any file and
+// write only files the daemon reads and never writes (silences, requests).
+// It removes no temporary files.
+func OpenUnlocked(path string) (*Dir, error) {
+	if fi, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open state directory: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("open state directory: %s is not a directory", path)
+	}
+	return &Dir{path: path}, nil
+}
+
 // Close releases the directory's lock. Close on a Sub directory does
 // nothing.
 func (d *Dir) Close() error {
