@@ -71,6 +71,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	d := &daemon.Daemon{
 		Notifiers:  notifiers,
 		LogsClient: logsClients(ctx, cfg.AWS),
+		S3Client:   s3Clients(ctx, cfg.AWS),
 		Config:     cfg,
 		Log:        log,
 		Stdin:      stdin,
