@@ -205,7 +205,26 @@ func (s *S3) Run(ctx context.Context, out chan<- Record) error {
 	err := r.readLoop(ctx, out, work)
 	cancel()
 	wg.Wait()
+	if s.SQS != nil {
+		r.release()
+	}
 	return err
+}
+
+// release makes the messages not yet deleted visible again at once, so
+// that the next start need not wait for their visibility timeout. Their
+// objects are in the ledger or resumed from the final checkpoint.
+func (r *s3Run) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, rh := range r.receipts() {
+		if ctx.Err() != nil {
+			return
+		}
+		r.s.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+			QueueUrl: aws.String(r.s.QueueURL), ReceiptHandle: aws.String(rh), VisibilityTimeout: 0,
+		})
+	}
 }
 
 func (r *s3Run) visibility() time.Duration {
@@ -306,13 +325,7 @@ func (r *s3Run) keep(ctx context.Context, wake <-chan struct{}) {
 		case <-wake:
 			r.settle(ctx)
 		case <-tick.C:
-			r.mu.Lock()
-			var receipts []string
-			for _, m := range r.msgs {
-				receipts = append(receipts, m.receipt)
-			}
-			r.mu.Unlock()
-			for _, rh := range receipts {
+			for _, rh := range r.receipts() {
 				_, err := r.s.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 					QueueUrl: aws.String(r.s.QueueURL), ReceiptHandle: aws.String(rh),
 					VisibilityTimeout: int32(r.visibility() / time.Second),
@@ -323,6 +336,17 @@ func (r *s3Run) keep(ctx context.Context, wake <-chan struct{}) {
 			}
 		}
 	}
+}
+
+// receipts returns the receipt handles of the messages not yet deleted.
+func (r *s3Run) receipts() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var rhs []string
+	for _, m := range r.msgs {
+		rhs = append(rhs, m.receipt)
+	}
+	return rhs
 }
 
 // settle takes in the cursors of the last saved checkpoint and deletes the

@@ -100,7 +100,8 @@ func parseEnvelope(body []byte, depth int) ([]s3Object, error) {
 			if r.EventSource != "aws:s3" {
 				return nil, fmt.Errorf("%w: record %d: eventSource %q", errNotNotification, i, r.EventSource)
 			}
-			if !strings.HasPrefix(r.EventName, "ObjectCreated:") {
+			// S3 writes "ObjectCreated:Put"; some emulators add "s3:".
+			if !strings.HasPrefix(strings.TrimPrefix(r.EventName, "s3:"), "ObjectCreated:") {
 				continue
 			}
 			key, err := url.QueryUnescape(r.S3.Object.Key)
