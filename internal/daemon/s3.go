@@ -33,6 +33,10 @@ type s3Sources struct {
 // cursors (its object ledger) of the last checkpoint.
 func (d *Daemon) newS3Source(sc config.Source, ck *checkpoint, m *metrics, log zerolog.Logger,
 	newParser func() (format.Parser, error), bad func(ingest.Position, string)) (ingest.Source, error) {
+	if d.Once {
+		// Nothing tells an s3 source that it has read "everything so far".
+		return nil, fmt.Errorf("source %q: type s3 does not support --once", sc.Name)
+	}
 	if d.S3Client == nil {
 		return nil, fmt.Errorf("source %q: no S3 client", sc.Name)
 	}
