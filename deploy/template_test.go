@@ -150,6 +150,18 @@ var scopes = map[string]func(res []any, cond map[string]any) string{
 	"cloudwatch:ListMetrics": func(res []any, _ map[string]any) string {
 		return eachContains(res, "*") // no resource-level permission exists
 	},
+	"s3:GetObject": func(res []any, _ map[string]any) string {
+		return eachContains(res, ":s3:::${AlbLogBucket}/${AlbLogPrefix}*")
+	},
+	"s3:ListBucket": func(res []any, cond map[string]any) string {
+		if !strings.Contains(render(cond), "s3:prefix") {
+			return "needs an s3:prefix condition"
+		}
+		return eachContains(res, ":s3:::${AlbLogBucket}")
+	},
+	"sqs:ReceiveMessage":          albQueueOnly,
+	"sqs:DeleteMessage":           albQueueOnly,
+	"sqs:ChangeMessageVisibility": albQueueOnly,
 	"cloudwatch:PutMetricData": func(res []any, cond map[string]any) string {
 		if !strings.Contains(render(cond), "cloudwatch:namespace:map[Ref:MetricNamespace]") || eachContains(res, "*") != "" {
 			return "needs a cloudwatch:namespace condition (it has no resource-level permission)"
@@ -160,6 +172,15 @@ var scopes = map[string]func(res []any, cond map[string]any) string{
 
 func logGroupsOnly(res []any, _ map[string]any) string {
 	return eachContains(res, "log-group:${McpLogGroupName}", "log-group:${AlbLogGroupName}")
+}
+
+func albQueueOnly(res []any, _ map[string]any) string {
+	for _, r := range res {
+		if !refTo(r, "AlbLogQueueArn") {
+			return fmt.Sprintf("resource %s is not the AlbLogQueueArn parameter", render(r))
+		}
+	}
+	return ""
 }
 
 func anyAlarm(res []any, _ map[string]any) string {

@@ -80,6 +80,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	d := &daemon.Daemon{
 		Notifiers:  notifiers,
 		LogsClient: logsClients(ctx, cfg.AWS, log),
+		S3Client:   s3Clients(ctx, cfg.AWS, log),
 		Config:     cfg,
 		Log:        log,
 		Stdin:      stdin,

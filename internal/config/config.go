@@ -77,7 +77,7 @@ const (
 // Source is one input. Keys that do not apply to its Type are zero.
 type Source struct {
 	Name         string // unique, [a-z0-9][a-z0-9_-]*
-	Type         string // TypeFile, TypeStdin or TypeCloudWatch
+	Type         string // TypeFile, TypeStdin, TypeCloudWatch or TypeS3
 	Format       string // one of ingest.Formats; default "json"
 	TimeField    string // optional; see ingest.Options
 	Pattern      string // regex format only; already known to compile
@@ -102,7 +102,9 @@ type Source struct {
 	FilterPattern  string
 	Overlap        time.Duration // default 2m
 	Region         string        // default AWS.Region ("" = the SDK's environment)
-	Endpoint       string        // default AWS.Endpoint
+	Endpoint       string        // default AWS.Endpoint (cloudwatch and s3)
+
+	S3 S3Source // type s3 only (s3.go)
 }
 
 // Alerts configures delivery (docs/delivery.md).

@@ -126,7 +126,7 @@ func (p *parser) config(root *yaml.Node) *Config {
 		p.required(root, "sources", "required: at least one source")
 	}
 	for i := range c.Sources {
-		if s := &c.Sources[i]; s.Type == TypeCloudWatch {
+		if s := &c.Sources[i]; s.Type == TypeCloudWatch || s.Type == TypeS3 {
 			s.Region = cmp.Or(s.Region, c.AWS.Region)
 			s.Endpoint = cmp.Or(s.Endpoint, c.AWS.Endpoint)
 		}

@@ -16,27 +16,31 @@ import (
 )
 
 // Types lists the source types.
-var Types = []string{TypeFile, TypeStdin, TypeCloudWatch}
+var Types = []string{TypeFile, TypeStdin, TypeCloudWatch, TypeS3}
 
 // sourceKeys maps each source key to the types it applies to (nil: all).
 var sourceKeys = map[string][]string{
-	"name":             nil,
-	"type":             nil,
-	"format":           nil,
-	"time_field":       nil,
-	"pattern":          nil,
-	"max_line_bytes":   nil,
-	"poll_interval":    {TypeFile, TypeCloudWatch},
-	"down_after":       {TypeFile, TypeCloudWatch},
-	"paths":            {TypeFile},
-	"start":            {TypeFile},
-	"log_groups":       {TypeCloudWatch},
-	"log_group_prefix": {TypeCloudWatch},
-	"stream_prefix":    {TypeCloudWatch},
-	"filter_pattern":   {TypeCloudWatch},
-	"overlap":          {TypeCloudWatch},
-	"region":           {TypeCloudWatch},
-	"endpoint":         {TypeCloudWatch},
+	"name":               nil,
+	"type":               nil,
+	"format":             nil,
+	"time_field":         nil,
+	"pattern":            nil,
+	"max_line_bytes":     nil,
+	"poll_interval":      {TypeFile, TypeCloudWatch},
+	"down_after":         {TypeFile, TypeCloudWatch},
+	"paths":              {TypeFile},
+	"start":              {TypeFile},
+	"log_groups":         {TypeCloudWatch},
+	"log_group_prefix":   {TypeCloudWatch},
+	"stream_prefix":      {TypeCloudWatch},
+	"filter_pattern":     {TypeCloudWatch},
+	"overlap":            {TypeCloudWatch},
+	"region":             {TypeCloudWatch, TypeS3},
+	"endpoint":           {TypeCloudWatch, TypeS3},
+	"queue_url":          {TypeS3},
+	"bucket":             {TypeS3},
+	"prefix":             {TypeS3},
+	"reconcile_interval": {TypeS3},
 }
 
 // sourceKeyList is sourceKeys' keys in documentation order, for
@@ -45,6 +49,7 @@ var sourceKeyList = []string{
 	"name", "type", "format", "time_field", "pattern", "max_line_bytes",
 	"paths", "start", "poll_interval", "down_after",
 	"log_groups", "log_group_prefix", "stream_prefix", "filter_pattern", "overlap", "region", "endpoint",
+	"queue_url", "bucket", "prefix", "reconcile_interval",
 }
 
 var (
@@ -172,6 +177,8 @@ func (p *parser) source(n *yaml.Node, path string) (Source, bool) {
 			s.Region = p.region(kv)
 		case "endpoint":
 			s.Endpoint = p.endpoint(kv)
+		default:
+			p.s3Key(kv, &s)
 		}
 	}
 	if !typeOK {
@@ -209,6 +216,8 @@ func (p *parser) source(n *yaml.Node, path string) (Source, bool) {
 		if s.Overlap == 0 {
 			s.Overlap = DefaultOverlap
 		}
+	case TypeS3:
+		p.s3Defaults(&s, n, path)
 	}
 	if parserOK {
 		p.checkParser(&s, n, path)

@@ -65,8 +65,12 @@ type Daemon struct {
 	// CloudWatch publishes the heartbeat when the config's alarms map asks
 	// for it (heartbeat.go); nil: no heartbeat.
 	CloudWatch metricsAPI
+	// S3Client returns the clients of a type s3 source (s3.go); nil: s3
+	// sources are an error.
+	S3Client func(sc config.Source) (S3Clients, error)
 
 	metrics *metrics
+	s3      s3Sources
 }
 
 // ErrUndelivered is returned by a --once run that could not deliver every
@@ -281,10 +285,7 @@ func (d *Daemon) newSource(sc config.Source, ck *checkpoint, m *metrics) (ingest
 	fail := readErrorLogger(log)
 	// Events stamped too far ahead of the clock are rejected as they are
 	// decoded, like malformed lines.
-	maxFuture := d.Config.Engine.MaxFuture
-	if maxFuture <= 0 {
-		maxFuture = ingest.MaxFuture
-	}
+	maxFuture := d.maxFuture()
 	switch sc.Type {
 	case config.TypeFile:
 		cs := storedCursors[ingest.FileCursor](ck, sc.Name, log)
@@ -313,6 +314,8 @@ func (d *Daemon) newSource(sc config.Source, ck *checkpoint, m *metrics) (ingest
 			Overlap: sc.Overlap, PollInterval: sc.PollInterval, Cursors: cs, Once: d.Once,
 			Stats: stats, Bad: bad, Fail: fail, MaxLineBytes: sc.MaxLineBytes, MaxFuture: maxFuture,
 		}, nil
+	case config.TypeS3:
+		return d.newS3Source(sc, ck, m, log, newParser, bad)
 	case config.TypeStdin:
 		in := d.Stdin
 		if in == nil {
@@ -322,6 +325,14 @@ func (d *Daemon) newSource(sc config.Source, ck *checkpoint, m *metrics) (ingest
 			MaxFuture: maxFuture, Stats: stats, Bad: bad}, nil
 	}
 	return nil, fmt.Errorf("source %q: type %q is not supported by this build", sc.Name, sc.Type)
+}
+
+// maxFuture is the far-future limit of the sources' events.
+func (d *Daemon) maxFuture() time.Duration {
+	if d.Config.Engine.MaxFuture <= 0 {
+		return ingest.MaxFuture
+	}
+	return d.Config.Engine.MaxFuture
 }
 
 // storedCursors returns the cursors of source name in ck (nil: none), of

@@ -114,7 +114,9 @@ func (l *engineLoop) observe(rec *ingest.Record) {
 	} else {
 		c[key] = rec.Cursor
 	}
-	if known == rec.Done {
+	// An S3 object's cursor comes and goes with every object: the queue
+	// message it came from is what survives a crash, not a path.
+	if _, object := rec.Cursor.(ingest.S3Cursor); known == rec.Done && !object {
 		// A file appeared or went away (start, rotation): checkpoint now,
 		// not at the next interval, so that a crash before then cannot
 		// forget a file that has since been renamed out of the source's
@@ -271,6 +273,7 @@ func (l *engineLoop) write(ck *checkpoint) error {
 	}
 	l.metrics.checkpoints.Add(1)
 	l.metrics.lastCheckpoint.Store(time.Now().UnixNano())
+	l.d.checkpointSaved(ck)
 	return nil
 }
 

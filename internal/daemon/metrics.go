@@ -41,6 +41,7 @@ type metrics struct {
 	backend    backend // its own metrics (redis)
 	// cwHeartbeat is set while the CloudWatch heartbeat publisher runs.
 	cwHeartbeat atomic.Pointer[cloudWatchHeartbeat]
+	s3          s3Metrics // type s3 sources (s3.go)
 
 	mu      sync.Mutex
 	sources map[string]*sourceMetrics
@@ -182,6 +183,8 @@ func (m *metrics) write(w io.Writer) {
 		writeMetric(w, "secwatch_heartbeat_failures_total", "counter", "heartbeat publications CloudWatch refused or never answered", h.failed.Load())
 		writeMetric(w, "secwatch_heartbeats_skipped_total", "counter", "heartbeats withheld because the engine loop had not beaten recently", h.skipped.Load())
 	}
+
+	m.s3.write(w)
 
 	m.mu.Lock()
 	names := make([]string, 0, len(m.sources))
