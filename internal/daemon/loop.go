@@ -113,11 +113,12 @@ func (l *engineLoop) observe(rec *ingest.Record) {
 	} else {
 		c[key] = rec.Cursor
 	}
-	if known == rec.Done {
-		// A file appeared or went away (start, rotation): checkpoint now,
-		// not at the next interval, so that a crash before then cannot
-		// forget a file that has since been renamed out of the source's
-		// paths.
+	if known == rec.Done || rec.Reset {
+		// A file appeared or went away (start, rotation), or was
+		// truncated: checkpoint now, not at the next interval, so that a
+		// crash before then cannot forget a file that has since been
+		// renamed out of the source's paths, nor the window state of
+		// lines that can no longer be read again.
 		if err := l.checkpoint(); err != nil {
 			l.log.Error().Err(err).Msg("checkpoint failed; will retry")
 		}
