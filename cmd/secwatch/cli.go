@@ -83,7 +83,8 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'secwatch help <command>' for a command's flags. Flags may come before or after")
 	fmt.Fprintln(w, "file names; after -- every argument is a file name.")
-	fmt.Fprintln(w, "Exit codes: 0 success, 1 invalid input or failed checks/tests, 2 usage error.")
+	fmt.Fprintln(w, "Exit codes: 0 success, 1 invalid input or failed checks/tests, 2 usage error,")
+	fmt.Fprintln(w, "3 (run --once) a source did not complete its read.")
 }
 
 // newFlags returns a flag set that reports errors instead of exiting, with
