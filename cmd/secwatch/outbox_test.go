@@ -52,10 +52,17 @@ func TestOutboxRedriveDeadLetterWhileRunning(t *testing.T) {
 	w.appendTo(filepath.Join(dir, "app.log"), w.lines("authentication_failure", "203.0.113.7", 11))
 	eventually(t, "the alert dead-lettered", func() bool { return metric(p.stderr.String(), "secwatch_dead_letters") == 1 }, p.stderr)
 
-	out, errb, code := secwatch(t, "", "outbox", "list", "--dead", "--output", "json", "--config", cfg)
-	if code != exitOK {
-		t.Fatalf("outbox list: %s", errb)
-	}
+	// The gauge counts a dead letter when it is decided; the file reaches
+	// the disk with the outbox's next commit.
+	var out string
+	eventually(t, "the dead letter on disk", func() bool {
+		o, errb, code := secwatch(t, "", "outbox", "list", "--dead", "--output", "json", "--config", cfg)
+		if code != exitOK {
+			t.Fatalf("outbox list: %s", errb)
+		}
+		out = o
+		return strings.TrimSpace(o) != ""
+	}, p.stderr)
 	var item struct {
 		Kind, AlertID, Note string
 	}
@@ -70,7 +77,7 @@ func TestOutboxRedriveDeadLetterWhileRunning(t *testing.T) {
 	mu.Lock()
 	fixed = true
 	mu.Unlock()
-	out, errb, code = secwatch(t, "", "outbox", "redrive", "--config", cfg, ids.ID)
+	out, errb, code := secwatch(t, "", "outbox", "redrive", "--config", cfg, ids.ID)
 	if code != exitOK || !strings.Contains(out, "running daemon") {
 		t.Fatalf("outbox redrive: code %d: %s%s", code, out, errb)
 	}

@@ -468,9 +468,11 @@ func (o *Outbox) commit() {
 	if len(o.asyncErrs) > 100 { // keep the first and the latest
 		o.asyncErrs = append(o.asyncErrs[:1], o.asyncErrs[len(o.asyncErrs)-99:]...)
 	}
-	o.done = upto
-	o.committed.Broadcast()
 	o.mu.Unlock()
+	// The callbacks run before Sync returns for this batch (outside the
+	// lock: OnDurable wakes the dispatcher, which takes it), so that a
+	// Sync that returned has had its failures reported and its alerts
+	// announced.
 	if o.OnError != nil {
 		for _, err := range failed {
 			o.OnError(err)
@@ -479,6 +481,10 @@ func (o *Outbox) commit() {
 	if released && o.OnDurable != nil {
 		o.OnDurable()
 	}
+	o.mu.Lock()
+	o.done = upto
+	o.committed.Broadcast()
+	o.mu.Unlock()
 }
 
 // Ack records that notifier delivered alert id, and reports whether the
