@@ -103,20 +103,7 @@ log: {level: info, format: json}
 				return cloudwatchlogs.NewFromConfig(awsConfig(f.endpoint)), nil
 			},
 		}
-		runCtx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- d.Run(runCtx) }()
-		return func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("daemon: %v\n%s", err, log)
-				}
-			case <-time.After(60 * time.Second):
-				t.Fatalf("daemon did not stop\n%s", log)
-			}
-		}, log
+		return runDaemon(t, d, log), log
 	}
 
 	put(0, 6)
@@ -160,6 +147,25 @@ log: {level: info, format: json}
 	for _, k := range []string{"severity", "rule", "alert_id"} {
 		if got[0].MessageAttributes[k].Value == "" {
 			t.Errorf("message attribute %s missing: %+v", k, got[0].MessageAttributes)
+		}
+	}
+}
+
+// runDaemon runs d until the returned stop is called; stop fails the test
+// when d ends with an error or does not stop within a minute.
+func runDaemon(t *testing.T, d *daemon.Daemon, log *lockedBuffer) (stop func()) {
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	return func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("daemon: %v\n%s", err, log)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("daemon did not stop\n%s", log)
 		}
 	}
 }

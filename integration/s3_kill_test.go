@@ -1,11 +1,8 @@
 package integration
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,31 +29,7 @@ func TestS3SIGKILL(t *testing.T) {
 	f.notify(t, true)
 	bin := secwatchBinary(t)
 	dir := t.TempDir()
-	rulePath := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rulePath, []byte(albRule), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(dir, "secwatch.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, `state_dir: %s
-rules: [%s]
-engine: {tick: 100ms, max_lateness: 1h}
-checkpoint_interval: 1s
-sources:
-  - name: alb
-    type: s3
-    format: alb
-    queue_url: %s
-    bucket: %s
-    prefix: %s
-    endpoint: %s
-    region: us-east-1
-alerts:
-  stdout: {enabled: true, format: json}
-http: {listen: "127.0.0.1:0"}
-log: {level: info, format: json}
-`, filepath.Join(dir, "state"), rulePath, f.queueURL, f.bucket, albPrefix, f.endpoint), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rulePath, cfgPath := writeS3Config(t, dir, f)
 	var outputs []string
 	start := func() (*exec.Cmd, *lockedBuffer, *lockedBuffer) {
 		cmd := exec.Command(bin, "run", "--config", cfgPath)

@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -255,29 +254,12 @@ func TestS3ALBExactlyOnce(t *testing.T) {
 	f.send(t, `this is not a notification`)
 
 	dir := t.TempDir()
-	rulePath := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rulePath, []byte(albRule), 0o644); err != nil {
+	rulePath, cfgPath := writeS3Config(t, dir, f)
+	cfgText, err := os.ReadFile(cfgPath)
+	if err != nil {
 		t.Fatal(err)
 	}
-	cfgText := fmt.Sprintf(`state_dir: %s
-rules: [%s]
-engine: {tick: 100ms, max_lateness: 1h}
-checkpoint_interval: 1s
-sources:
-  - name: alb
-    type: s3
-    format: alb
-    queue_url: %s
-    bucket: %s
-    prefix: %s
-    endpoint: %s
-    region: us-east-1
-alerts:
-  stdout: {enabled: true, format: json}
-http: {listen: "127.0.0.1:0"}
-log: {level: info, format: json}
-`, filepath.Join(dir, "state"), rulePath, f.queueURL, f.bucket, albPrefix, f.endpoint)
-	cfg, err := config.Parse("secwatch.yaml", strings.NewReader(cfgText), nil)
+	cfg, err := config.Parse("secwatch.yaml", bytes.NewReader(cfgText), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,20 +270,7 @@ log: {level: info, format: json}
 			Config: cfg, Log: zerolog.New(log), Stdout: stdout,
 			S3Client: func(config.Source) (daemon.S3Clients, error) { return daemon.S3Clients{S3: f.s3, SQS: f.sqs}, nil },
 		}
-		runCtx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- d.Run(runCtx) }()
-		return func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("daemon: %v\n%s", err, log)
-				}
-			case <-time.After(60 * time.Second):
-				t.Fatalf("daemon did not stop\n%s", log)
-			}
-		}, log
+		return runDaemon(t, d, log), log
 	}
 	metric := func(log *lockedBuffer, name string) int64 {
 		return testutil.Metric(log.String(), name+`{source="alb"}`)
@@ -404,4 +373,35 @@ func eventuallyOr(t *testing.T, deadline time.Duration, what string, log *locked
 		tail = tail[len(tail)-4000:]
 	}
 	t.Fatalf("after %s: %s\n%s\n%s", deadline, what, strings.Join(s3m, ""), tail)
+}
+
+// writeS3Config writes the ALB rule and a configuration with one s3 source
+// on f into dir, and returns their paths.
+func writeS3Config(t *testing.T, dir string, f *s3Fixture) (rulePath, cfgPath string) {
+	rulePath = filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rulePath, []byte(albRule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath = filepath.Join(dir, "secwatch.yaml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, `state_dir: %s
+rules: [%s]
+engine: {tick: 100ms, max_lateness: 1h}
+checkpoint_interval: 1s
+sources:
+  - name: alb
+    type: s3
+    format: alb
+    queue_url: %s
+    bucket: %s
+    prefix: %s
+    endpoint: %s
+    region: us-east-1
+alerts:
+  stdout: {enabled: true, format: json}
+http: {listen: "127.0.0.1:0"}
+log: {level: info, format: json}
+`, filepath.Join(dir, "state"), rulePath, f.queueURL, f.bucket, albPrefix, f.endpoint), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return rulePath, cfgPath
 }
