@@ -20,6 +20,7 @@ const (
 // jsonParser is the json format: one object per line, flattened.
 type jsonParser struct {
 	timeField string
+	times     *timeParser // nil: event.ParseTime
 	clock
 	f      flattener
 	borrow bool // Options.Borrow: values point into the caller's line buffer
@@ -62,7 +63,7 @@ func (p *jsonParser) Parse(line []byte, ev *event.Event) error {
 	if err := p.f.flatten(s, lead, ev); err != nil {
 		return err
 	}
-	t, found, err := fieldTime(ev, p.timeField)
+	t, found, err := fieldTime(ev, p.timeField, p.times)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 // an empty value (present, not absent). The first of duplicate keys wins.
 type logfmtParser struct {
 	timeField string
+	times     *timeParser // nil: event.ParseTime
 	clock
 	scratch []byte
 }
@@ -60,7 +61,7 @@ func (p *logfmtParser) Parse(line []byte, ev *event.Event) error {
 		}
 		addIfAbsent(ev, key, v)
 	}
-	t, found, err := fieldTime(ev, p.timeField)
+	t, found, err := fieldTime(ev, p.timeField, p.times)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package format
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,8 +46,23 @@ type Options struct {
 	// time is and reject this option.
 	TimeField string
 	// Pattern is the RE2 pattern of the regex format; its named groups
-	// become fields. Required for regex, rejected by the other formats.
+	// become fields. Required for regex; for syslog it is optional and
+	// applies to the message; rejected by the other formats.
 	Pattern string
+	// TimeFormat is how the time field is written (time_format): a name
+	// of TimeFormats, a strftime form (it contains '%') or a Go layout.
+	// Empty means ISO 8601 or epoch (event.ParseTime). For json, logfmt
+	// and regex only.
+	TimeFormat string
+	// TimeZone is the zone of times written without one (time_zone): an
+	// IANA name, "UTC" or "Local". Empty means UTC. For json, logfmt,
+	// regex and syslog only.
+	TimeZone string
+	// Reference is when the log was last written (a file's modification
+	// time; the clock for a live stream): times written without a year
+	// get theirs from it (docs/formats.md). Zero means the time NewParser
+	// was called.
+	Reference time.Time
 	// Borrow lets the json parser return values that point into the line
 	// buffer instead of copying each line: they stay valid only until the
 	// caller reads the next line (for a consumer that copies whatever it
@@ -66,7 +82,7 @@ type Options struct {
 }
 
 // Formats lists the valid format names, in the order they are documented.
-var Formats = []string{"json", "logfmt", "regex", "mcp", "alb"}
+var Formats = []string{"json", "logfmt", "regex", "syslog", "clf", "nginx", "mcp", "alb"}
 
 // EventTypeUnparsed is the event_type of an mcp event made from a line whose
 // shape the parser does not recognise. Such lines are events, not errors, so
@@ -82,35 +98,60 @@ var errNoTimestamp = errors.New("no timestamp")
 // NewParser returns a parser for format ("" means json). Option errors name
 // the configuration keys (time_field, pattern) as the user writes them.
 func NewParser(format string, opt Options) (Parser, error) {
-	switch format {
-	case "", "json":
-		if opt.Pattern != "" {
-			return nil, errors.New("pattern: only valid with format regex")
+	if format == "" {
+		format = "json"
+	}
+	if !slices.Contains(Formats, format) {
+		return nil, fmt.Errorf("unknown format %q (valid: %s)", format, strings.Join(Formats, ", "))
+	}
+	if err := checkOptions(format, opt); err != nil {
+		return nil, err
+	}
+	var tp *timeParser
+	if opt.TimeFormat != "" || opt.TimeZone != "" {
+		var err error
+		if tp, err = newTimeParser(opt.TimeFormat, opt.TimeZone, opt.Reference); err != nil {
+			return nil, err
 		}
+	}
+	switch format {
+	case "json":
 		p := newJSONParser(opt.TimeField)
-		p.borrow, p.plain = opt.Borrow, opt.PlainText
+		p.borrow, p.plain, p.times = opt.Borrow, opt.PlainText, tp
 		p.f.setProjection(opt.Fields, opt.TimeField)
 		return p, nil
 	case "logfmt":
-		if opt.Pattern != "" {
-			return nil, errors.New("pattern: only valid with format regex")
-		}
-		return &logfmtParser{timeField: opt.TimeField}, nil
+		return &logfmtParser{timeField: opt.TimeField, times: tp}, nil
 	case "regex":
-		return newRegexParser(opt.Pattern, opt.TimeField)
-	case "mcp", "alb":
-		if opt.Pattern != "" {
-			return nil, errors.New("pattern: only valid with format regex")
+		p, err := newRegexParser(opt.Pattern, opt.TimeField)
+		if err != nil {
+			return nil, err
 		}
-		if opt.TimeField != "" {
-			return nil, fmt.Errorf("time_field: not used by format %s", format)
-		}
-		if format == "mcp" {
-			return newMCPParser(), nil
-		}
-		return &albParser{}, nil
+		p.times = tp
+		return p, nil
+	case "syslog":
+		return newSyslogParser(opt)
+	case "clf", "nginx":
+		return &clfParser{nginx: format == "nginx"}, nil
+	case "mcp":
+		return newMCPParser(), nil
 	}
-	return nil, fmt.Errorf("unknown format %q (valid: %s)", format, strings.Join(Formats, ", "))
+	return &albParser{}, nil
+}
+
+// checkOptions refuses the options format does not use.
+func checkOptions(format string, opt Options) error {
+	switch {
+	case opt.Pattern != "" && format != "regex" && format != "syslog":
+		return errors.New("pattern: only valid with formats regex and syslog")
+	case opt.TimeField != "" && !slices.Contains([]string{"json", "logfmt", "regex"}, format):
+		return fmt.Errorf("time_field: not used by format %s", format)
+	case opt.TimeFormat != "" && !slices.Contains([]string{"json", "logfmt", "regex"}, format):
+		return fmt.Errorf("time_format: not used by format %s, which knows its time format", format)
+	case opt.TimeZone != "" && !slices.Contains([]string{"json", "logfmt", "regex", "syslog"}, format):
+		return fmt.Errorf("time_zone: not used by format %s, whose times carry a zone", format)
+	}
+	return nil
 }
 
 // clock implements the time rules shared by every parser: a line's own time
@@ -138,10 +179,10 @@ func (c *clock) settle(ev *event.Event, t time.Time, own bool) error {
 
 // fieldTime finds the event time among ev's fields: the field named name, or
 // the first of event.TimeFields present when name is empty. found reports
-// whether such a field exists; a field that exists but does not parse is an
-// error, because silently using another time would misplace the event in
-// every window.
-func fieldTime(ev *event.Event, name string) (t time.Time, found bool, err error) {
+// whether such a field exists; a field that exists but does not parse (by
+// tp, or event.ParseTime when tp is nil) is an error, because silently
+// using another time would misplace the event in every window.
+func fieldTime(ev *event.Event, name string, tp *timeParser) (t time.Time, found bool, err error) {
 	var v string
 	if name != "" {
 		v, found = ev.Get(name)
@@ -156,9 +197,17 @@ func fieldTime(ev *event.Event, name string) (t time.Time, found bool, err error
 	if !found {
 		return time.Time{}, false, nil
 	}
-	t, ok := event.ParseTime(v)
+	var ok bool
+	if tp == nil {
+		t, ok = event.ParseTime(v)
+	} else {
+		t, ok = tp.parse(v, ev.Time)
+	}
 	if !ok {
 		// The message is logged: a credential in the field stays masked.
+		if tp != nil && tp.format != "" {
+			return time.Time{}, true, fmt.Errorf("invalid time %q in field %q (time_format %q)", clip(redact.Text(v), 40), name, tp.format)
+		}
 		return time.Time{}, true, fmt.Errorf("invalid time %q in field %q", clip(redact.Text(v), 40), name)
 	}
 	return t, true, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/secwatch/secwatch/internal/event"
 )
@@ -18,6 +19,7 @@ type regexParser struct {
 	re        *regexp.Regexp
 	names     []string
 	timeField string
+	times     *timeParser // nil: event.ParseTime
 	clock
 }
 
@@ -25,21 +27,26 @@ func newRegexParser(pattern, timeField string) (*regexParser, error) {
 	if pattern == "" {
 		return nil, errors.New("pattern: required for format regex")
 	}
-	re, err := regexp.Compile(pattern)
+	re, err := compilePattern(pattern)
 	if err != nil {
-		return nil, fmt.Errorf("pattern: %w", err)
-	}
-	named := false
-	for _, n := range re.SubexpNames() {
-		named = named || n != ""
-	}
-	if !named {
-		return nil, errors.New("pattern: has no named groups (?P<name>…)")
+		return nil, err
 	}
 	if timeField == "" {
 		timeField = "time"
 	}
 	return &regexParser{re: re, names: re.SubexpNames(), timeField: timeField}, nil
+}
+
+// compilePattern compiles the pattern option, which must have named groups.
+func compilePattern(pattern string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("pattern: %w", err)
+	}
+	if !slices.ContainsFunc(re.SubexpNames(), func(n string) bool { return n != "" }) {
+		return nil, errors.New("pattern: has no named groups (?P<name>…)")
+	}
+	return re, nil
 }
 
 func (p *regexParser) Parse(line []byte, ev *event.Event) error {
@@ -56,16 +63,23 @@ func (p *regexParser) Parse(line []byte, ev *event.Event) error {
 	if idx == nil {
 		return errors.New("line does not match pattern")
 	}
-	for g := 1; g < len(p.names); g++ {
-		a, b := idx[2*g], idx[2*g+1]
-		if p.names[g] == "" || a < 0 || a == b {
-			continue
-		}
-		addIfAbsent(ev, p.names[g], s[a:b])
-	}
-	t, found, err := fieldTime(ev, p.timeField)
+	addGroups(ev, p.names, idx, s)
+	t, found, err := fieldTime(ev, p.timeField, p.times)
 	if err != nil {
 		return err
 	}
 	return p.clock.settle(ev, t, found)
+}
+
+// addGroups adds the named groups of a match (idx, as FindStringSubmatchIndex
+// returns it) of s to ev, in order, skipping empty ones; the first value of
+// a name wins.
+func addGroups(ev *event.Event, names []string, idx []int, s string) {
+	for g := 1; g < len(names); g++ {
+		a, b := idx[2*g], idx[2*g+1]
+		if names[g] == "" || a < 0 || a == b {
+			continue
+		}
+		addIfAbsent(ev, names[g], s[a:b])
+	}
 }
