@@ -21,22 +21,26 @@ import (
 
 // replayFlags are the flags replay and explain share.
 type replayFlags struct {
-	rules     listFlag
-	format    string
-	timeField string
-	pattern   string
-	source    string
-	maxKeys   int
-	maxLine   int
-	lateness  time.Duration
-	maxFuture time.Duration
+	rules      listFlag
+	format     string
+	timeField  string
+	timeFormat string
+	timeZone   string
+	pattern    string
+	source     string
+	maxKeys    int
+	maxLine    int
+	lateness   time.Duration
+	maxFuture  time.Duration
 }
 
 func (f *replayFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.rules, "rules", "rule `path` (file or directory; repeatable, comma-separated) (default \"rules\")")
 	fs.StringVar(&f.format, "format", "json", "input `format`: "+strings.Join(format.Formats, ", "))
 	fs.StringVar(&f.timeField, "time-field", "", "`field` holding the event time (json, logfmt, regex); default: the first of "+strings.Join(event.TimeFields, ", "))
-	fs.StringVar(&f.pattern, "pattern", "", "RE2 `pattern` with named groups, for --format regex")
+	fs.StringVar(&f.timeFormat, "time-format", "", "how the time field is written (json, logfmt, regex): a strftime `form` like '%d/%b/%Y:%H:%M:%S %z', a Go layout, or "+strings.Join(format.TimeFormats, ", ")+"; a time without a year takes its year from the newest input file's modification time")
+	fs.StringVar(&f.timeZone, "time-zone", "", "`zone` of times written without one (json, logfmt, regex, syslog): an IANA name, UTC or Local (default UTC)")
+	fs.StringVar(&f.pattern, "pattern", "", "RE2 `pattern` with named groups, for --format regex (or syslog: applied to the message)")
 	fs.StringVar(&f.source, "source", "replay", "source `name` recorded in events and alerts")
 	fs.IntVar(&f.maxKeys, "max-keys", rules.DefaultMaxKeys, "groups kept per rule; the least recently used is evicted beyond it")
 	fs.IntVar(&f.maxLine, "max-line-bytes", 1<<20, "longer lines are skipped and counted")
@@ -48,6 +52,7 @@ func (f *replayFlags) register(fs *flag.FlagSet) {
 type pipeline struct {
 	flags     replayFlags
 	rules     []*rules.Rule
+	opts      format.Options
 	newParser func() (format.Parser, error)
 	inputs    []ingest.Input
 	closers   []io.Closer
@@ -75,12 +80,12 @@ func (f *replayFlags) setup(files []string, stdin io.Reader, stderr io.Writer) (
 		fmt.Fprintln(stderr, err)
 		return nil, exitFailed
 	}
-	opts := format.Options{TimeField: f.timeField, Pattern: f.pattern}
+	opts := format.Options{TimeField: f.timeField, Pattern: f.pattern, TimeFormat: f.timeFormat, TimeZone: f.timeZone}
 	if _, err := format.NewParser(f.format, opts); err != nil {
 		fmt.Fprintf(stderr, "secwatch: %v\n", err)
 		return nil, exitUsage
 	}
-	p := &pipeline{flags: *f, rules: rs, newParser: func() (format.Parser, error) { return format.NewParser(f.format, opts) }}
+	p := &pipeline{flags: *f, rules: rs}
 	for _, name := range files {
 		if name == "-" {
 			p.inputs = append(p.inputs, ingest.Input{Name: "-", R: stdin})
@@ -94,7 +99,14 @@ func (f *replayFlags) setup(files []string, stdin io.Reader, stderr io.Writer) (
 		}
 		p.closers = append(p.closers, fh)
 		p.inputs = append(p.inputs, ingest.Input{Name: name, R: fh})
+		// Times without a year are dated from when the log was last
+		// written, as the daemon dates them from when it reads them.
+		if st, err := fh.Stat(); err == nil && st.ModTime().After(opts.Reference) {
+			opts.Reference = st.ModTime()
+		}
 	}
+	p.opts = opts
+	p.newParser = func() (format.Parser, error) { return format.NewParser(f.format, opts) }
 	return p, exitOK
 }
 

@@ -34,9 +34,10 @@ func (p *pipeline) useFastPath(e *rules.Engine) {
 	if p.flags.format != "json" && p.flags.format != "" {
 		return
 	}
+	opts := p.opts
+	opts.Borrow, opts.Fields = true, rules.FieldsRead(p.rules)
 	fp := &fastParsers{
-		opts: format.Options{TimeField: p.flags.timeField, Pattern: p.flags.pattern,
-			Borrow: true, Fields: rules.FieldsRead(p.rules)},
+		opts:    opts,
 		format:  p.flags.format,
 		parsers: make(map[*event.Event]format.Expander),
 	}

@@ -80,7 +80,9 @@ type Source struct {
 	Type         string // TypeFile, TypeStdin, TypeCloudWatch or TypeS3
 	Format       string // one of ingest.Formats; default "json"
 	TimeField    string // optional; see ingest.Options
-	Pattern      string // regex format only; already known to compile
+	Pattern      string // regex and syslog formats; already known to compile
+	TimeFormat   string // optional; see format.Options; already known to be valid
+	TimeZone     string // optional; see format.Options; already known to load
 	MaxLineBytes int    // default ingest.DefaultMaxLineBytes (1 MiB)
 
 	// PollInterval is how often a file or cloudwatch source looks for new

@@ -421,13 +421,13 @@ func describeTypes(types []string) string {
 }
 
 // ingestKeys maps the key prefixes of format.NewParser's errors to keys.
-var ingestKeys = []string{"pattern", "time_field"}
+var ingestKeys = []string{"pattern", "time_field", "time_format", "time_zone"}
 
 // checkParser builds the source's parser as the source will, so that a
 // pattern that does not compile or a time_field a format does not use is
 // a config error, not a failure at run time.
 func (p *parser) checkParser(s *Source, n *yaml.Node, path string) {
-	_, err := format.NewParser(s.Format, format.Options{TimeField: s.TimeField, Pattern: s.Pattern})
+	_, err := format.NewParser(s.Format, s.ParserOptions())
 	if err == nil {
 		return
 	}

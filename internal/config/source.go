@@ -24,6 +24,8 @@ var sourceKeys = map[string][]string{
 	"type":               nil,
 	"format":             nil,
 	"time_field":         nil,
+	"time_format":        nil,
+	"time_zone":          nil,
 	"pattern":            nil,
 	"max_line_bytes":     nil,
 	"poll_interval":      {TypeFile, TypeCloudWatch},
@@ -46,7 +48,7 @@ var sourceKeys = map[string][]string{
 // sourceKeyList is sourceKeys' keys in documentation order, for
 // suggestions.
 var sourceKeyList = []string{
-	"name", "type", "format", "time_field", "pattern", "max_line_bytes",
+	"name", "type", "format", "time_field", "time_format", "time_zone", "pattern", "max_line_bytes",
 	"paths", "start", "poll_interval", "down_after",
 	"log_groups", "log_group_prefix", "stream_prefix", "filter_pattern", "overlap", "region", "endpoint",
 	"queue_url", "bucket", "prefix", "reconcile_interval",
@@ -136,6 +138,12 @@ func (p *parser) source(n *yaml.Node, path string) (Source, bool) {
 			parserOK = parserOK && ok
 		case "time_field":
 			s.TimeField, ok = p.scalar(kv.val, kv.path, "a field name")
+			parserOK = parserOK && ok
+		case "time_format":
+			s.TimeFormat, ok = p.scalar(kv.val, kv.path, "a time format")
+			parserOK = parserOK && ok
+		case "time_zone":
+			s.TimeZone, ok = p.scalar(kv.val, kv.path, "a time zone")
 			parserOK = parserOK && ok
 		case "pattern":
 			s.Pattern, ok = p.scalar(kv.val, kv.path, "a regex")
@@ -277,4 +285,11 @@ func (p *parser) name(kv keyVal) string {
 		return ""
 	}
 	return s
+}
+
+// ParserOptions are the format options the source's parsers are made
+// with. Reference stays zero: a parser takes the time it is made (the
+// file's mtime when replaying).
+func (s Source) ParserOptions() format.Options {
+	return format.Options{TimeField: s.TimeField, Pattern: s.Pattern, TimeFormat: s.TimeFormat, TimeZone: s.TimeZone}
 }

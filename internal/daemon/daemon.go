@@ -277,7 +277,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // newSource builds a source from its configuration.
 func (d *Daemon) newSource(sc config.Source, ck *checkpoint, m *metrics) (ingest.Source, error) {
-	opts := format.Options{TimeField: sc.TimeField, Pattern: sc.Pattern}
+	opts := sc.ParserOptions()
 	newParser := func() (format.Parser, error) { return format.NewParser(sc.Format, opts) }
 	stats := m.source(sc.Name).stats
 	log := d.Log.With().Str("component", "source").Str("source", sc.Name).Logger()

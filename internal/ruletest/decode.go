@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -19,7 +20,7 @@ import (
 
 var (
 	fileKeys   = []string{"rule_files", "max_keys", "tests"}
-	caseKeys   = []string{"name", "format", "time_field", "pattern", "rules", "input", "input_file", "expect"}
+	caseKeys   = []string{"name", "format", "time_field", "time_format", "time_zone", "pattern", "rules", "input", "input_file", "input_mtime", "expect"}
 	expectKeys = []string{"rule", "group", "time", "count", "first_seen"}
 )
 
@@ -170,7 +171,17 @@ func (p *decoder) testCase(n *yaml.Node, index int) Case {
 		return s
 	}
 	c.Name, c.Format, c.TimeField, c.Pattern = str("name"), str("format"), str("time_field"), str("pattern")
+	c.TimeFormat, c.TimeZone = str("time_format"), str("time_zone")
 	c.Input, c.InputFile = str("input"), str("input_file")
+	if kv, ok := keys["input_mtime"]; ok {
+		if s, ok := p.Scalar(kv.Val, kv.Path, "a time"); ok {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				p.Errorf(kv.Val, kv.Path, "must be an RFC 3339 time like \"2027-01-01T00:10:00Z\", got %q", s)
+			}
+			c.InputMtime = t
+		}
+	}
 	p.require(n, keys, "name", "")
 	_, hasInput := keys["input"]
 	_, hasFile := keys["input_file"]
@@ -218,12 +229,12 @@ func (p *decoder) format(n *yaml.Node, keys map[string]yamldiag.KeyVal, c Case) 
 	if name == "" {
 		name = "json"
 	}
-	_, err := format.NewParser(name, format.Options{TimeField: c.TimeField, Pattern: c.Pattern})
+	_, err := format.NewParser(name, c.parserOptions())
 	if err == nil {
 		return
 	}
 	key, msg := "format", err.Error()
-	for _, k := range []string{"pattern", "time_field"} {
+	for _, k := range []string{"pattern", "time_field", "time_format", "time_zone"} {
 		if m, ok := strings.CutPrefix(msg, k+": "); ok {
 			key, msg = k, m
 			break

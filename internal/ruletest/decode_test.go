@@ -37,7 +37,7 @@ func TestDecodeMistakes(t *testing.T) {
 		p + `3:1: tets: unknown field (did you mean "tests"?)`,
 		p + `6:5: test "misspelt keys": imput: unknown field (did you mean "input"?)`,
 		p + `8:5: test "misspelt keys": expct: unknown field (did you mean "expect"?)`,
-		p + `10:13: test "wrong values": format: unknown format "jsn" (valid: json, logfmt, regex, mcp, alb)`,
+		p + `10:13: test "wrong values": format: unknown format "jsn" (valid: json, logfmt, regex, syslog, clf, nginx, mcp, alb)`,
 		p + `11:13: test "wrong values": rules[0]: no rule "auth-sucess" in rule_files (did you mean "auth-success"?)`,
 		p + `13:5: test "wrong values": exactly one of input and input_file is required`,
 		p + `15:36: test "wrong values": expect[0].time: must be a timestamp like "2026-01-28T19:14:59Z", got "yesterday"`,
@@ -97,7 +97,11 @@ func TestDecodeFileMistakes(t *testing.T) {
 		{"time_field the format does not use", "rule_files: [auth.yaml]\ntests:\n  - name: a\n    format: alb\n    time_field: ts\n    input: x\n    expect: []\n",
 			`5:17: test "a": time_field: not used by format alb`},
 		{"pattern without regex", "rule_files: [auth.yaml]\ntests:\n  - name: a\n    pattern: x\n    input: x\n    expect: []\n",
-			`4:14: test "a": pattern: only valid with format regex`},
+			`4:14: test "a": pattern: only valid with formats regex and syslog`},
+		{"time_format misspelt", "rule_files: [auth.yaml]\ntests:\n  - name: a\n    time_format: rfc3146\n    input: x\n    expect: []\n",
+			`4:18: test "a": time_format: unknown name "rfc3146" (did you mean "rfc3164"?)`},
+		{"input_mtime not a time", "rule_files: [auth.yaml]\ntests:\n  - name: a\n    format: syslog\n    input_mtime: 2027-01-01\n    input: x\n    expect: []\n",
+			`5:18: test "a": input_mtime: must be an RFC 3339 time like "2027-01-01T00:10:00Z", got "2027-01-01"`},
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "auth.yaml"), []byte(rulesFile), 0o644); err != nil {

@@ -42,9 +42,15 @@ type Case struct {
 	Name string
 	// Format of the input lines (default json); TimeField and Pattern as
 	// for a source.
-	Format    string
-	TimeField string
-	Pattern   string
+	Format     string
+	TimeField  string
+	TimeFormat string
+	TimeZone   string
+	Pattern    string
+	// InputMtime is the modification time the input is taken to have:
+	// times written without a year get theirs from it, as in replay.
+	// Zero means the time the test runs.
+	InputMtime time.Time
 	// Rules, when set, restricts the test to these rule ids; otherwise
 	// every rule of RuleFiles is evaluated and every alert must be expected.
 	Rules []string
@@ -193,7 +199,7 @@ func runCase(res *Result, dir string, maxKeys int, all []*rules.Rule, c Case) {
 	if fmtName == "" {
 		fmtName = "json"
 	}
-	opts := format.Options{TimeField: c.TimeField, Pattern: c.Pattern}
+	opts := c.parserOptions()
 	if _, err := format.NewParser(fmtName, opts); err != nil {
 		res.Err = err
 		return
@@ -321,4 +327,10 @@ func sameTime(s string, t time.Time) bool {
 	}
 	want, _ := event.ParseTime(s)
 	return want.Equal(t)
+}
+
+// parserOptions are the format options of the case's input.
+func (c Case) parserOptions() format.Options {
+	return format.Options{TimeField: c.TimeField, Pattern: c.Pattern, TimeFormat: c.TimeFormat,
+		TimeZone: c.TimeZone, Reference: c.InputMtime}
 }
