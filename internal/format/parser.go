@@ -58,10 +58,10 @@ type Options struct {
 	// IANA name, "UTC" or "Local". Empty means UTC. For json, logfmt,
 	// regex and syslog only.
 	TimeZone string
-	// Reference is when the log was last written (a file's modification
-	// time; the clock for a live stream): times written without a year
-	// get theirs from it (docs/formats.md). Zero means the time NewParser
-	// was called.
+	// Reference is when the log was last written (a replayed file's
+	// modification time): times written without a year get theirs from
+	// it (docs/formats.md). Zero means the clock when each line is read,
+	// as for a live source.
 	Reference time.Time
 	// Borrow lets the json parser return values that point into the line
 	// buffer instead of copying each line: they stay valid only until the

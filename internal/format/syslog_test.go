@@ -7,7 +7,7 @@ import (
 )
 
 func TestParseSyslog(t *testing.T) {
-	ref := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	ref := time.Date(2026, 3, 12, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name, line, time string
 		want             []string // key, value pairs

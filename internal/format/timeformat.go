@@ -22,8 +22,10 @@ const (
 )
 
 // futureSlack is how far past its reference a time without a year may lie
-// before it is taken to be from the year before (see inferYear).
-const futureSlack = 31 * 24 * time.Hour
+// before it is taken to be from the year before (see inferYear): the
+// reference is when the log was last written, so only clock skew or a
+// wrong time_zone (at most 14h) puts a line after it.
+const futureSlack = 24 * time.Hour
 
 type timeKind int
 
@@ -45,7 +47,7 @@ type timeParser struct {
 	layout  string
 	loc     *time.Location // nil: UTC
 	noYear  bool           // layout carries no year
-	ref     time.Time      // Options.Reference
+	ref     time.Time      // Options.Reference; zero: the clock at each line
 	last    time.Time      // the last time inferred by inferYear
 	setLast bool
 }
@@ -82,9 +84,6 @@ func newTimeParser(format, zone string, ref time.Time) (*timeParser, error) {
 		if err := tp.named(format); err != nil {
 			return nil, err
 		}
-	}
-	if tp.ref.IsZero() {
-		tp.ref = time.Now()
 	}
 	return tp, nil
 }
@@ -197,12 +196,15 @@ func (tp *timeParser) parse(s string, fallback time.Time) (time.Time, bool) {
 }
 
 // inferYear gives t (read without a year) the year that puts it at most
-// futureSlack after the reference, the later of Options.Reference, the
-// line's fallback time and the last time inferred. Lines in order across
-// New Year thus get increasing years, and a date a month or more ahead of
-// the reference is taken as last year's. See docs/formats.md.
+// futureSlack after the reference: the latest of Options.Reference (or the
+// clock), the line's fallback time and the last time inferred. Lines in
+// order across New Year thus get increasing years, and a date more than a
+// day ahead of the reference is taken as last year's. See docs/formats.md.
 func (tp *timeParser) inferYear(t, fallback time.Time) time.Time {
 	ref := tp.ref
+	if ref.IsZero() {
+		ref = time.Now()
+	}
 	if fallback.After(ref) {
 		ref = fallback
 	}

@@ -82,14 +82,13 @@ func TestTimeFormatErrors(t *testing.T) {
 
 // Year inference: a log crossing New Year gets increasing years, whether
 // the reference is after the log (replay of a file, its mtime) or before
-// it (a live source started on 31 December); a date more than a month
-// ahead of the reference is last year's.
+// it; a date more than a day ahead of the reference is last year's.
 func TestInferYear(t *testing.T) {
 	lines := []string{"Dec 31 23:59:58", "Dec 31 23:59:59", "Jan  1 00:00:01", "Jan  1 00:10:00"}
 	want := []string{"2026-12-31T23:59:58Z", "2026-12-31T23:59:59Z", "2027-01-01T00:00:01Z", "2027-01-01T00:10:00Z"}
 	for _, ref := range []time.Time{
 		time.Date(2027, 1, 1, 0, 15, 0, 0, time.UTC),   // mtime after the last line
-		time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC), // live, started before the first
+		time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC), // before the first line
 		time.Date(2027, 1, 20, 0, 0, 0, 0, time.UTC),   // weeks later
 	} {
 		tp, err := newTimeParser("rfc3164", "", ref)
@@ -105,8 +104,9 @@ func TestInferYear(t *testing.T) {
 	}
 	tp, _ := newTimeParser("rfc3164", "", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	for _, c := range []struct{ in, want string }{
-		{"Mar 25 10:00:00", "2026-03-25T10:00:00Z"}, // within a month ahead: this year
-		{"Apr 10 10:00:00", "2025-04-10T10:00:00Z"}, // further: last year
+		{"Feb 28 10:00:00", "2026-02-28T10:00:00Z"}, // before the reference: this year
+		{"Mar  1 14:00:00", "2026-03-01T14:00:00Z"}, // within a day ahead (a zone off): this year
+		{"Mar  2 10:00:00", "2025-03-02T10:00:00Z"}, // further: last year
 	} {
 		tp.last, tp.setLast = time.Time{}, false
 		if got, _ := tp.parse(c.in, time.Time{}); got.Format(time.RFC3339) != c.want {
