@@ -52,6 +52,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"replay", "--no-such-flag"}, exitUsage, "flag provided but not defined"},
 		{[]string{"replay", "--rules", "../../rules"}, exitUsage, "no input files"},
 		{[]string{"replay", "--format", "xml", "--rules", "../../rules", "x.log"}, exitUsage, `unknown format "xml"`},
+		{[]string{"replay", "--time-format", "rfc3146", "--rules", "../../rules", "x.log"}, exitUsage, `time_format: unknown name "rfc3146" (did you mean "rfc3164"?)`},
+		{[]string{"replay", "--format", "nginx", "--time-zone", "UTC", "--rules", "../../rules", "x.log"}, exitUsage, `time_zone: not used by format nginx`},
 		{[]string{"version"}, exitOK, "secwatch "},
 	}
 	for _, tt := range tests {
@@ -302,5 +304,17 @@ func TestCheckConfig(t *testing.T) {
 	out, errb, code = secwatch(t, "", "check", "--config", bad)
 	if code != exitFailed || strings.Contains(out, "rules") || !strings.Contains(errb, "rules not checked") {
 		t.Fatalf("check --config bad: code %d, stdout %q, stderr %q", code, out, errb)
+	}
+}
+
+// replay reads times with --time-format and --time-zone.
+func TestReplayTimeFormat(t *testing.T) {
+	dir := t.TempDir()
+	rules := writeFile(t, dir, "r.yaml", "rules:\n  - id: any\n    match: {event_type: login}\n    window: 1m\n    threshold: 0\n")
+	in := `{"when": "01/03/2026 12:00:01", "event_type": "login"}` + "\n"
+	out, errb, code := secwatch(t, in, "replay", "--rules", rules, "--time-field", "when",
+		"--time-format", "%d/%m/%Y %H:%M:%S", "--time-zone", "Europe/Paris", "-")
+	if code != exitOK || !strings.Contains(out, `"time":"2026-03-01T11:00:01Z"`) {
+		t.Errorf("code %d, stdout %q, stderr %q; want an alert at 2026-03-01T11:00:01Z", code, out, errb)
 	}
 }

@@ -80,3 +80,24 @@ func benchParse(b *testing.B, p Parser, line []byte) {
 		}
 	}
 }
+
+// FuzzParseText: the syslog, clf and nginx parsers never panic, and a line
+// they accept has a time in range.
+func FuzzParseText(f *testing.F) {
+	for _, s := range []string{nginxLine, "Mar  1 12:00:01 gw sshd[1]: x", `<34>1 2026-03-01T12:00:01Z h a 1 - [x a="\]"] m`,
+		`1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "-" "-" 0.1`, "<191>Dec 31 23:59:59 x"} {
+		f.Add(s)
+	}
+	ref := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, line string) {
+		for name, opt := range map[string]Options{
+			"syslog": {Reference: ref, Pattern: `(?P<user>\w+) from (?P<client_ip>\S+)`}, "clf": {}, "nginx": {},
+		} {
+			p := mustParser(t, name, opt)
+			ev, err := parseLine(p, line, time.Time{})
+			if err == nil && !event.InRange(ev.Time) {
+				t.Errorf("%s: accepted %q with time %v", name, line, ev.Time)
+			}
+		}
+	})
+}

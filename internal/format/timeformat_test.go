@@ -173,5 +173,22 @@ func BenchmarkTimeFormat(b *testing.B) {
 			}
 		})
 	}
-	_ = event.MinTime
+}
+
+// FuzzTimeFormat: any time_format is refused or gives a parser that never
+// panics and never returns a time out of range.
+func FuzzTimeFormat(f *testing.F) {
+	f.Add("%d/%b/%Y:%H:%M:%S %z", "10/Oct/2026:13:55:36 +0000")
+	f.Add("%b %e %H:%M:%S", "Feb 29 12:00:00")
+	f.Add("Jan _2 15:04:05.000", "Mar  1 12:00:01.5")
+	f.Add("%S.%f", "59.123456789123")
+	f.Fuzz(func(t *testing.T, format, value string) {
+		tp, err := newTimeParser(format, "", time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			return
+		}
+		if got, ok := tp.parse(value, time.Time{}); ok && !event.InRange(got) {
+			t.Errorf("format %q: parse(%q) = %v, out of range", format, value, got)
+		}
+	})
 }
