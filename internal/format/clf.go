@@ -3,6 +3,7 @@ package format
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ type clfParser struct {
 }
 
 var (
+	clfUnescape = strings.NewReplacer(`\"`, `"`, `\\`, `\`)
 	errCLFQuote = errors.New(`want a quoted value "…"`)
 	clfFields   = []string{"client_ip", "ident", "user"}
 )
@@ -62,8 +64,8 @@ func (p *clfParser) Parse(line []byte, ev *event.Event) error {
 	if end < 0 {
 		return at(i, "time", errors.New("missing ']'"))
 	}
-	t, err := time.Parse(layoutCLF, s[i+1:i+end])
-	if err != nil || !event.InRange(t) {
+	t, ok := parseCLFTime(s[i+1 : i+end])
+	if !ok || !event.InRange(t) {
 		return at(i, "time", fmt.Errorf("%q is not like 10/Oct/2026:13:55:36 +0000", clip(s[i+1:i+end], 32)))
 	}
 	i += end + 1
@@ -137,7 +139,7 @@ func quoted(s string, i int) (string, int, error) {
 	}
 	v := s[start:i]
 	if esc {
-		v = strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(v)
+		v = clfUnescape.Replace(v)
 	}
 	return v, i + 1, nil
 }
@@ -169,4 +171,40 @@ func addDash(ev *event.Event, key, value string) {
 func isDecimal(w string) bool {
 	intPart, frac, dot := strings.Cut(w, ".")
 	return isDigits(intPart) && (!dot || isDigits(frac))
+}
+
+var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+
+// parseCLFTime reads "10/Oct/2026:13:55:36 +0200" (layoutCLF) without
+// allocating a time.Location per offset, as time.Parse does.
+func parseCLFTime(s string) (time.Time, bool) {
+	if len(s) != len(layoutCLF) || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' ||
+		s[20] != ' ' || (s[21] != '+' && s[21] != '-') {
+		return time.Time{}, false
+	}
+	num := func(a, b int) int {
+		if !isDigits(s[a:b]) {
+			return -1
+		}
+		n := 0
+		for _, c := range s[a:b] {
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	month := slices.Index(months[:], s[3:6]) + 1
+	day, year, hh, mm, ss := num(0, 2), num(7, 11), num(12, 14), num(15, 17), num(18, 20)
+	oh, om := num(22, 24), num(24, 26)
+	if month == 0 || day < 1 || year < 0 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60 || oh < 0 || oh > 23 || om < 0 || om > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hh, mm, min(ss, 59), 0, time.UTC)
+	if t.Day() != day {
+		return time.Time{}, false // 31 April
+	}
+	off := time.Duration(oh)*time.Hour + time.Duration(om)*time.Minute
+	if s[21] == '+' {
+		off = -off
+	}
+	return t.Add(off), true
 }

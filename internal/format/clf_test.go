@@ -35,6 +35,8 @@ func TestParseCLF(t *testing.T) {
 			"", nil, `unexpected text at byte 78: " 1.250"`},
 		{"bad time", "clf", `10.0.0.1 - - [10/Oct/2026:25:55:36 +0000] "GET / HTTP/1.1" 200 5`,
 			"", nil, `invalid time at byte 14: "10/Oct/2026:25:55:36 +0000" is not like 10/Oct/2026:13:55:36 +0000`},
+		{"no such day", "clf", `10.0.0.1 - - [31/Apr/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 5`,
+			"", nil, `invalid time at byte 14: "31/Apr/2026:12:00:00 +0000" is not like 10/Oct/2026:13:55:36 +0000`},
 		{"no time", "clf", `10.0.0.1 - - "GET / HTTP/1.1" 200 5`, "", nil, `invalid time at byte 14: want [10/Oct/2026:13:55:36 +0000]`},
 		{"unterminated request", "clf", `10.0.0.1 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1 200 5`,
 			"", nil, `invalid request at byte 43: unterminated quoted value`},
