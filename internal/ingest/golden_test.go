@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/secwatch/secwatch/internal/event"
 	"github.com/secwatch/secwatch/internal/format"
@@ -19,7 +20,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // TestGolden parses testdata/golden/<format>/input.log line by line and
 // compares the result with expected.json: one entry per non-blank line,
 // either its event (time and fields in order) or its error. The optional
-// options.json holds {"pattern": …, "time_field": …}. Rewrite with
+// options.json holds {"pattern": …, "time_field": …, "time_format": …,
+// "time_zone": …, "reference": RFC 3339}. Rewrite with
 // go test ./internal/ingest -run TestGolden -update, then review the diff
 // against docs/formats.md like code.
 func TestGolden(t *testing.T) {
@@ -34,15 +36,19 @@ func TestGolden(t *testing.T) {
 		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
 			var opt struct {
-				Pattern   string `json:"pattern"`
-				TimeField string `json:"time_field"`
+				Pattern    string    `json:"pattern"`
+				TimeField  string    `json:"time_field"`
+				TimeFormat string    `json:"time_format"`
+				TimeZone   string    `json:"time_zone"`
+				Reference  time.Time `json:"reference"`
 			}
 			if data, err := os.ReadFile(filepath.Join(dir, "options.json")); err == nil {
 				if err := json.Unmarshal(data, &opt); err != nil {
 					t.Fatalf("options.json: %v", err)
 				}
 			}
-			p, err := format.NewParser(name, format.Options{Pattern: opt.Pattern, TimeField: opt.TimeField})
+			p, err := format.NewParser(name, format.Options{Pattern: opt.Pattern, TimeField: opt.TimeField,
+				TimeFormat: opt.TimeFormat, TimeZone: opt.TimeZone, Reference: opt.Reference})
 			if err != nil {
 				t.Fatalf("NewParser(%q): %v", name, err)
 			}
