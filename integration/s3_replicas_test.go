@@ -95,7 +95,7 @@ func TestS3ReplicasOnRedis(t *testing.T) {
 		return r
 	}
 	const ledger = `secwatch_s3_ledger_objects{source="alb"}`
-	objects := `secwatch_s3_objects_total{source="alb"}`
+	const objects = `secwatch_s3_objects_total{source="alb"}`
 
 	objs := albObjects(t, time.Now(), nObj, nLines)
 	a, b := start("a", "a"), start("b", "b")
