@@ -34,16 +34,7 @@ func TestS3SIGKILL(t *testing.T) {
 	start := func() (*exec.Cmd, *lockedBuffer, *lockedBuffer) { return startSecwatch(t, bin, cfgPath, dir) }
 
 	// Objects arrive while the daemon is killed and restarted.
-	uploaded := make(chan struct{})
-	go func() {
-		defer close(uploaded)
-		for i, o := range objs {
-			f.put(t, []albObject{o})
-			if i%5 == 4 {
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}()
+	uploaded := f.putWhileRunning(t, objs)
 	for range kills {
 		cmd, out, _ := start()
 		time.Sleep(time.Duration(150+rand.IntN(600)) * time.Millisecond)

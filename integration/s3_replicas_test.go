@@ -99,16 +99,7 @@ func TestS3ReplicasOnRedis(t *testing.T) {
 
 	objs := albObjects(t, time.Now(), nObj, nLines)
 	a, b := start("a", "a"), start("b", "b")
-	uploaded := make(chan struct{})
-	go func() {
-		defer close(uploaded)
-		for i, o := range objs {
-			f.put(t, []albObject{o})
-			if i%5 == 4 {
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}()
+	uploaded := f.putWhileRunning(t, objs)
 	eventuallyOr(t, 120*time.Second, "b to read a third of the objects", b.log, func() bool {
 		return b.metric(objects) >= int64(nObj/3)
 	})

@@ -144,6 +144,22 @@ func (f *s3Fixture) put(t testing.TB, objs []albObject) {
 	}
 }
 
+// putWhileRunning writes objs one after the other, pausing 20 ms after
+// every fifth, in a goroutine; the channel is closed when all are written.
+func (f *s3Fixture) putWhileRunning(t *testing.T, objs []albObject) <-chan struct{} {
+	uploaded := make(chan struct{})
+	go func() {
+		defer close(uploaded)
+		for i, o := range objs {
+			f.put(t, []albObject{o})
+			if i%5 == 4 {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+	return uploaded
+}
+
 // send puts a message on the queue, as a notifier would.
 func (f *s3Fixture) send(t *testing.T, body string) {
 	t.Helper()
