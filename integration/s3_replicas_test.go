@@ -36,11 +36,10 @@ func (r *s3Replica) metric(series string) int64 { return testutil.Metric(r.log.S
 // each with its own SQS queue subscribed to one SNS topic that receives
 // the bucket's S3 notifications (kumo delivers S3 to SNS and SNS to SQS,
 // in the SNS envelope), while ALB objects keep arriving. Replica b is
-// killed with SIGKILL mid-run and a replacement started on its queue once
-// every object is written. The alerts delivered, deduplicated by
-// alert_id, equal a replay of the objects, each delivered once and with its
-// burst's exact count; each live replica's engine matched every 401 line
-// exactly once.
+// killed with SIGKILL mid-run and a replacement started at once on its
+// queue. The alerts delivered, deduplicated by alert_id, equal a replay of
+// the objects, each delivered once and with its burst's exact count; each
+// live replica's engine matched every 401 line exactly once.
 func TestS3ReplicasOnRedis(t *testing.T) {
 	nObj, nLines := 500, 210
 	if testing.Short() {
@@ -106,8 +105,10 @@ func TestS3ReplicasOnRedis(t *testing.T) {
 	killedAt := b.metric(objects)
 	b.cmd.Process.Signal(syscall.SIGKILL)
 	<-b.done
+	// A replacement on b's queue, resuming from the newest checkpoint in
+	// Redis while objects keep arriving.
+	b2 := start("b2", "b")
 	<-uploaded
-	b2 := start("b2", "b") // a replacement on b's queue, resuming from the newest checkpoint in Redis
 	for _, r := range []*s3Replica{a, b2} {
 		eventuallyOr(t, 180*time.Second, r.name+": every object in the ledger, outbox empty", r.log, func() bool {
 			return r.metric(ledger) >= int64(nObj) && r.metric("secwatch_outbox_depth") == 0
