@@ -30,14 +30,16 @@ RUN go run ./cmd/secwatch check rules && go run ./cmd/secwatch test rules
 ENV CGO_ENABLED=0
 RUN GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/secwatch ./cmd/secwatch
 RUN mkdir -p /out/etc/secwatch/rules /out/var/lib/secwatch \
- && cp deploy/config/secwatch.yaml deploy/config/secwatch-alb.yaml /out/etc/secwatch/ \
+ && cp deploy/config/secwatch.yaml deploy/config/secwatch-alb.yaml deploy/config/secwatch-s3.yaml /out/etc/secwatch/ \
  && cp rules/mcp.yaml rules/alb.yaml rules/json.yaml /out/etc/secwatch/rules/ \
  && chmod 0755 /out/etc/secwatch /out/etc/secwatch/rules \
  && chmod 0644 /out/etc/secwatch/*.yaml /out/etc/secwatch/rules/*.yaml \
  && chmod 0700 /out/var/lib/secwatch
-# Both shipped configurations must load with the rules they name.
-RUN for c in secwatch.yaml secwatch-alb.yaml; do \
+# Every shipped configuration must load with the rules it names.
+RUN for c in secwatch.yaml secwatch-alb.yaml secwatch-s3.yaml; do \
       SECWATCH_MCP_LOG_GROUP=/check SECWATCH_ALB_LOG_GROUP=/check SECWATCH_METRIC_NAMESPACE=check \
+      SECWATCH_ALB_LOG_QUEUE=https://sqs.us-east-1.amazonaws.com/123456789012/check \
+      SECWATCH_ALB_LOG_BUCKET=check SECWATCH_ALB_LOG_PREFIX=AWSLogs/123456789012/elasticloadbalancing/us-east-1/ \
       SECWATCH_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:check \
       go run ./cmd/secwatch check --config /out/etc/secwatch/$c || exit 1; \
     done

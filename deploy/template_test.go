@@ -175,9 +175,10 @@ func logGroupsOnly(res []any, _ map[string]any) string {
 }
 
 func albQueueOnly(res []any, _ map[string]any) string {
+	created := render(map[string]any{"Fn::GetAtt": []any{"AlbLogQueue", "Arn"}})
 	for _, r := range res {
-		if !refTo(r, "AlbLogQueueArn") {
-			return fmt.Sprintf("resource %s is not the AlbLogQueueArn parameter", render(r))
+		if !refTo(r, "AlbLogQueueArn") && render(r) != created {
+			return fmt.Sprintf("resource %s is neither the AlbLogQueueArn parameter nor the AlbLogQueue", render(r))
 		}
 	}
 	return ""

@@ -31,28 +31,10 @@ func TestS3SIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	rulePath, cfgPath := writeS3Config(t, dir, f)
 	var outputs []string
-	start := func() (*exec.Cmd, *lockedBuffer, *lockedBuffer) {
-		cmd := exec.Command(bin, "run", "--config", cfgPath)
-		cmd.Env = []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "HOME=" + dir}
-		out, log := &lockedBuffer{}, &lockedBuffer{}
-		cmd.Stdout, cmd.Stderr = out, log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, out, log
-	}
+	start := func() (*exec.Cmd, *lockedBuffer, *lockedBuffer) { return startSecwatch(t, bin, cfgPath, dir) }
 
 	// Objects arrive while the daemon is killed and restarted.
-	uploaded := make(chan struct{})
-	go func() {
-		defer close(uploaded)
-		for i, o := range objs {
-			f.put(t, []albObject{o})
-			if i%5 == 4 {
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}()
+	uploaded := f.putWhileRunning(t, objs)
 	for range kills {
 		cmd, out, _ := start()
 		time.Sleep(time.Duration(150+rand.IntN(600)) * time.Millisecond)
@@ -76,13 +58,7 @@ func TestS3SIGKILL(t *testing.T) {
 
 	got := map[string]alerting.Document{}
 	for _, o := range outputs {
-		// A kill can cut the last line short.
-		if i := strings.LastIndexByte(o, '\n'); i >= 0 {
-			o = o[:i+1]
-		} else {
-			o = ""
-		}
-		docs, _ := stdoutAlerts(t, o)
+		docs, _ := stdoutAlerts(t, completeLines(o))
 		for id, d := range docs {
 			got[id] = d
 		}
@@ -107,4 +83,25 @@ func TestS3SIGKILL(t *testing.T) {
 		}
 	}
 	t.Logf("%d kills; %d objects, %d lines; %d alerts equal to replay's", kills, nObj, nObj*nLines, len(want))
+}
+
+// startSecwatch starts the secwatch binary bin with `run --config cfgPath`,
+// with emulator credentials and HOME in dir; out is its stdout, log its
+// stderr.
+func startSecwatch(t *testing.T, bin, cfgPath, dir string) (cmd *exec.Cmd, out, log *lockedBuffer) {
+	t.Helper()
+	cmd = exec.Command(bin, "run", "--config", cfgPath)
+	cmd.Env = []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "HOME=" + dir}
+	out, log = &lockedBuffer{}, &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out, log
+}
+
+// completeLines drops what follows o's last newline: a kill can cut the
+// last line short.
+func completeLines(o string) string {
+	return o[:strings.LastIndexByte(o, '\n')+1]
 }

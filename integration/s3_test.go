@@ -56,7 +56,7 @@ type albObject struct {
 // albObjects makes n objects of lines lines each, from albNodes nodes,
 // spanning the hour before now. Every third object holds a burst of
 // burstLines 401 responses to a client of its own.
-func albObjects(t *testing.T, now time.Time, n, lines int) []albObject {
+func albObjects(t testing.TB, now time.Time, n, lines int) []albObject {
 	t.Helper()
 	base := now.Add(-55 * time.Minute).Truncate(time.Second)
 	day := now.UTC().Format("2006/01/02/")
@@ -98,7 +98,7 @@ type s3Fixture struct {
 	queueARN         string
 }
 
-func newS3Fixture(t *testing.T) *s3Fixture {
+func newS3Fixture(t testing.TB) *s3Fixture {
 	t.Helper()
 	ctx := t.Context()
 	endpoint := startEmulator(t)
@@ -135,13 +135,29 @@ func (f *s3Fixture) notify(t *testing.T, on bool) {
 	}
 }
 
-func (f *s3Fixture) put(t *testing.T, objs []albObject) {
+func (f *s3Fixture) put(t testing.TB, objs []albObject) {
 	t.Helper()
 	for _, o := range objs {
 		if _, err := f.s3.PutObject(t.Context(), &s3.PutObjectInput{Bucket: &f.bucket, Key: aws.String(o.key), Body: bytes.NewReader(o.gz)}); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// putWhileRunning writes objs one after the other, pausing 20 ms after
+// every fifth, in a goroutine; the channel is closed when all are written.
+func (f *s3Fixture) putWhileRunning(t *testing.T, objs []albObject) <-chan struct{} {
+	uploaded := make(chan struct{})
+	go func() {
+		defer close(uploaded)
+		for i, o := range objs {
+			f.put(t, []albObject{o})
+			if i%5 == 4 {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+	return uploaded
 }
 
 // send puts a message on the queue, as a notifier would.
@@ -378,12 +394,19 @@ func eventuallyOr(t *testing.T, deadline time.Duration, what string, log *locked
 // writeS3Config writes the ALB rule and a configuration with one s3 source
 // on f into dir, and returns their paths.
 func writeS3Config(t *testing.T, dir string, f *s3Fixture) (rulePath, cfgPath string) {
+	return writeS3ConfigWith(t, dir, "state_dir: "+filepath.Join(dir, "state"), f.queueURL, f)
+}
+
+// writeS3ConfigWith is writeS3Config with the given state settings (a YAML
+// line) and queue.
+func writeS3ConfigWith(t *testing.T, dir, state, queueURL string, f *s3Fixture) (rulePath, cfgPath string) {
+	t.Helper()
 	rulePath = filepath.Join(dir, "rules.yaml")
 	if err := os.WriteFile(rulePath, []byte(albRule), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfgPath = filepath.Join(dir, "secwatch.yaml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, `state_dir: %s
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, `%s
 rules: [%s]
 engine: {tick: 100ms, max_lateness: 1h}
 checkpoint_interval: 1s
@@ -400,7 +423,7 @@ alerts:
   stdout: {enabled: true, format: json}
 http: {listen: "127.0.0.1:0"}
 log: {level: info, format: json}
-`, filepath.Join(dir, "state"), rulePath, f.queueURL, f.bucket, albPrefix, f.endpoint), 0o644); err != nil {
+`, state, rulePath, queueURL, f.bucket, albPrefix, f.endpoint), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return rulePath, cfgPath

@@ -54,6 +54,9 @@ var deployEnv = map[string]string{
 	"SECWATCH_MCP_LOG_GROUP":    "/mcp/server",
 	"SECWATCH_ALB_LOG_GROUP":    "/alb/access",
 	"SECWATCH_METRIC_NAMESPACE": "secwatch",
+	"SECWATCH_ALB_LOG_QUEUE":    "https://sqs.eu-west-1.amazonaws.com/123456789012/secwatch-alb-logs",
+	"SECWATCH_ALB_LOG_BUCKET":   "alb-logs",
+	"SECWATCH_ALB_LOG_PREFIX":   "AWSLogs/123456789012/elasticloadbalancing/eu-west-1/",
 }
 
 func compile(t *testing.T, name string) *jsonschema.Schema {

@@ -87,12 +87,13 @@ func (d *Daemon) openBackend(log zerolog.Logger) (backend, error) {
 
 // inputScope names the input of the configured sources: replicas share
 // checkpoints only within one scope. File and stdin sources are local to a
-// host, so their scope includes the host name; CloudWatch log groups are
-// the same input from anywhere.
+// host, so their scope includes the host name; CloudWatch log groups and
+// S3 prefixes are the same input from anywhere. An s3 source's queue is
+// left out: each replica has its own queue on the same bucket.
 func inputScope(sources []config.Source) string {
 	h := sha256.New()
 	for _, sc := range sources {
-		if sc.Type != config.TypeCloudWatch {
+		if sc.Type != config.TypeCloudWatch && sc.Type != config.TypeS3 {
 			host, _ := os.Hostname()
 			fmt.Fprintf(h, "host %q\n", host)
 			break
@@ -100,6 +101,9 @@ func inputScope(sources []config.Source) string {
 	}
 	for _, sc := range sources {
 		fmt.Fprintf(h, "%q %q %q %q %q %q %q %q\n", sc.Name, sc.Type, sc.Format, sc.Paths, sc.LogGroups, sc.LogGroupPrefix, sc.StreamPrefix, sc.FilterPattern)
+		if sc.Type == config.TypeS3 {
+			fmt.Fprintf(h, "s3 %q %q\n", sc.S3.Bucket, sc.S3.Prefix)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }

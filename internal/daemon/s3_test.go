@@ -33,3 +33,24 @@ sources:
 		t.Fatalf("got %v, want the s3 source refused", err)
 	}
 }
+
+// TestS3InputScope: replicas each with its own queue on the same bucket
+// and prefix share checkpoints; another prefix does not.
+func TestS3InputScope(t *testing.T) {
+	src := func(queue, prefix string) []config.Source {
+		return []config.Source{{Name: "alb", Type: config.TypeS3, Format: "alb",
+			S3: config.S3Source{QueueURL: queue, Bucket: "logs", Prefix: prefix}}}
+	}
+	a := inputScope(src("https://sqs.us-east-1.amazonaws.com/123456789012/a", "AWSLogs/1/"))
+	b := inputScope(src("https://sqs.us-east-1.amazonaws.com/123456789012/b", "AWSLogs/1/"))
+	if a != b {
+		t.Errorf("scopes of two queues on one prefix: %s and %s, want equal", a, b)
+	}
+	if c := inputScope(src("https://sqs.us-east-1.amazonaws.com/123456789012/a", "AWSLogs/2/")); c == a {
+		t.Errorf("scopes of two prefixes: both %s, want different", a)
+	}
+	file := []config.Source{{Name: "app", Type: config.TypeFile, Format: "json", Paths: []string{"/var/log/app.log"}}}
+	if inputScope(file) == inputScope(append(file, src("", "AWSLogs/1/")...)) {
+		t.Error("adding an s3 source did not change the scope")
+	}
+}
