@@ -217,13 +217,19 @@ func (l *Ledger) Pending() []Entry {
 			out = append(out, e.Clone())
 		}
 	}
-	slices.SortFunc(out, func(a, b Entry) int {
+	sortPending(out)
+	return out
+}
+
+// sortPending sorts es in delivery order: oldest Queued first, ties by
+// alert id.
+func sortPending(es []Entry) {
+	slices.SortFunc(es, func(a, b Entry) int {
 		if c := a.Queued.Compare(b.Queued); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Doc.AlertID, b.Doc.AlertID)
 	})
-	return out
 }
 
 // Len returns the number of pending entries, committed or not.
