@@ -226,6 +226,7 @@ type journal struct {
 	size      int64    // bytes written to it
 	live      map[string]span
 	liveBytes int64
+	minSize   int64 // the smallest segment compacted; if 0, minSegment
 	retryAt   int64 // after a failed compaction: the size to try again at
 	broken    bool  // a failed append left bytes past size
 }
@@ -236,7 +237,7 @@ type journal struct {
 func (j *journal) append(buf []byte, recs []batchRec) error {
 	switch {
 	case j.f == nil: // nothing on disk yet
-		if err := j.replace(nil); err != nil {
+		if err := j.replace(nil, 0); err != nil {
 			return err
 		}
 	case j.broken:
@@ -282,15 +283,19 @@ type batchRec struct {
 // ones, so each live byte is copied at most once per byte appended.
 func (j *journal) due() bool {
 	dead := j.size - int64(len(journalMagic)) - j.liveBytes
-	return j.f != nil && j.size >= max(minSegment, j.retryAt) && dead >= j.liveBytes
+	least := j.minSize
+	if least == 0 {
+		least = minSegment
+	}
+	return j.f != nil && j.size >= max(least, j.retryAt) && dead >= j.liveBytes
 }
 
 // compact writes the live records to a new segment and removes the old
-// one. After a failure it waits for another minSegment of appends.
+// one. After a failure it waits until the segment has doubled.
 func (j *journal) compact() error {
 	old := make([]byte, j.size)
 	if _, err := j.f.ReadAt(old, 0); err != nil {
-		j.retryAt = j.size + minSegment
+		j.retryAt = 2 * j.size
 		return fmt.Errorf("compact outbox journal: %w", err)
 	}
 	ids := make([]string, 0, len(j.live))
@@ -304,7 +309,7 @@ func (j *journal) compact() error {
 		recs[i] = old[s.off : s.off+s.size]
 	}
 	if err := j.replaceRaw(ids, recs, 0); err != nil {
-		j.retryAt = j.size + minSegment
+		j.retryAt = 2 * j.size
 		return fmt.Errorf("compact outbox journal: %w", err)
 	}
 	j.retryAt = 0
@@ -312,9 +317,9 @@ func (j *journal) compact() error {
 }
 
 // replace starts a new segment holding an entry record for each of es,
-// in order, and removes the segments before it. The caller makes sure
-// they hold nothing else that is pending.
-func (j *journal) replace(es []*Entry) error {
+// in order, and removes the segments before it but segment keep (as
+// replaceRaw). The caller makes sure they hold nothing else pending.
+func (j *journal) replace(es []*Entry, keep uint64) error {
 	ids := make([]string, len(es))
 	recs := make([][]byte, len(es))
 	for i, e := range es {
@@ -324,7 +329,7 @@ func (j *journal) replace(es []*Entry) error {
 		}
 		ids[i], recs[i] = e.Doc.AlertID, appendRecord(nil, recEntry, b)
 	}
-	return j.replaceRaw(ids, recs, 0)
+	return j.replaceRaw(ids, recs, keep)
 }
 
 // replaceRaw writes segment j.n+1 with the records recs (of ids): to a

@@ -201,15 +201,17 @@ func (o *Outbox) load(now time.Time) error {
 		return nil
 	}
 	damaged := append(scan.corrupt, rp.bad...)
-	if err := o.jr.replace(kept); err != nil {
+	keep := uint64(0)
+	if len(damaged) > 0 {
+		keep = n
+	}
+	if err := o.jr.replace(kept, keep); err != nil {
 		// Go on appending to the segment there is, without its torn tail.
 		o.note(err)
 		return o.keepSegment(n, scan, rp, damaged)
 	}
 	if len(damaged) > 0 {
 		o.note(o.dir.Quarantine(segmentName(n), strings.Join(damaged, "; ")))
-	} else if n > 0 {
-		o.note(o.dir.Remove(segmentName(n)))
 	}
 	_, err = o.dir.Commit(nil, imported)
 	o.note(err)
