@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -344,15 +345,18 @@ func (j *journal) replaceRaw(ids []string, recs [][]byte, keep uint64) error {
 	if err != nil {
 		return err
 	}
-	buf := []byte(journalMagic)
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	w.WriteString(journalMagic)
+	size := int64(len(journalMagic))
 	live := make(map[string]span, len(ids))
 	var liveBytes int64
 	for i, r := range recs {
-		live[ids[i]] = span{int64(len(buf)), int64(len(r))}
+		live[ids[i]] = span{size, int64(len(r))}
 		liveBytes += int64(len(r))
-		buf = append(buf, r...)
+		size += int64(len(r))
+		w.Write(r)
 	}
-	_, err = tmp.Write(buf)
+	err = w.Flush()
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -370,7 +374,7 @@ func (j *journal) replaceRaw(ids []string, recs [][]byte, keep uint64) error {
 	if j.f != nil {
 		j.f.Close()
 	}
-	j.f, j.n, j.size, j.live, j.liveBytes = tmp, next, int64(len(buf)), live, liveBytes
+	j.f, j.n, j.size, j.live, j.liveBytes = tmp, next, size, live, liveBytes
 	// The file stays open under its new name. The older segments are
 	// superseded: a crash before they are gone leaves them to the next
 	// open, which reads only the newest.

@@ -454,8 +454,8 @@ func (o *Outbox) commit() {
 	for _, p := range ops {
 		last[p.id] = p
 	}
-	var b batch
 	var writes, finishes, deads []*op
+	var entries []Entry // copies of the entries of writes (nil: opRedrive)
 	var finished []string
 	var finishedAt []time.Time
 	for _, p := range ops {
@@ -468,16 +468,9 @@ func (o *Outbox) commit() {
 			if e == nil { // finished or dead-lettered since: a later op
 				continue
 			}
-			body, err := json.Marshal(e)
-			if err != nil {
-				p.err = err
-				continue
-			}
-			b.add(p.id, recEntry, body)
-			writes = append(writes, p)
+			writes, entries = append(writes, p), append(entries, e.Clone())
 		case opRedrive:
-			b.add(p.id, recEntry, p.dead)
-			writes = append(writes, p)
+			writes, entries = append(writes, p), append(entries, Entry{})
 		case opFinish:
 			finished = append(finished, p.id)
 			finishedAt = append(finishedAt, p.at)
@@ -487,6 +480,20 @@ func (o *Outbox) commit() {
 		}
 	}
 	o.mu.Unlock()
+
+	// Encoded outside the lock too, from the copies.
+	b := batch{buf: make([]byte, 0, len(writes)*1024)}
+	for i, p := range writes {
+		body := p.dead
+		if p.kind == opWrite {
+			var err error
+			if body, err = json.Marshal(&entries[i]); err != nil {
+				p.err = err
+				continue
+			}
+		}
+		b.add(p.id, recEntry, body)
+	}
 
 	// Outside the lock: the engine's PutLater never waits for a disk.
 	// The delivery records and dead-letter files come before the removal
@@ -518,7 +525,9 @@ func (o *Outbox) commit() {
 	var failed []error
 	released := false
 	for _, p := range writes {
-		p.err = appendErr
+		if p.err == nil {
+			p.err = appendErr
+		}
 		if e := o.book.Entry(p.id); e != nil && e.held {
 			e.held = false // durable, or failed and delivered from memory
 			released = true
