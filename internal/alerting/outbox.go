@@ -1,7 +1,6 @@
 package alerting
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +21,7 @@ const DefaultDedupHorizon = 48 * time.Hour
 
 // Files of the outbox directory (see docs/delivery.md).
 const (
-	entrySuffix       = ".json"         // <alert_id>.json: one pending alert
+	entrySuffix       = ".json"         // <alert_id>.json: an entry file, taken into the journal at open
 	deliveredSnapshot = "delivered"     // framed JSON: delivered ids and when
 	deliveredJournal  = "delivered.log" // appended "<time> <id>\n" since the snapshot
 	deadLetterDir     = "dead-letter"   // <alert_id>.json: given up, kept for people
@@ -64,14 +63,15 @@ func (e *Entry) Clone() Entry {
 // Outbox is the durable at-least-once queue of alert documents in one
 // directory, normally <state_dir>/outbox: the directory store of a Ledger
 // (docs/delivery.md, "The outbox on disk" and "One lifecycle, two stores").
-// One goroutine, the committer, writes every change in group commits.
-// PutLater and Ack return at once and are committed with the next batch
+// One goroutine, the committer, appends every change to the journal in
+// group commits (one fsync a batch; "The outbox journal"). PutLater and Ack return at once and are committed with the next batch
 // (a PutLater alert stays hidden from Pending until then); Sync waits for
 // everything queued before it; Put, Fail, Reject and DeadLetter wait for
 // their own commit. A failed write leaves the change in memory, so alerts
 // keep flowing; the error goes to the waiting caller, or to OnError and the
 // next Sync. All methods are safe for concurrent use; no file is written
-// under the mutex except at open and at compaction of the delivered ids.
+// under the mutex except at open, by Redrive and DropDeadLetter, and at
+// compaction of the delivered ids.
 type Outbox struct {
 	// DedupHorizon is how long a delivered alert_id is remembered, so that
 	// Put of the same id sends nothing twice. If 0, DefaultDedupHorizon is
@@ -147,6 +147,9 @@ func OpenOutbox(dir string, notifiers []string) (*Outbox, error) {
 	return o, nil
 }
 
+// load reads the delivered ids, the dead letters, the journal's newest
+// segment and the entry files, settles what they say, and writes what is
+// pending to a fresh segment (docs/delivery.md, "The outbox journal").
 func (o *Outbox) load(now time.Time) error {
 	var err error
 	if o.dead, err = o.dir.Sub(deadLetterDir); err != nil {
@@ -256,9 +259,7 @@ func (o *Outbox) settle(found map[string]*Entry, now time.Time) []*Entry {
 	for _, id := range o.book.IDs() {
 		kept = append(kept, o.book.Entry(id))
 	}
-	slices.SortFunc(kept, func(a, b *Entry) int {
-		return cmp.Or(a.Queued.Compare(b.Queued), strings.Compare(a.Doc.AlertID, b.Doc.AlertID))
-	})
+	slices.SortFunc(kept, comparePending)
 	return kept
 }
 
