@@ -13,52 +13,64 @@ import (
 )
 
 // A crash can cut the journal anywhere in its last record: whatever the
-// cut, the outbox opens with every earlier alert, without a complaint
-// (that record was never acknowledged), and appends after it.
+// cut, the outbox opens with what the earlier records say, without a
+// complaint (that append was never acknowledged), and appends after it.
+// The last record is a removal (an ack) or an entry (a Put).
 func TestJournalTornLastRecord(t *testing.T) {
-	src := filepath.Join(t.TempDir(), "outbox")
-	o := openOutbox(t, src, "stdout")
-	for n := 1; n <= 3; n++ {
-		mustPut(t, o, testDoc(n), t0)
-	}
-	if _, err := o.Ack(testDoc(2).AlertID, "stdout", t0); err != nil { // the last record: removal of 2
-		t.Fatal(err)
-	}
-	o.Close()
-	full, err := os.ReadFile(onlySegment(t, src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	scan, _ := scanSegment(full)
-	lastRec := scan.recs[len(scan.recs)-1]
-	if lastRec.kind != recEntry && lastRec.kind != recRemove || lastRec.off+lastRec.size != int64(len(full)) {
-		t.Fatalf("last record %+v does not end the segment of %d bytes", lastRec, len(full))
-	}
-	// Only the segment is copied, not the delivered-id record: with its
-	// removal record cut, alert 2 is pending again.
-	all := []string{testDoc(1).AlertID, testDoc(2).AlertID, testDoc(3).AlertID}
-	for cut := lastRec.off; cut < int64(len(full)); cut++ {
-		dir := filepath.Join(t.TempDir(), "outbox")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, segmentName(1)), full[:cut], 0o600); err != nil {
-			t.Fatal(err)
-		}
-		o := openOutbox(t, dir, "stdout")
-		if errs := o.LoadErrors(); len(errs) != 0 {
-			t.Errorf("cut at %d: load errors %v", cut, errs)
-		}
-		if got := ids(o.Pending()); !slices.Equal(got, all) {
-			t.Errorf("cut at %d: pending %v, want %v", cut, got, all)
-		}
-		mustPut(t, o, testDoc(4), t0)
-		o.Close()
-		o = openOutbox(t, dir, "stdout")
-		if got, want := ids(o.Pending()), append(slices.Clone(all), testDoc(4).AlertID); !slices.Equal(got, want) {
-			t.Errorf("cut at %d, then a Put: pending %v after reopening, want %v", cut, got, want)
-		}
-		o.Close()
+	a, b, c := testDoc(1).AlertID, testDoc(2).AlertID, testDoc(3).AlertID
+	for _, tc := range []struct {
+		name string
+		last func(o *Outbox) error // the operation that writes the last record
+		want []string              // pending after any cut of it
+	}{
+		// Only the segment is copied, not the delivered-id record: with
+		// its removal record cut, alert 2 is pending again.
+		{"removal", func(o *Outbox) error { _, err := o.Ack(b, "stdout", t0); return err }, []string{a, b, c}},
+		{"entry", func(o *Outbox) error { _, err := o.Put(testDoc(4), t0); return err }, []string{a, b, c}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := filepath.Join(t.TempDir(), "outbox")
+			o := openOutbox(t, src, "stdout")
+			for n := 1; n <= 3; n++ {
+				mustPut(t, o, testDoc(n), t0)
+			}
+			if err := tc.last(o); err != nil {
+				t.Fatal(err)
+			}
+			o.Close()
+			full, err := os.ReadFile(onlySegment(t, src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			scan, _ := scanSegment(full)
+			lastRec := scan.recs[len(scan.recs)-1]
+			if lastRec.off+lastRec.size != int64(len(full)) {
+				t.Fatalf("last record %+v does not end the segment of %d bytes", lastRec, len(full))
+			}
+			for cut := lastRec.off; cut < int64(len(full)); cut++ {
+				dir := filepath.Join(t.TempDir(), "outbox")
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, segmentName(1)), full[:cut], 0o600); err != nil {
+					t.Fatal(err)
+				}
+				o := openOutbox(t, dir, "stdout")
+				if errs := o.LoadErrors(); len(errs) != 0 {
+					t.Errorf("cut at %d: load errors %v", cut, errs)
+				}
+				if got := ids(o.Pending()); !slices.Equal(got, tc.want) {
+					t.Errorf("cut at %d: pending %v, want %v", cut, got, tc.want)
+				}
+				mustPut(t, o, testDoc(5), t0)
+				o.Close()
+				o = openOutbox(t, dir, "stdout")
+				if got, want := ids(o.Pending()), append(slices.Clone(tc.want), testDoc(5).AlertID); !slices.Equal(got, want) {
+					t.Errorf("cut at %d, then a Put: pending %v after reopening, want %v", cut, got, want)
+				}
+				o.Close()
+			}
+		})
 	}
 }
 
