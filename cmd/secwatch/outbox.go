@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -144,13 +145,25 @@ func cmdOutbox(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 }
 
 // outboxItems reads the alerts of the given kinds (only id when it is not
-// ""), pending first, each kind in file-name order. Files that vanish
+// ""), pending first in delivery order, the others in file-name order. Files that vanish
 // while being read (delivered meanwhile) are skipped.
 func outboxItems(root *state.Dir, kinds map[string]bool, id string) ([]outboxItem, error) {
 	dirs := []struct{ kind, path string }{
-		{"pending", "outbox"}, {"dead", filepath.Join("outbox", "dead-letter")}, {"silenced", daemon.SilencedDir},
+		{"dead", filepath.Join("outbox", "dead-letter")}, {"silenced", daemon.SilencedDir},
 	}
 	var items []outboxItem
+	if kinds["pending"] {
+		es, err := alerting.ReadPending(filepath.Join(root.Path(), "outbox"))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		for _, e := range es {
+			if id == "" || e.Doc.AlertID == id {
+				b, _ := json.Marshal(e)
+				items = append(items, outboxItem{Kind: "pending", ID: e.Doc.AlertID, Rule: e.Doc.Rule, When: e.Queued, Note: e.LastError, Entry: b})
+			}
+		}
+	}
 	for _, d := range dirs {
 		if !kinds[d.kind] {
 			continue

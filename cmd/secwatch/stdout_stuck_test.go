@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/secwatch/secwatch/internal/alerting"
 )
 
 // snsFake answers SNS Publish requests (the SDK's Query protocol) and
@@ -249,15 +251,15 @@ log: {level: info, format: json}
 			t.Fatalf("the daemon died of %v\n%s", ws.Signal(), stderr)
 		}
 	}
-	pending, err := filepath.Glob(filepath.Join(dir, "state", "outbox", "*.json"))
+	pending, err := alerting.ReadPending(filepath.Join(dir, "state", "outbox"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ids := sns.published()
 	slices.Sort(ids)
 	var kept []string
-	for _, p := range pending {
-		kept = append(kept, strings.TrimSuffix(filepath.Base(p), ".json"))
+	for _, e := range pending {
+		kept = append(kept, e.Doc.AlertID)
 	}
 	slices.Sort(kept)
 	if !slices.Equal(kept, ids) || len(ids) != 8 {

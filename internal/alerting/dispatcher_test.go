@@ -141,7 +141,7 @@ func TestDispatchDeliversAndRemoves(t *testing.T) {
 		if len(sns.Calls()) != 1 {
 			t.Errorf("sns called %d times, want 1", len(sns.Calls()))
 		}
-		if r.ob.Len() != 0 || fileExists(t, filepath.Join(r.dir, doc.AlertID+".json")) {
+		if r.ob.Len() != 0 || onDisk(t, r.dir, doc.AlertID) {
 			t.Errorf("delivered alert still in the outbox")
 		}
 		if got := r.d.Metrics.Delivered.Load(); got != 1 {

@@ -22,7 +22,12 @@ import (
 type Ledger struct {
 	notifiers []string
 	entries   map[string]*Entry
-	closed    bool
+	// order holds the entries in delivery order once Pending has sorted
+	// it, and entries no longer pending until it drops them: Pending is
+	// called on every wake of the dispatcher, and during a storm must not
+	// sort thousands of entries each time.
+	order  []*Entry
+	closed bool
 
 	queued     atomic.Int64 // alerts queued (Put, PutLater, a won claim)
 	duplicates atomic.Int64 // alerts refused as the same firing
@@ -81,6 +86,10 @@ func (l *Ledger) IDs() []string {
 // queued when queued is true (an adopted entry is not).
 func (l *Ledger) Add(e *Entry, queued bool) {
 	l.entries[e.Doc.AlertID] = e
+	l.order = append(l.order, e)
+	if len(l.order) > 2*len(l.entries)+1024 {
+		l.prune()
+	}
 	if queued {
 		l.queued.Add(1)
 	}
@@ -211,19 +220,42 @@ func (l *Ledger) Lookup(id string) (Entry, bool) {
 // order: oldest Queued first, ties by alert id. The documents' maps are
 // shared and must not be modified.
 func (l *Ledger) Pending() []Entry {
-	out := make([]Entry, 0, len(l.entries))
-	for _, e := range l.entries {
+	l.prune()
+	if !slices.IsSortedFunc(l.order, comparePending) {
+		slices.SortFunc(l.order, comparePending)
+	}
+	out := make([]Entry, 0, len(l.order))
+	for _, e := range l.order {
 		if !e.held {
 			out = append(out, e.Clone())
 		}
 	}
-	slices.SortFunc(out, func(a, b Entry) int {
-		if c := a.Queued.Compare(b.Queued); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Doc.AlertID, b.Doc.AlertID)
-	})
 	return out
+}
+
+// prune drops from l.order the entries no longer pending.
+func (l *Ledger) prune() {
+	live := l.order[:0]
+	for _, e := range l.order {
+		if l.entries[e.Doc.AlertID] == e {
+			live = append(live, e)
+		}
+	}
+	clear(l.order[len(live):])
+	l.order = live
+}
+
+// sortPending sorts es in delivery order: oldest Queued first, ties by
+// alert id.
+func sortPending(es []Entry) {
+	slices.SortFunc(es, func(a, b Entry) int { return comparePending(&a, &b) })
+}
+
+func comparePending(a, b *Entry) int {
+	if c := a.Queued.Compare(b.Queued); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Doc.AlertID, b.Doc.AlertID)
 }
 
 // Len returns the number of pending entries, committed or not.

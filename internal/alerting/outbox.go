@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +21,7 @@ const DefaultDedupHorizon = 48 * time.Hour
 
 // Files of the outbox directory (see docs/delivery.md).
 const (
-	entrySuffix       = ".json"         // <alert_id>.json: one pending alert
+	entrySuffix       = ".json"         // <alert_id>.json: an entry file, taken into the journal at open
 	deliveredSnapshot = "delivered"     // framed JSON: delivered ids and when
 	deliveredJournal  = "delivered.log" // appended "<time> <id>\n" since the snapshot
 	deadLetterDir     = "dead-letter"   // <alert_id>.json: given up, kept for people
@@ -61,14 +63,15 @@ func (e *Entry) Clone() Entry {
 // Outbox is the durable at-least-once queue of alert documents in one
 // directory, normally <state_dir>/outbox: the directory store of a Ledger
 // (docs/delivery.md, "The outbox on disk" and "One lifecycle, two stores").
-// One goroutine, the committer, writes every change in group commits.
-// PutLater and Ack return at once and are committed with the next batch
+// One goroutine, the committer, appends every change to the journal in
+// group commits (one fsync a batch; "The outbox journal"). PutLater and Ack return at once and are committed with the next batch
 // (a PutLater alert stays hidden from Pending until then); Sync waits for
 // everything queued before it; Put, Fail, Reject and DeadLetter wait for
 // their own commit. A failed write leaves the change in memory, so alerts
 // keep flowing; the error goes to the waiting caller, or to OnError and the
 // next Sync. All methods are safe for concurrent use; no file is written
-// under the mutex except at open and at compaction of the delivered ids.
+// under the mutex except at open, by Redrive and DropDeadLetter, and at
+// compaction of the delivered ids.
 type Outbox struct {
 	// DedupHorizon is how long a delivered alert_id is remembered, so that
 	// Put of the same id sends nothing twice. If 0, DefaultDedupHorizon is
@@ -84,6 +87,7 @@ type Outbox struct {
 	mu         sync.Mutex
 	committed  *sync.Cond // broadcast after each commit
 	dir, dead  *state.Dir
+	jr         *journal // the committer's, once open
 	book       *Ledger
 	delivered  *deliveredLog
 	deadIDs    map[string]bool
@@ -105,7 +109,7 @@ type op struct {
 	kind opKind
 	id   string
 	at   time.Time // opFinish: when it was delivered
-	dead []byte    // opDead: the dead-letter file's payload
+	dead []byte    // opDead, opRedrive: the dead-letter file's payload
 	wait bool      // someone waits for err
 	err  error     // set by the commit
 }
@@ -113,9 +117,10 @@ type op struct {
 type opKind uint8
 
 const (
-	opWrite  opKind = iota // write the entry as it is at commit time
-	opFinish               // record as delivered, remove the entry file
-	opDead                 // move to dead-letter/
+	opWrite   opKind = iota // journal the entry as it is at commit time
+	opFinish                // record as delivered, journal its removal
+	opDead                  // write to dead-letter/, journal its removal
+	opRedrive               // journal the dead letter in dead
 )
 
 // OpenOutbox opens (creating as needed) the outbox in dir, loads the
@@ -142,6 +147,9 @@ func OpenOutbox(dir string, notifiers []string) (*Outbox, error) {
 	return o, nil
 }
 
+// load reads the delivered ids, the dead letters, the journal's newest
+// segment and the entry files, settles what they say, and writes what is
+// pending to a fresh segment (docs/delivery.md, "The outbox journal").
 func (o *Outbox) load(now time.Time) error {
 	var err error
 	if o.dead, err = o.dir.Sub(deadLetterDir); err != nil {
@@ -164,75 +172,143 @@ func (o *Outbox) load(now time.Time) error {
 	if names, err = o.dir.List(); err != nil {
 		return err
 	}
-	var finished []string
-	for _, n := range names {
-		if id, ok := strings.CutSuffix(n, entrySuffix); ok {
-			f, err := o.loadEntry(id, now)
+	o.jr = &journal{dir: o.dir, live: make(map[string]span)}
+	n, b, err := readSegment(o.dir.Path(), names)
+	if err != nil {
+		return err
+	}
+	o.jr.n = n // the next segment is numbered after it
+	scan, isJournal := scanSegment(b)
+	rp := replay(scan)
+	if n > 0 && !isJournal {
+		o.note(o.dir.Quarantine(segmentName(n), "not an outbox journal segment"))
+		n = 0
+	}
+	// Entry files: written by earlier versions, or moved back from
+	// dead-letter/ by hand or by a tool.
+	var imported []string
+	for _, name := range names {
+		if id, ok := strings.CutSuffix(name, entrySuffix); ok {
+			e, err := o.loadEntry(id)
 			if err != nil {
 				return err
 			}
-			if f {
-				finished = append(finished, id)
+			if e != nil {
+				takeFile(rp.entries, e)
+				imported = append(imported, name)
 			}
 		}
 	}
+	kept := o.settle(rp.entries, now)
+	if n == 0 && len(imported) == 0 {
+		return nil
+	}
+	damaged := append(scan.corrupt, rp.bad...)
+	keep := uint64(0)
+	if len(damaged) > 0 {
+		keep = n
+	}
+	if err := o.jr.replace(kept, keep); err != nil {
+		// Go on appending to the segment there is, without its torn tail.
+		o.note(err)
+		return o.keepSegment(n, scan, rp, damaged)
+	}
+	if len(damaged) > 0 {
+		o.note(o.dir.Quarantine(segmentName(n), strings.Join(damaged, "; ")))
+	}
+	_, err = o.dir.Commit(nil, imported)
+	o.note(err)
+	return nil
+}
+
+// settle decides what becomes of each entry found at open and returns
+// those to keep in the journal, in delivery order: the pending ones, and
+// the complete ones when their delivery could not be recorded.
+func (o *Outbox) settle(found map[string]*Entry, now time.Time) []*Entry {
+	var finished []string
+	var done []*Entry
+	for id, e := range found {
+		switch {
+		case o.delivered.known(id) || (e.DeadLettered.IsZero() && o.deadIDs[id]):
+			// A crash between recording the outcome and the journal's
+			// removal record.
+			continue
+		case !e.DeadLettered.IsZero():
+			// Moved back from dead-letter/: a fresh start, except for the
+			// notifiers that already delivered it. A dead letter still
+			// there was being re-driven when a crash came.
+			*e = Entry{Doc: e.Doc, Queued: now, Acked: e.Acked}
+			if o.deadIDs[id] {
+				o.note(o.dead.Remove(id + entrySuffix))
+				delete(o.deadIDs, id)
+			}
+		}
+		if o.book.Complete(e) {
+			finished = append(finished, id)
+			done = append(done, e)
+			continue
+		}
+		o.book.Add(e, false)
+	}
+	var kept []*Entry
 	// Entries every notifier acked before a crash: delivered, now recorded.
-	if len(finished) > 0 {
-		if err := o.delivered.add(finished, now); err != nil {
-			o.note(err)
-			return nil // keep the files: the next start finishes them
-		}
-		for _, id := range finished {
-			o.note(o.dir.Remove(id + entrySuffix))
-		}
+	if err := o.delivered.add(finished, now); err != nil {
+		o.note(err)
+		kept = done // kept pending on disk: the next start finishes them
+	}
+	for _, id := range o.book.IDs() {
+		kept = append(kept, o.book.Entry(id))
+	}
+	slices.SortFunc(kept, comparePending)
+	return kept
+}
+
+// keepSegment makes segment n, as scanned, the current one after a failed
+// rewrite at open: its torn tail is cut off and its damage reported.
+func (o *Outbox) keepSegment(n uint64, scan segmentScan, rp replayed, damaged []string) error {
+	if n == 0 {
+		return nil // the first append makes one
+	}
+	f, err := os.OpenFile(filepath.Join(o.dir.Path(), segmentName(n)), os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	o.jr.f, o.jr.size, o.jr.live = f, scan.end, rp.spans
+	for _, s := range rp.spans {
+		o.jr.liveBytes += s.size
+	}
+	o.jr.broken = f.Truncate(scan.end) != nil
+	if len(damaged) > 0 {
+		o.note(&state.CorruptError{Name: segmentName(n), Path: f.Name(), Reason: strings.Join(damaged, "; ")})
 	}
 	return nil
 }
 
-// loadEntry reads one pending alert; it reports whether the entry is
-// complete (every notifier acked it). Only I/O errors other than
-// corruption are returned; everything else goes to loadErrors.
-func (o *Outbox) loadEntry(id string, now time.Time) (finished bool, err error) {
+// loadEntry reads the entry file of id. It returns nil when the file is
+// unusable (moved aside and reported in loadErrors); only I/O errors other
+// than corruption are returned.
+func (o *Outbox) loadEntry(id string) (*Entry, error) {
 	name := id + entrySuffix
 	b, err := o.dir.Read(name)
 	if errors.Is(err, state.ErrCorrupt) {
 		o.loadErrors = append(o.loadErrors, err)
-		return false, nil
+		return nil, nil
 	} else if err != nil {
-		return false, err
+		return nil, err
 	}
 	var e Entry
 	switch err := json.Unmarshal(b, &e); {
 	case !ValidAlertID(id):
 		o.loadErrors = append(o.loadErrors, o.dir.Quarantine(name, "file name is not an alert id"))
-		return false, nil
+		return nil, nil
 	case err != nil:
 		o.loadErrors = append(o.loadErrors, o.dir.Quarantine(name, "undecodable entry: "+err.Error()))
-		return false, nil
+		return nil, nil
 	case e.Doc.AlertID != id:
 		o.loadErrors = append(o.loadErrors, o.dir.Quarantine(name, fmt.Sprintf("alert_id %q does not match the file name", e.Doc.AlertID)))
-		return false, nil
+		return nil, nil
 	}
-	switch {
-	case o.delivered.known(id) || (e.DeadLettered.IsZero() && o.deadIDs[id]):
-		// A crash between recording the outcome and removing the file.
-		o.note(o.dir.Remove(name))
-		return false, nil
-	case !e.DeadLettered.IsZero():
-		// Moved back from dead-letter/ by hand: a fresh start, except
-		// for the notifiers that already delivered it.
-		e = Entry{Doc: e.Doc, Queued: now, Acked: e.Acked}
-		b, err := json.Marshal(&e)
-		if err == nil {
-			err = o.dir.Write(name, b)
-		}
-		o.note(err)
-	}
-	if o.book.Complete(&e) {
-		return true, nil
-	}
-	o.book.Add(&e, false)
-	return false, nil
+	return &e, nil
 }
 
 func (o *Outbox) note(err error) {
@@ -360,7 +436,8 @@ func (o *Outbox) commitLoop() {
 	}
 }
 
-// commit writes one batch: every change queued so far.
+// commit writes one batch: every change queued so far, appended to the
+// journal with one fsync.
 func (o *Outbox) commit() {
 	if o.beforeCommit != nil {
 		o.beforeCommit()
@@ -373,16 +450,15 @@ func (o *Outbox) commit() {
 		return
 	}
 	upto := ops[len(ops)-1].seq
-	// The last change of each id decides what its file becomes.
+	// The last change of each id decides what its record becomes.
 	last := make(map[string]*op, len(ops))
 	for _, p := range ops {
 		last[p.id] = p
 	}
-	var files []state.File
-	var fileOps []*op
+	var writes, finishes, deads []*op
+	var entries []Entry // copies of the entries of writes (nil: opRedrive)
 	var finished []string
 	var finishedAt []time.Time
-	var deads []*op
 	for _, p := range ops {
 		if last[p.id] != p {
 			continue
@@ -393,61 +469,77 @@ func (o *Outbox) commit() {
 			if e == nil { // finished or dead-lettered since: a later op
 				continue
 			}
-			b, err := json.Marshal(e)
-			if err != nil {
-				p.err = err
-				continue
-			}
-			files = append(files, state.File{Name: p.id + entrySuffix, Payload: b})
-			fileOps = append(fileOps, p)
+			writes, entries = append(writes, p), append(entries, e.Clone())
+		case opRedrive:
+			writes, entries = append(writes, p), append(entries, Entry{})
 		case opFinish:
 			finished = append(finished, p.id)
 			finishedAt = append(finishedAt, p.at)
+			finishes = append(finishes, p)
 		case opDead:
 			deads = append(deads, p)
 		}
 	}
 	o.mu.Unlock()
 
+	// Encoded outside the lock too, from the copies.
+	b := batch{buf: make([]byte, 0, len(writes)*1024)}
+	for i, p := range writes {
+		body := p.dead
+		if p.kind == opWrite {
+			var err error
+			if body, err = json.Marshal(&entries[i]); err != nil {
+				p.err = err
+				continue
+			}
+		}
+		b.add(p.id, recEntry, body)
+	}
+
 	// Outside the lock: the engine's PutLater never waits for a disk.
-	// The delivery records and dead-letter copies come before the
-	// removals they allow (a crash in between leaves entry files that the
-	// next start removes); when they fail, the entry files stay, so the
-	// next start finishes them.
-	var removes []string
+	// The delivery records and dead-letter files come before the removal
+	// records they allow (a crash in between leaves entries that the next
+	// start drops); when they fail, the entries stay, so the next start
+	// finishes them.
 	var journalErr error
 	if len(finished) > 0 {
 		if journalErr = o.delivered.journal(finished, finishedAt); journalErr == nil {
 			for _, id := range finished {
-				removes = append(removes, id+entrySuffix)
+				b.add(id, recRemove, []byte(id))
 			}
 		}
 	}
 	for _, p := range deads {
 		if p.err = o.dead.Write(p.id+entrySuffix, p.dead); p.err == nil {
-			removes = append(removes, p.id+entrySuffix)
+			b.add(p.id, recRemove, []byte(p.id))
 		}
 	}
-	werrs, dirErr := o.dir.Commit(files, removes)
+	var appendErr, compactErr error
+	if len(b.buf) > 0 {
+		appendErr = o.jr.append(b.buf, b.recs)
+	}
+	if appendErr == nil && o.jr.due() {
+		compactErr = o.jr.compact()
+	}
 
 	o.mu.Lock()
 	var failed []error
 	released := false
-	for i, p := range fileOps {
-		p.err = errors.Join(werrs[i], dirErr)
+	for _, p := range writes {
+		if p.err == nil {
+			p.err = appendErr
+		}
 		if e := o.book.Entry(p.id); e != nil && e.held {
 			e.held = false // durable, or failed and delivered from memory
 			released = true
 		}
 	}
-	for _, p := range ops {
-		if last[p.id] != p {
-			continue
-		}
-		if p.kind == opFinish {
-			p.err = errors.Join(journalErr, dirErr)
-		} else if p.kind == opDead && p.err == nil {
-			p.err = dirErr
+	for _, p := range finishes {
+		p.err = errors.Join(journalErr, appendErr)
+	}
+	for _, p := range deads {
+		if p.err == nil {
+			p.err = appendErr
 		}
 	}
 	for _, p := range ops {
@@ -457,6 +549,9 @@ func (o *Outbox) commit() {
 		if p.err != nil && !p.wait {
 			failed = append(failed, fmt.Errorf("outbox commit %s: %w", p.id, p.err))
 		}
+	}
+	if compactErr != nil {
+		failed = append(failed, fmt.Errorf("outbox: %w", compactErr))
 	}
 	if len(finished) > 0 && journalErr == nil {
 		// Amortized: rarely writes, and then under the lock.
@@ -485,6 +580,18 @@ func (o *Outbox) commit() {
 	o.done = upto
 	o.committed.Broadcast()
 	o.mu.Unlock()
+}
+
+// batch is the records of one commit, appended with one write.
+type batch struct {
+	buf  []byte
+	recs []batchRec
+}
+
+func (b *batch) add(id string, kind byte, body []byte) {
+	off := len(b.buf)
+	b.buf = appendRecord(b.buf, kind, body)
+	b.recs = append(b.recs, batchRec{id: id, kind: kind, off: off, size: len(b.buf) - off})
 }
 
 // Ack records that notifier delivered alert id, and reports whether the
@@ -632,5 +739,5 @@ func (o *Outbox) Close() error {
 		o.committed.Wait()
 	}
 	o.mu.Unlock()
-	return o.dir.Close()
+	return errors.Join(o.jr.close(), o.dir.Close())
 }

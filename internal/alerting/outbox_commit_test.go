@@ -41,7 +41,7 @@ func TestOutboxPutLater(t *testing.T) {
 		if p := o.Pending(); len(p) != 0 || o.Len() != 3 {
 			t.Fatalf("before the commit: Pending %v, Len %d; want none pending of 3 queued", ids(p), o.Len())
 		}
-		if fileExists(t, filepath.Join(dir, testDoc(1).AlertID+".json")) || woken.Load() != 0 {
+		if onDisk(t, dir, testDoc(1).AlertID) || woken.Load() != 0 {
 			t.Fatal("written or announced before the commit")
 		}
 		close(release)
@@ -53,7 +53,7 @@ func TestOutboxPutLater(t *testing.T) {
 			t.Fatalf("after Sync: Pending %v; want the three in order", ids(p))
 		}
 		for n := 1; n <= 3; n++ {
-			if !fileExists(t, filepath.Join(dir, testDoc(n).AlertID+".json")) {
+			if !onDisk(t, dir, testDoc(n).AlertID) {
 				t.Errorf("alert %d not on disk after Sync", n)
 			}
 		}
@@ -70,7 +70,7 @@ func TestOutboxPutLater(t *testing.T) {
 			t.Fatal(err)
 		}
 		for n := 1; n <= 3; n++ {
-			if fileExists(t, filepath.Join(dir, testDoc(n).AlertID+".json")) {
+			if onDisk(t, dir, testDoc(n).AlertID) {
 				t.Errorf("alert %d still on disk after its ack was committed", n)
 			}
 		}

@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -60,15 +61,25 @@ func fileExists(t *testing.T, path string) bool {
 	return err == nil
 }
 
+// onDisk reports whether alert id is pending in the outbox directory dir,
+// as a tool reading it beside the daemon finds it.
+func onDisk(t *testing.T, dir, id string) bool {
+	t.Helper()
+	es, err := ReadPending(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.ContainsFunc(es, func(e Entry) bool { return e.Doc.AlertID == id })
+}
+
 func TestOutboxPutAck(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "outbox")
 	o := openOutbox(t, dir, "stdout", "sns")
 	doc := testDoc(1)
-	file := filepath.Join(dir, doc.AlertID+".json")
 
 	mustPut(t, o, doc, t0)
-	if !fileExists(t, file) {
-		t.Fatalf("%s not written by Put", file)
+	if !onDisk(t, dir, doc.AlertID) {
+		t.Fatalf("%s not written by Put", doc.AlertID)
 	}
 	if ok, err := o.Put(doc, t0); ok || err != nil {
 		t.Errorf("second Put of a pending id = %v, %v; want false, nil", ok, err)
@@ -88,8 +99,8 @@ func TestOutboxPutAck(t *testing.T) {
 	if err := o.Sync(); err != nil { // an Ack is on disk at the next commit
 		t.Fatal(err)
 	}
-	if o.Len() != 0 || fileExists(t, file) {
-		t.Errorf("after every ack: Len %d, file exists %v; want 0, false", o.Len(), fileExists(t, file))
+	if o.Len() != 0 || onDisk(t, dir, doc.AlertID) {
+		t.Errorf("after every ack: Len %d, on disk %v; want 0, false", o.Len(), onDisk(t, dir, doc.AlertID))
 	}
 	if ok, err := o.Put(doc, t0.Add(time.Hour)); ok || err != nil {
 		t.Errorf("Put of a delivered id = %v, %v; want false, nil", ok, err)
@@ -255,31 +266,42 @@ func TestOutboxCompaction(t *testing.T) {
 	}
 }
 
-// Corrupt entries are moved aside and reported; the others load.
+// writeEntryFile writes e as an entry file of an earlier version (or one
+// moved back from dead-letter/) into the outbox directory dir.
+func writeEntryFile(t *testing.T, dir string, e Entry) string {
+	t.Helper()
+	d, err := state.OpenUnlocked(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Write(e.Doc.AlertID+".json", b); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, e.Doc.AlertID+".json")
+}
+
+// Corrupt entry files are moved aside and reported; the others load.
 func TestOutboxCorruptEntry(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "outbox")
-	o := openOutbox(t, dir, "stdout")
+	openOutbox(t, dir, "stdout").Close()
 	for n := 1; n <= 3; n++ {
-		mustPut(t, o, testDoc(n), t0)
+		writeEntryFile(t, dir, Entry{Doc: testDoc(n), Queued: t0})
 	}
-	o.Close()
 	bad := filepath.Join(dir, testDoc(2).AlertID+".json")
 	b, _ := os.ReadFile(bad)
 	b[len(b)-3] ^= 0x20 // one flipped bit in the payload
 	os.WriteFile(bad, b, 0o600)
 	os.WriteFile(filepath.Join(dir, "not an id.json"), []byte("x"), 0o600)
 	// Well framed, but for another id than its name says.
-	sd, err := state.Open(filepath.Join(t.TempDir(), "scratch"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sd.Close()
-	mismatch := filepath.Join(dir, testDoc(9).AlertID+".json")
-	sd.Write("m", []byte(`{"doc":{"alert_id":"`+testDoc(8).AlertID+`"}}`))
-	raw, _ := os.ReadFile(filepath.Join(sd.Path(), "m"))
+	mismatch := writeEntryFile(t, dir, Entry{Doc: testDoc(9)})
+	raw, _ := os.ReadFile(writeEntryFile(t, t.TempDir(), Entry{Doc: testDoc(8)}))
 	os.WriteFile(mismatch, raw, 0o600)
 
-	o = openOutbox(t, dir, "stdout")
+	o := openOutbox(t, dir, "stdout")
 	if got, want := ids(o.Pending()), []string{testDoc(1).AlertID, testDoc(3).AlertID}; !slices.Equal(got, want) {
 		t.Errorf("pending %v, want %v", got, want)
 	}
@@ -299,8 +321,28 @@ func TestOutboxCorruptEntry(t *testing.T) {
 	}
 }
 
-// A crash between recording an outcome and removing the entry file is
-// finished at the next start.
+// segmentFiles returns the journal segments in the outbox directory dir.
+func segmentFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, journalPrefix+"*"+journalSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// onlySegment returns the one journal segment of the outbox directory dir.
+func onlySegment(t *testing.T, dir string) string {
+	t.Helper()
+	m := segmentFiles(t, dir)
+	if len(m) != 1 {
+		t.Fatalf("journal segments %v, want one", m)
+	}
+	return m[0]
+}
+
+// A crash between recording an outcome (delivered ids, dead-letter file)
+// and journalling the removal is finished at the next start.
 func TestOutboxInterruptedRemoval(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "outbox")
 	o := openOutbox(t, dir, "stdout", "sns")
@@ -309,14 +351,10 @@ func TestOutboxInterruptedRemoval(t *testing.T) {
 	mustPut(t, o, b, t0)
 	mustPut(t, o, c, t0)
 	o.Close()
-	save := func(id string) []byte {
-		raw, err := os.ReadFile(filepath.Join(dir, id+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return raw
+	before, err := os.ReadFile(onlySegment(t, dir))
+	if err != nil {
+		t.Fatal(err)
 	}
-	rawA, rawB := save(a.AlertID), save(b.AlertID)
 
 	o = openOutbox(t, dir, "stdout", "sns")
 	o.Ack(a.AlertID, "stdout", t0)
@@ -324,18 +362,19 @@ func TestOutboxInterruptedRemoval(t *testing.T) {
 	o.DeadLetter(b.AlertID, "test")
 	o.Ack(c.AlertID, "stdout", t0)
 	o.Close()
-	// Put the files back as if the removals had not happened.
-	os.WriteFile(filepath.Join(dir, a.AlertID+".json"), rawA, 0o600)
-	os.WriteFile(filepath.Join(dir, b.AlertID+".json"), rawB, 0o600)
+	// Put the journal back as if the removal records had not been written.
+	seg := onlySegment(t, dir)
+	if err := os.WriteFile(seg, before, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	o = openOutbox(t, dir, "stdout", "sns")
 	if got := ids(o.Pending()); !slices.Equal(got, []string{c.AlertID}) {
 		t.Errorf("pending %v, want only %s", got, c.AlertID)
 	}
-	for _, id := range []string{a.AlertID, b.AlertID} {
-		if fileExists(t, filepath.Join(dir, id+".json")) {
-			t.Errorf("stale entry file %s not removed", id)
-		}
+	o.Close()
+	if es, err := ReadPending(dir); err != nil || !slices.Equal(ids(es), []string{c.AlertID}) {
+		t.Errorf("journal after the open holds %v (%v), want only %s", ids(es), err, c.AlertID)
 	}
 }
 
@@ -368,7 +407,7 @@ func TestOutboxDeadLetterRedrive(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := filepath.Join(dir, "dead-letter", doc.AlertID+".json")
-	if o.Len() != 0 || fileExists(t, filepath.Join(dir, doc.AlertID+".json")) || !fileExists(t, dead) {
+	if o.Len() != 0 || onDisk(t, dir, doc.AlertID) || !fileExists(t, dead) {
 		t.Fatalf("after DeadLetter: Len %d; want the file moved to %s", o.Len(), dead)
 	}
 	if o.DeadLetters() != 1 {

@@ -12,7 +12,7 @@ import (
 // Redrive moves dead letter id back into the outbox while it is open: the
 // alert starts over (queued at now, no attempts or rejections) except for
 // the notifiers that already acked it, and OnDurable is called so the
-// dispatcher sends it. The file is written first with its dead-letter mark,
+// dispatcher sends it. It is journalled first with its dead-letter mark,
 // as a hand-made move is (docs/delivery.md, "Dead letters"), so a crash
 // before the dead letter is removed re-drives it at the next start.
 func (o *Outbox) Redrive(id string, now time.Time) error {
@@ -21,10 +21,20 @@ func (o *Outbox) Redrive(id string, now time.Time) error {
 		o.mu.Unlock()
 		return fmt.Errorf("outbox redrive %s: no such dead letter", id)
 	}
-	e, err := moveBack(o.dir, o.dead, id)
+	b, err := o.dead.Read(id + entrySuffix)
+	var e Entry
+	if err == nil {
+		err = json.Unmarshal(b, &e)
+	}
+	if err == nil {
+		err = o.await(o.enqueue(&op{kind: opRedrive, id: id, dead: b}))
+	}
+	if err == nil {
+		err = o.dead.Remove(id + entrySuffix)
+	}
 	if err != nil {
 		o.mu.Unlock()
-		return err
+		return fmt.Errorf("outbox redrive %s: %w", id, err)
 	}
 	delete(o.deadIDs, id)
 	o.book.Add(&Entry{Doc: e.Doc, Queued: now.UTC(), Acked: e.Acked}, false)
@@ -50,33 +60,23 @@ func (o *Outbox) DropDeadLetter(id string) error {
 	return nil
 }
 
-// moveBack writes dead letter id, mark and all, into dir, then removes it
-// from dead, and returns the entry.
-func moveBack(dir, dead *state.Dir, id string) (Entry, error) {
-	b, err := dead.Read(id + entrySuffix)
-	var e Entry
-	if err == nil {
-		err = json.Unmarshal(b, &e)
-	}
-	if err == nil {
-		err = dir.Write(id+entrySuffix, b)
-	}
-	if err == nil {
-		err = dead.Remove(id + entrySuffix)
-	}
-	if err != nil {
-		return Entry{}, fmt.Errorf("outbox redrive %s: %w", id, err)
-	}
-	return e, nil
-}
-
 // RedriveClosed moves dead letter id back into the outbox directory dir,
 // which the caller opened with state.Open (holding its lock: no daemon has
-// it open); the next start sends it.
+// it open), as an entry file with its dead-letter mark, which the next
+// start takes into the journal and sends.
 func RedriveClosed(dir *state.Dir, id string) error {
 	return withClosed(dir, id, func(d, dead *state.Dir) error {
-		_, err := moveBack(d, dead, id)
-		return err
+		b, err := dead.Read(id + entrySuffix)
+		if err == nil {
+			err = d.Write(id+entrySuffix, b)
+		}
+		if err == nil {
+			err = dead.Remove(id + entrySuffix)
+		}
+		if err != nil {
+			return fmt.Errorf("outbox redrive %s: %w", id, err)
+		}
+		return nil
 	})
 }
 

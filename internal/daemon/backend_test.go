@@ -3,7 +3,6 @@ package daemon
 import (
 	"fmt"
 	"github.com/secwatch/secwatch/internal/alerting"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,12 +20,11 @@ func TestCheckpointWaitsForOutbox(t *testing.T) {
 	const n = 200
 	q := queueThenCheckpoint(t, b, n)
 	defer q.Close()
-	missing := 0
-	for i := range n {
-		if _, err := os.Stat(filepath.Join(b.dir.Path(), "outbox", fmt.Sprintf("%032x.json", i))); err != nil {
-			missing++
-		}
+	stored, err := alerting.ReadPending(filepath.Join(b.dir.Path(), "outbox"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	missing := n - len(stored)
 	if missing > 0 {
 		t.Errorf("%d of %d alerts queued before the checkpoint were not on disk when it was saved", missing, n)
 	}

@@ -816,8 +816,8 @@ func TestCorruptCheckpoint(t *testing.T) {
 	}
 }
 
-// TestCorruptOutboxEntry damages one pending alert in the outbox: it is
-// moved aside and logged, and the others are delivered.
+// TestCorruptOutboxEntry damages the journal record of one pending alert:
+// the segment is moved aside and logged, and the others are delivered.
 func TestCorruptOutboxEntry(t *testing.T) {
 	t.Parallel()
 	tb := newTestbed(t, burstRule)
@@ -841,12 +841,16 @@ func TestCorruptOutboxEntry(t *testing.T) {
 	if err := ob.Close(); err != nil {
 		t.Fatal(err)
 	}
-	bad := filepath.Join(dir, ids[1]+".json")
+	segs, err := filepath.Glob(filepath.Join(dir, "journal-*.log"))
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("journal segments %v (%v), want one", segs, err)
+	}
+	bad := segs[0]
 	b, err := os.ReadFile(bad)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[len(b)-3] ^= 0x01
+	b[strings.Index(string(b), `"`+ids[1]+`"`)+1] ^= 0x01 // in the record of ids[1]
 	writeFile(t, bad, string(b))
 
 	in := start(t, cfg, nil)
@@ -863,15 +867,13 @@ func TestCorruptOutboxEntry(t *testing.T) {
 		t.Errorf("delivered: got %v, want %v", got, want)
 	}
 	if _, err := os.Stat(bad + ".corrupt-1"); err != nil {
-		t.Errorf("corrupt entry not moved aside: %v", err)
+		t.Errorf("damaged journal segment not moved aside: %v", err)
 	}
-	if p := in.logEntries("outbox entry unusable; moved aside"); len(p) != 1 || !strings.Contains(fmt.Sprint(p[0]["error"]), ids[1]+".json") {
-		t.Errorf("logged: %v, want one problem naming %s.json", p, ids[1])
+	if p := in.logEntries("outbox entry unusable; moved aside"); len(p) != 1 || !strings.Contains(fmt.Sprint(p[0]["error"]), filepath.Base(bad)) {
+		t.Errorf("logged: %v, want one problem naming %s", p, filepath.Base(bad))
 	}
-	for _, id := range ids {
-		if _, err := os.Stat(filepath.Join(dir, id+".json")); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s.json still in the outbox (stat: %v)", id, err)
-		}
+	if left := pendingFiles(t, tb.state); len(left) != 0 {
+		t.Errorf("still pending in the outbox: %v", left)
 	}
 }
 
@@ -1044,13 +1046,13 @@ func (n *blockingNotifier) delivered() []string {
 // pendingFiles lists the alerts in the outbox directory.
 func pendingFiles(t *testing.T, stateDir string) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(stateDir, "outbox", "*.json"))
+	es, err := alerting.ReadPending(filepath.Join(stateDir, "outbox"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
-	for _, p := range m {
-		ids = append(ids, strings.TrimSuffix(filepath.Base(p), ".json"))
+	for _, e := range es {
+		ids = append(ids, e.Doc.AlertID)
 	}
 	slices.Sort(ids)
 	return ids
