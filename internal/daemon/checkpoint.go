@@ -21,11 +21,12 @@ import (
 //	"SWCK2\n" <uvarint length of meta> <meta: JSON of everything but the engine>
 //	<the engine's state in rules' binary snapshot encoding, to the end>
 //
-// The engine part is written straight from the engine (rules.AppendSnapshot)
+// The engine part is encoded, by the goroutine that writes, from an image
+// of the engine's state copied out on the engine goroutine (rules.Image),
 // into a buffer reused from checkpoint to checkpoint, and streamed into the
-// state file (state.Dir.WriteStream), so a checkpoint costs memory of the
-// order of its compact encoding, once, instead of a deep copy of the state
-// plus its JSON.
+// state file (state.Dir.WriteStream): the engine stops only for the copy,
+// and a checkpoint costs memory of the order of the state and its compact
+// encoding, with no garbage of that size.
 const (
 	checkpointVersionJSON = 1
 	checkpointVersion     = 2
@@ -52,14 +53,20 @@ type checkpoint struct {
 	Cursors map[string]map[string]json.RawMessage `json:"cursors"`          // per source and key, opaque
 	Flood   json.RawMessage                       `json:"flood,omitempty"`
 
-	// engine is the engine's state in the binary snapshot encoding, as
-	// taken on the engine goroutine; nil for a decoded checkpoint.
+	// image is the engine's state as captured on the engine goroutine, and
+	// engine its binary snapshot encoding, made from the image by
+	// writeCheckpoint on the goroutine that writes. Both nil for a decoded
+	// checkpoint; engine alone in tests.
+	image  *rules.Image
 	engine []byte
 }
 
 // writeCheckpoint writes ck in the version 2 format to w.
 func writeCheckpoint(w io.Writer, ck *checkpoint) error {
 	ck.Version = checkpointVersion
+	if ck.image != nil {
+		ck.engine = ck.image.AppendTo(ck.engine[:0])
+	}
 	eng := ck.engine
 	if eng == nil && ck.Engine != nil {
 		eng = rules.EncodeSnapshot(nil, ck.Engine)

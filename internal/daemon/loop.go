@@ -36,8 +36,9 @@ type engineLoop struct {
 	ckMu   sync.Mutex
 	ckNext *checkpoint // the newest snapshot not yet written
 	ckBusy bool
-	ckBuf  []byte      // a written checkpoint's engine buffer, for the next one
-	retry  atomic.Bool // a write failed: write again at the next tick
+	ckImg  *rules.Image // a written checkpoint's engine image, for the next one
+	ckBuf  []byte       // and its encoding's buffer
+	retry  atomic.Bool  // a write failed: write again at the next tick
 
 	hard hardening // eviction alerts, far-future events (hardening.go)
 	mute *silencer // nil: no silences (the redis backend)
@@ -185,29 +186,36 @@ func (l *engineLoop) snapshot() (*checkpoint, error) {
 	}
 	l.seq++
 	l.dirty = false
-	// The engine's state in its compact binary encoding, into the buffer
-	// of an earlier checkpoint: no deep copy, and no new garbage of the
-	// state's size every interval.
+	// The engine's state copied into the image of an earlier checkpoint:
+	// the engine stops for the copy only (the encoding is the writer's),
+	// and makes no garbage of the state's size every interval.
 	l.ckMu.Lock()
-	buf := l.ckBuf
-	l.ckBuf = nil
+	img, buf := l.ckImg, l.ckBuf
+	l.ckImg, l.ckBuf = nil, nil
 	l.ckMu.Unlock()
-	eng := l.engine.AppendSnapshot(buf[:0])
-	return &checkpoint{Seq: l.seq, Saved: time.Now().UTC(), engine: eng, Cursors: cursors, Flood: flood}, nil
+	if img == nil {
+		img = new(rules.Image)
+	}
+	l.engine.Capture(img)
+	return &checkpoint{Seq: l.seq, Saved: time.Now().UTC(), image: img, engine: buf, Cursors: cursors, Flood: flood}, nil
 }
 
-// recycle keeps the engine buffer of a checkpoint that was written (or
-// replaced before it was) for the next snapshot. ck must not be used after.
+// recycle keeps the engine image and buffer of a checkpoint that was
+// written (or replaced before it was) for the next snapshot. ck must not be
+// used after.
 func (l *engineLoop) recycle(ck *checkpoint) {
-	if ck == nil || ck.engine == nil {
+	if ck == nil {
 		return
 	}
 	l.ckMu.Lock()
+	if ck.image != nil {
+		l.ckImg = ck.image
+	}
 	if cap(ck.engine) > cap(l.ckBuf) {
 		l.ckBuf = ck.engine
 	}
 	l.ckMu.Unlock()
-	ck.engine = nil
+	ck.image, ck.engine = nil, nil
 }
 
 // checkpoint writes a checkpoint now and waits for it (at shutdown, and
@@ -223,8 +231,8 @@ func (l *engineLoop) checkpoint() error {
 	return err
 }
 
-// checkpointAsync takes the snapshot on the engine goroutine and leaves
-// encoding and the fsynced write to another goroutine, so that the engine
+// checkpointAsync takes the snapshot (a copy) on the engine goroutine and
+// leaves encoding and the fsynced write to another goroutine, so that the engine
 // keeps observing meanwhile. Writes never overlap and happen in order; a
 // snapshot taken while one is in flight replaces any older one waiting.
 func (l *engineLoop) checkpointAsync() {
