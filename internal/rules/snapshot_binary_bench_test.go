@@ -81,6 +81,7 @@ func BenchmarkCheckpointEncode(b *testing.B) {
 	// The engine's pause per checkpoint now: the copy into a reused image.
 	b.Run("capture", func(b *testing.B) {
 		var img Image
+		e.Capture(&img) // grown: the daemon reuses its images
 		for b.Loop() {
 			e.Capture(&img)
 		}

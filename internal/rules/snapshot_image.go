@@ -48,7 +48,7 @@ type imageGroup struct {
 // Capture copies the engine's state into img, replacing what it held. It
 // allocates only while img's memory grows.
 func (e *Engine) Capture(img *Image) {
-	clear(img.strs) // let go of the previous capture's strings
+	old := img.strs
 	*img = Image{
 		now: e.now, clock: e.clock, seq: e.seq,
 		rules: img.rules[:0], groups: img.groups[:0],
@@ -68,6 +68,9 @@ func (e *Engine) Capture(img *Image) {
 			rs.sealed = sealed // restored groups swept or evicted since
 		}
 		img.rules = append(img.rules, ir)
+	}
+	if n := len(img.strs); n < len(old) {
+		clear(old[n:]) // let go of the previous capture's strings
 	}
 }
 
