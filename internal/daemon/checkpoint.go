@@ -54,19 +54,28 @@ type checkpoint struct {
 	Flood   json.RawMessage                       `json:"flood,omitempty"`
 
 	// image is the engine's state as captured on the engine goroutine, and
-	// engine its binary snapshot encoding, made from the image by
-	// writeCheckpoint on the goroutine that writes. Both nil for a decoded
-	// checkpoint; engine alone in tests.
+	// engine its binary snapshot encoding, made from the image on the
+	// goroutine that writes (encodeEngine). Both nil for a decoded
+	// checkpoint.
 	image  *rules.Image
 	engine []byte
+}
+
+// encodeEngine encodes ck's engine image into ck.engine (reusing its
+// memory) and returns the image, which ck no longer holds; nil when ck has
+// none.
+func (ck *checkpoint) encodeEngine() *rules.Image {
+	img := ck.image
+	if img != nil {
+		ck.engine = img.AppendTo(ck.engine[:0])
+		ck.image = nil
+	}
+	return img
 }
 
 // writeCheckpoint writes ck in the version 2 format to w.
 func writeCheckpoint(w io.Writer, ck *checkpoint) error {
 	ck.Version = checkpointVersion
-	if ck.image != nil {
-		ck.engine = ck.image.AppendTo(ck.engine[:0])
-	}
 	eng := ck.engine
 	if eng == nil && ck.Engine != nil {
 		eng = rules.EncodeSnapshot(nil, ck.Engine)

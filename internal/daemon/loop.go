@@ -188,10 +188,20 @@ func (l *engineLoop) snapshot() (*checkpoint, error) {
 	l.dirty = false
 	// The engine's state copied into the image of an earlier checkpoint:
 	// the engine stops for the copy only (the encoding is the writer's),
-	// and makes no garbage of the state's size every interval.
+	// and makes no garbage of the state's size every interval. A
+	// checkpoint still waiting to be written is replaced by this one: its
+	// image is reused, so that at most two images exist (this one and the
+	// one the writer encodes).
 	l.ckMu.Lock()
-	img, buf := l.ckImg, l.ckBuf
-	l.ckImg, l.ckBuf = nil, nil
+	var img *rules.Image
+	var buf []byte
+	if w := l.ckNext; w != nil {
+		l.ckNext = nil
+		img, buf = w.image, w.engine
+	} else {
+		img, buf = l.ckImg, l.ckBuf
+		l.ckImg, l.ckBuf = nil, nil
+	}
 	l.ckMu.Unlock()
 	if img == nil {
 		img = new(rules.Image)
@@ -200,22 +210,15 @@ func (l *engineLoop) snapshot() (*checkpoint, error) {
 	return &checkpoint{Seq: l.seq, Saved: time.Now().UTC(), image: img, engine: buf, Cursors: cursors, Flood: flood}, nil
 }
 
-// recycle keeps the engine image and buffer of a checkpoint that was
-// written (or replaced before it was) for the next snapshot. ck must not be
-// used after.
+// recycle keeps the engine buffer of a checkpoint that was written for the
+// next snapshot. ck must not be used after.
 func (l *engineLoop) recycle(ck *checkpoint) {
-	if ck == nil {
-		return
-	}
 	l.ckMu.Lock()
-	if ck.image != nil {
-		l.ckImg = ck.image
-	}
 	if cap(ck.engine) > cap(l.ckBuf) {
 		l.ckBuf = ck.engine
 	}
 	l.ckMu.Unlock()
-	ck.image, ck.engine = nil, nil
+	ck.engine = nil
 }
 
 // checkpoint writes a checkpoint now and waits for it (at shutdown, and
@@ -243,11 +246,9 @@ func (l *engineLoop) checkpointAsync() {
 		return
 	}
 	l.ckMu.Lock()
-	old := l.ckNext
-	l.ckNext = ck
+	l.ckNext = ck // snapshot took any older one waiting
 	if l.ckBusy {
 		l.ckMu.Unlock()
-		l.recycle(old)
 		return
 	}
 	l.ckBusy = true
@@ -275,6 +276,13 @@ func (l *engineLoop) checkpointAsync() {
 }
 
 func (l *engineLoop) write(ck *checkpoint) error {
+	// Encoded before the write waits for the outbox and the disk, so that
+	// the image is free for the next snapshot meanwhile.
+	if img := ck.encodeEngine(); img != nil {
+		l.ckMu.Lock()
+		l.ckImg = img
+		l.ckMu.Unlock()
+	}
 	if err := l.store.saveCheckpoint(ck); err != nil {
 		l.metrics.checkpointFailures.Add(1)
 		return err
