@@ -36,8 +36,9 @@ type engineLoop struct {
 	ckMu   sync.Mutex
 	ckNext *checkpoint // the newest snapshot not yet written
 	ckBusy bool
-	ckImg  *rules.Image // a written checkpoint's engine image, for the next one
-	ckBuf  []byte       // and its encoding's buffer
+	ckImg  *rules.Image // the engine image, when free (ckOut false)
+	ckOut  bool         // the image is held by a checkpoint not yet encoded
+	ckBuf  []byte       // a written checkpoint's encoding buffer, for the next one
 	retry  atomic.Bool  // a write failed: write again at the next tick
 
 	hard hardening // eviction alerts, far-future events (hardening.go)
@@ -163,9 +164,10 @@ func (l *engineLoop) put(doc alerting.Document) {
 	}
 }
 
-// snapshot captures everything a checkpoint holds. It runs on the engine
+// snapshot captures everything a checkpoint holds, the engine's state into
+// img (takeImage), whose checkpoint it becomes. It runs on the engine
 // goroutine and shares nothing the engine goes on changing.
-func (l *engineLoop) snapshot() (*checkpoint, error) {
+func (l *engineLoop) snapshot(img *rules.Image, buf []byte) (*checkpoint, error) {
 	flood, err := l.flood.MarshalJSON()
 	if err != nil {
 		return nil, err
@@ -186,51 +188,63 @@ func (l *engineLoop) snapshot() (*checkpoint, error) {
 	}
 	l.seq++
 	l.dirty = false
-	// The engine's state copied into the image of an earlier checkpoint:
-	// the engine stops for the copy only (the encoding is the writer's),
-	// and makes no garbage of the state's size every interval. A
-	// checkpoint still waiting to be written is replaced by this one: its
-	// image is reused, so that at most two images exist (this one and the
-	// one the writer encodes).
-	l.ckMu.Lock()
-	var img *rules.Image
-	var buf []byte
-	if w := l.ckNext; w != nil {
-		l.ckNext = nil
-		img, buf = w.image, w.engine
-	} else {
-		img, buf = l.ckImg, l.ckBuf
-		l.ckImg, l.ckBuf = nil, nil
-	}
-	l.ckMu.Unlock()
-	if img == nil {
-		img = new(rules.Image)
-	}
+	// A copy only: the encoding is the writer's.
 	l.engine.Capture(img)
 	return &checkpoint{Seq: l.seq, Saved: time.Now().UTC(), image: img, engine: buf, Cursors: cursors, Flood: flood}, nil
 }
 
-// recycle keeps the engine buffer of a checkpoint that was written for the
-// next snapshot. ck must not be used after.
-func (l *engineLoop) recycle(ck *checkpoint) {
+// takeImage returns the engine image to capture into and a buffer for its
+// encoding: those of a checkpoint still waiting to be written, which the
+// new one replaces, or the free ones. There is one image, reused from
+// checkpoint to checkpoint (it costs about the state's size); ok is false
+// while the writer encodes it.
+func (l *engineLoop) takeImage() (img *rules.Image, buf []byte, ok bool) {
 	l.ckMu.Lock()
-	if cap(ck.engine) > cap(l.ckBuf) {
-		l.ckBuf = ck.engine
+	defer l.ckMu.Unlock()
+	if w := l.ckNext; w != nil {
+		l.ckNext = nil
+		return w.image, w.engine, true
+	}
+	if l.ckOut {
+		return nil, nil, false
+	}
+	img, buf = l.ckImg, l.ckBuf
+	if img == nil {
+		img = new(rules.Image)
+	}
+	l.ckImg, l.ckBuf, l.ckOut = nil, nil, true
+	return img, buf, true
+}
+
+// give takes back the image (nil: none) and a buffer for the next
+// snapshot.
+func (l *engineLoop) give(img *rules.Image, buf []byte) {
+	l.ckMu.Lock()
+	if img != nil {
+		l.ckImg, l.ckOut = img, false
+	}
+	if cap(buf) > cap(l.ckBuf) {
+		l.ckBuf = buf
 	}
 	l.ckMu.Unlock()
-	ck.engine = nil
 }
 
 // checkpoint writes a checkpoint now and waits for it (at shutdown, and
 // when the set of files changes), after any write still in flight.
 func (l *engineLoop) checkpoint() error {
-	ck, err := l.snapshot()
+	img, buf, ok := l.takeImage()
+	if !ok {
+		l.writes.Wait() // the writer hands the image back before it ends
+		img, buf, _ = l.takeImage()
+	}
+	ck, err := l.snapshot(img, buf)
 	if err != nil {
+		l.give(img, buf)
 		return err
 	}
 	l.writes.Wait()
 	err = l.write(ck)
-	l.recycle(ck)
+	l.give(nil, ck.engine)
 	return err
 }
 
@@ -239,14 +253,19 @@ func (l *engineLoop) checkpoint() error {
 // keeps observing meanwhile. Writes never overlap and happen in order; a
 // snapshot taken while one is in flight replaces any older one waiting.
 func (l *engineLoop) checkpointAsync() {
-	ck, err := l.snapshot()
+	img, buf, ok := l.takeImage()
+	if !ok {
+		return // the writer is encoding the last one: the next tick takes this one
+	}
+	ck, err := l.snapshot(img, buf)
 	if err != nil {
+		l.give(img, buf)
 		l.log.Error().Err(err).Msg("checkpoint failed; will retry")
 		l.retry.Store(true)
 		return
 	}
 	l.ckMu.Lock()
-	l.ckNext = ck // snapshot took any older one waiting
+	l.ckNext = ck // takeImage took any older one waiting
 	if l.ckBusy {
 		l.ckMu.Unlock()
 		return
@@ -270,7 +289,7 @@ func (l *engineLoop) checkpointAsync() {
 				l.log.Error().Err(err).Msg("checkpoint failed; will retry")
 				l.retry.Store(true)
 			}
-			l.recycle(next)
+			l.give(nil, next.engine)
 		}
 	}()
 }
@@ -279,9 +298,7 @@ func (l *engineLoop) write(ck *checkpoint) error {
 	// Encoded before the write waits for the outbox and the disk, so that
 	// the image is free for the next snapshot meanwhile.
 	if img := ck.encodeEngine(); img != nil {
-		l.ckMu.Lock()
-		l.ckImg = img
-		l.ckMu.Unlock()
+		l.give(img, nil)
 	}
 	if err := l.store.saveCheckpoint(ck); err != nil {
 		l.metrics.checkpointFailures.Add(1)
