@@ -255,7 +255,9 @@ func (l *engineLoop) checkpoint() error {
 func (l *engineLoop) checkpointAsync() {
 	img, buf, ok := l.takeImage()
 	if !ok {
-		return // the writer is encoding the last one: the next tick takes this one
+		// The writer is encoding the last one: the next tick takes this one.
+		l.retry.Store(true)
+		return
 	}
 	ck, err := l.snapshot(img, buf)
 	if err != nil {
