@@ -125,29 +125,17 @@ type imageReader struct {
 	str, byt, i64, u32 int
 }
 
-func (r *imageReader) strings(n int32) []string {
-	s := r.img.strs[r.str : r.str+int(n)]
-	r.str += int(n)
-	return s
+// next returns the n items of s from *at on and moves *at past them.
+func next[T any](s []T, at *int, n int) []T {
+	out := s[*at : *at+n]
+	*at += n
+	return out
 }
 
-func (r *imageReader) int64s(n int32) []int64 {
-	s := r.img.ints[r.i64 : r.i64+int(n)]
-	r.i64 += int(n)
-	return s
-}
-
-func (r *imageReader) uint32s(n int32) []uint32 {
-	s := r.img.u32s[r.u32 : r.u32+int(n)]
-	r.u32 += int(n)
-	return s
-}
-
-func (r *imageReader) bytes(n uint32) []byte {
-	s := r.img.bytes[r.byt : r.byt+int(n)]
-	r.byt += int(n)
-	return s
-}
+func (r *imageReader) strings(n int32) []string { return next(r.img.strs, &r.str, int(n)) }
+func (r *imageReader) int64s(n int32) []int64   { return next(r.img.ints, &r.i64, int(n)) }
+func (r *imageReader) uint32s(n int32) []uint32 { return next(r.img.u32s, &r.u32, int(n)) }
+func (r *imageReader) bytes(n uint32) []byte    { return next(r.img.bytes, &r.byt, int(n)) }
 
 // AppendTo appends the image in the binary snapshot encoding to dst and
 // returns the extended slice: the bytes AppendSnapshot would have written
