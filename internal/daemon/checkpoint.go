@@ -21,11 +21,12 @@ import (
 //	"SWCK2\n" <uvarint length of meta> <meta: JSON of everything but the engine>
 //	<the engine's state in rules' binary snapshot encoding, to the end>
 //
-// The engine part is written straight from the engine (rules.AppendSnapshot)
+// The engine part is encoded, by the goroutine that writes, from an image
+// of the engine's state copied out on the engine goroutine (rules.Image),
 // into a buffer reused from checkpoint to checkpoint, and streamed into the
-// state file (state.Dir.WriteStream), so a checkpoint costs memory of the
-// order of its compact encoding, once, instead of a deep copy of the state
-// plus its JSON.
+// state file (state.Dir.WriteStream): the engine stops only for the copy,
+// and a checkpoint costs memory of the order of the state and its compact
+// encoding, with no garbage of that size.
 const (
 	checkpointVersionJSON = 1
 	checkpointVersion     = 2
@@ -52,9 +53,24 @@ type checkpoint struct {
 	Cursors map[string]map[string]json.RawMessage `json:"cursors"`          // per source and key, opaque
 	Flood   json.RawMessage                       `json:"flood,omitempty"`
 
-	// engine is the engine's state in the binary snapshot encoding, as
-	// taken on the engine goroutine; nil for a decoded checkpoint.
+	// image is the engine's state as captured on the engine goroutine, and
+	// engine its binary snapshot encoding, made from the image on the
+	// goroutine that writes (encodeEngine). Both nil for a decoded
+	// checkpoint.
+	image  *rules.Image
 	engine []byte
+}
+
+// encodeEngine encodes ck's engine image into ck.engine (reusing its
+// memory) and returns the image, which ck no longer holds; nil when ck has
+// none.
+func (ck *checkpoint) encodeEngine() *rules.Image {
+	img := ck.image
+	if img != nil {
+		ck.engine = img.AppendTo(ck.engine[:0])
+		ck.image = nil
+	}
+	return img
 }
 
 // writeCheckpoint writes ck in the version 2 format to w.

@@ -36,8 +36,10 @@ type engineLoop struct {
 	ckMu   sync.Mutex
 	ckNext *checkpoint // the newest snapshot not yet written
 	ckBusy bool
-	ckBuf  []byte      // a written checkpoint's engine buffer, for the next one
-	retry  atomic.Bool // a write failed: write again at the next tick
+	ckImg  *rules.Image // the engine image, when free (ckOut false)
+	ckOut  bool         // the image is held by a checkpoint not yet encoded
+	ckBuf  []byte       // a written checkpoint's encoding buffer, for the next one
+	retry  atomic.Bool  // a write failed: write again at the next tick
 
 	hard hardening // eviction alerts, far-future events (hardening.go)
 	mute *silencer // nil: no silences (the redis backend)
@@ -162,9 +164,10 @@ func (l *engineLoop) put(doc alerting.Document) {
 	}
 }
 
-// snapshot captures everything a checkpoint holds. It runs on the engine
+// snapshot captures everything a checkpoint holds, the engine's state into
+// img (takeImage), whose checkpoint it becomes. It runs on the engine
 // goroutine and shares nothing the engine goes on changing.
-func (l *engineLoop) snapshot() (*checkpoint, error) {
+func (l *engineLoop) snapshot(img *rules.Image, buf []byte) (*checkpoint, error) {
 	flood, err := l.flood.MarshalJSON()
 	if err != nil {
 		return nil, err
@@ -185,61 +188,88 @@ func (l *engineLoop) snapshot() (*checkpoint, error) {
 	}
 	l.seq++
 	l.dirty = false
-	// The engine's state in its compact binary encoding, into the buffer
-	// of an earlier checkpoint: no deep copy, and no new garbage of the
-	// state's size every interval.
-	l.ckMu.Lock()
-	buf := l.ckBuf
-	l.ckBuf = nil
-	l.ckMu.Unlock()
-	eng := l.engine.AppendSnapshot(buf[:0])
-	return &checkpoint{Seq: l.seq, Saved: time.Now().UTC(), engine: eng, Cursors: cursors, Flood: flood}, nil
+	// A copy only: the encoding is the writer's.
+	l.engine.Capture(img)
+	return &checkpoint{Seq: l.seq, Saved: time.Now().UTC(), image: img, engine: buf, Cursors: cursors, Flood: flood}, nil
 }
 
-// recycle keeps the engine buffer of a checkpoint that was written (or
-// replaced before it was) for the next snapshot. ck must not be used after.
-func (l *engineLoop) recycle(ck *checkpoint) {
-	if ck == nil || ck.engine == nil {
-		return
-	}
+// takeImage returns the engine image to capture into and a buffer for its
+// encoding: those of a checkpoint still waiting to be written, which the
+// new one replaces, or the free ones. There is one image, reused from
+// checkpoint to checkpoint (it costs about the state's size); ok is false
+// while the writer encodes it.
+func (l *engineLoop) takeImage() (img *rules.Image, buf []byte, ok bool) {
 	l.ckMu.Lock()
-	if cap(ck.engine) > cap(l.ckBuf) {
-		l.ckBuf = ck.engine
+	defer l.ckMu.Unlock()
+	if w := l.ckNext; w != nil {
+		l.ckNext = nil
+		return w.image, w.engine, true
+	}
+	if l.ckOut {
+		return nil, nil, false
+	}
+	img, buf = l.ckImg, l.ckBuf
+	if img == nil {
+		img = new(rules.Image)
+	}
+	l.ckImg, l.ckBuf, l.ckOut = nil, nil, true
+	return img, buf, true
+}
+
+// give takes back the image (nil: none) and a buffer for the next
+// snapshot.
+func (l *engineLoop) give(img *rules.Image, buf []byte) {
+	l.ckMu.Lock()
+	if img != nil {
+		l.ckImg, l.ckOut = img, false
+	}
+	if cap(buf) > cap(l.ckBuf) {
+		l.ckBuf = buf
 	}
 	l.ckMu.Unlock()
-	ck.engine = nil
 }
 
 // checkpoint writes a checkpoint now and waits for it (at shutdown, and
 // when the set of files changes), after any write still in flight.
 func (l *engineLoop) checkpoint() error {
-	ck, err := l.snapshot()
+	img, buf, ok := l.takeImage()
+	if !ok {
+		l.writes.Wait() // the writer hands the image back before it ends
+		img, buf, _ = l.takeImage()
+	}
+	ck, err := l.snapshot(img, buf)
 	if err != nil {
+		l.give(img, buf)
 		return err
 	}
 	l.writes.Wait()
 	err = l.write(ck)
-	l.recycle(ck)
+	l.give(nil, ck.engine)
 	return err
 }
 
-// checkpointAsync takes the snapshot on the engine goroutine and leaves
-// encoding and the fsynced write to another goroutine, so that the engine
+// checkpointAsync takes the snapshot (a copy) on the engine goroutine and
+// leaves encoding and the fsynced write to another goroutine, so that the engine
 // keeps observing meanwhile. Writes never overlap and happen in order; a
 // snapshot taken while one is in flight replaces any older one waiting.
 func (l *engineLoop) checkpointAsync() {
-	ck, err := l.snapshot()
+	img, buf, ok := l.takeImage()
+	if !ok {
+		// The writer is encoding the last one: the next tick takes this one.
+		l.retry.Store(true)
+		return
+	}
+	ck, err := l.snapshot(img, buf)
 	if err != nil {
+		l.give(img, buf)
 		l.log.Error().Err(err).Msg("checkpoint failed; will retry")
 		l.retry.Store(true)
 		return
 	}
 	l.ckMu.Lock()
-	old := l.ckNext
-	l.ckNext = ck
+	l.ckNext = ck // takeImage took any older one waiting
 	if l.ckBusy {
 		l.ckMu.Unlock()
-		l.recycle(old)
 		return
 	}
 	l.ckBusy = true
@@ -261,12 +291,17 @@ func (l *engineLoop) checkpointAsync() {
 				l.log.Error().Err(err).Msg("checkpoint failed; will retry")
 				l.retry.Store(true)
 			}
-			l.recycle(next)
+			l.give(nil, next.engine)
 		}
 	}()
 }
 
 func (l *engineLoop) write(ck *checkpoint) error {
+	// Encoded before the write waits for the outbox and the disk, so that
+	// the image is free for the next snapshot meanwhile.
+	if img := ck.encodeEngine(); img != nil {
+		l.give(img, nil)
+	}
 	if err := l.store.saveCheckpoint(ck); err != nil {
 		l.metrics.checkpointFailures.Add(1)
 		return err

@@ -175,77 +175,14 @@ func (w *snapEncoder) groupHead(fields []event.Field, t int64, fired bool, coolU
 }
 
 // AppendSnapshot appends the engine's state, in the binary encoding, to
-// dst and returns the extended slice. It reads the engine's state in place
-// (no intermediate copy): call it on the goroutine that owns the engine.
-// DecodeSnapshot(AppendSnapshot(nil)) equals Snapshot().
+// dst and returns the extended slice: Capture, then AppendTo, in one go.
+// Call it on the goroutine that owns the engine. A daemon that must not
+// stop the engine for the encoding captures on that goroutine and encodes
+// on another. DecodeSnapshot(AppendSnapshot(nil)) equals Snapshot().
 func (e *Engine) AppendSnapshot(dst []byte) []byte {
-	w := &snapEncoder{b: dst, names: map[string]uint64{}, red: newRedactor()}
-	w.header(e.now, e.clock, e.seq, len(e.rules))
-	for _, rs := range e.rules {
-		n := 0
-		if rs.groups != nil {
-			n = rs.groups.len()
-		}
-		w.rule(rs.rule.ID, rs.rule.Hash, &rs.stats, rs.now, n)
-		if rs.groups == nil {
-			continue
-		}
-		sealed := 0
-		for g := rs.groups.front; g != nil; g = g.next {
-			g.appendBinary(w, rs.rule)
-			if g.recountSealed() {
-				sealed++
-			}
-		}
-		rs.sealed = sealed // restored groups swept or evicted since
-	}
-	return w.b
-}
-
-// appendBinary writes g as a snapshot stores it: sealed group and distinct
-// values, redacted samples (snapshot_seal.go).
-func (g *group) appendBinary(w *snapEncoder, r *Rule) {
-	hasSamples := g.samples != nil && g.samples.n > 0
-	w.groupHead(sealFields(w.red, r.Hash, g.fields), g.t, g.fired, g.coolUntil, g.last, g.times[g.head:], g.dist != nil, len(g.steps) > 0, hasSamples)
-	if g.dist != nil {
-		w.uvarint(uint64(len(g.dist.vs)))
-		for _, v := range g.dist.vs {
-			w.nameString(sealValue(w.red, r.Hash, r.Distinct, v.v, false)) // a free slot is "" and never referenced
-		}
-		ids := g.dist.ids[g.head:]
-		w.uvarint(uint64(len(ids)))
-		for _, i := range ids {
-			w.uvarint(uint64(i))
-		}
-	}
-	if len(g.steps) > 0 {
-		w.uvarint(uint64(len(g.steps)))
-		prevTs, prevSeq := g.t, uint64(0)
-		for _, st := range g.steps {
-			w.uvarint(uint64(len(st)))
-			for _, se := range st {
-				w.varint(se.ts - prevTs)
-				w.varint(int64(se.seq - prevSeq))
-				prevTs, prevSeq = se.ts, se.seq
-			}
-		}
-	}
-	if hasSamples {
-		r := g.samples
-		w.uvarint(uint64(r.n))
-		for i := range int(r.n) {
-			s := &r.slots[(int(r.start)+i)%MaxSamples]
-			w.varint(s.t.UnixNano() - g.t)
-			w.uvarint(uint64(len(s.lens) / 2))
-			off := 0
-			for j := 0; j+1 < len(s.lens); j += 2 {
-				k, v := int(s.lens[j]), int(s.lens[j+1])
-				w.name(s.buf[off : off+k])
-				w.nameString(w.red.valueBytes(s.buf[off:off+k], s.buf[off+k:off+k+v]))
-				off += k + v
-			}
-		}
-	}
+	var img Image
+	e.Capture(&img)
+	return img.AppendTo(dst)
 }
 
 // EncodeSnapshot appends s in the binary encoding to dst. It is the

@@ -49,8 +49,10 @@ func snapshotBenchEngine(b *testing.B) *Engine {
 // BenchmarkCheckpointEncode compares what a checkpoint costs the daemon:
 // before, a deep copy on the engine goroutine (Snapshot) then its JSON
 // off it; now, the binary encoding straight from the engine into a reused
-// buffer. -benchmem's B/op is the garbage each makes per checkpoint;
-// "bytes" is the encoded size.
+// buffer (binary: the engine's pause until this change); now, a copy into
+// a reused image on the engine goroutine (capture) and its encoding off it
+// (encode-image). -benchmem's B/op is the garbage each makes per
+// checkpoint; "bytes" is the encoded size.
 func BenchmarkCheckpointEncode(b *testing.B) {
 	e := snapshotBenchEngine(b)
 	b.Run("copy", func(b *testing.B) {
@@ -73,6 +75,24 @@ func BenchmarkCheckpointEncode(b *testing.B) {
 		var buf []byte
 		for b.Loop() {
 			buf = e.AppendSnapshot(buf[:0])
+		}
+		b.ReportMetric(float64(len(buf)), "bytes")
+	})
+	// The engine's pause per checkpoint now: the copy into a reused image.
+	b.Run("capture", func(b *testing.B) {
+		var img Image
+		e.Capture(&img) // grown: the daemon reuses its images
+		for b.Loop() {
+			e.Capture(&img)
+		}
+	})
+	// Encoding the image, off the engine goroutine.
+	b.Run("encode-image", func(b *testing.B) {
+		var img Image
+		e.Capture(&img)
+		var buf []byte
+		for b.Loop() {
+			buf = img.AppendTo(buf[:0])
 		}
 		b.ReportMetric(float64(len(buf)), "bytes")
 	})

@@ -182,7 +182,7 @@ func (g *group) unsealDistinct(r *Rule, v string) {
 
 // recountSealed brings g.dist.sealed up to date (sealed values leave the
 // window unseen) and reports whether g is still keyed by sealed values.
-// AppendSnapshot calls it, as it walks every group anyway, so that a rule
+// Capture calls it, as it walks every group anyway, so that a rule
 // stops looking for sealed groups once none is left.
 func (g *group) recountSealed() bool {
 	if g.dist != nil && g.dist.sealed > 0 {
