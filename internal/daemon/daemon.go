@@ -159,11 +159,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cursors: cursors, seq: seq, metrics: m, rulePaths: cfg.Rules,
 	}
 	m.setRules(engine.Stats())
-	if db, ok := store.(*dirBackend); ok {
-		if loop.mute, err = newSilencer(db.dir, db.outbox, &m.silenced, d.Log.With().Str("component", "silences").Logger()); err != nil {
-			return err
-		}
+	silences, err := store.silences()
+	if err != nil {
+		return err
 	}
+	loop.mute = newSilencer(silences, &m.silenced, d.Log.With().Str("component", "silences").Logger())
 
 	// Everything that can refuse to start is checked before any goroutine
 	// starts: a Run that returns an error has delivered nothing and left

@@ -7,6 +7,8 @@
 // from memory while Redis is unreachable. The design, the key layout and
 // the failure cases are in docs/scaling.md.
 //
-// It imports alerting, rules (the alert document) and redact; only
-// internal/daemon imports it.
+// It also keeps the silences and the silenced alerts, and serves the
+// silence and outbox commands. It imports alerting, rules (the alert
+// document) and redact; internal/daemon opens it, and cmd/secwatch's
+// silence and outbox commands use the store daemon.OpenRedis returns.
 package redisstore
