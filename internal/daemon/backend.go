@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -35,6 +36,9 @@ type backend interface {
 	// silences returns the store of silences and silenced alerts; the
 	// outbox is open.
 	silences() (silenceStore, error)
+	// active returns where the Alertmanager notifier name keeps the
+	// alerts it re-posts.
+	active(name string) (alerting.ActiveStore, error)
 	writeMetrics(w io.Writer)
 	close()
 }
@@ -154,6 +158,42 @@ func (b *dirBackend) silences() (silenceStore, error) {
 	return newDirSilences(b.dir, b.outbox, b.log)
 }
 
+// active keeps each re-posted alert in <state_dir>/alertmanager/<name>/.
+func (b *dirBackend) active(name string) (alerting.ActiveStore, error) {
+	d, err := b.dir.Sub("alertmanager")
+	if err == nil {
+		d, err = d.Sub(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return dirActive{d}, nil
+}
+
+// dirActive is an alerting.ActiveStore of one file per alert.
+type dirActive struct{ d *state.Dir }
+
+func (a dirActive) Save(id string, rec []byte) error { return a.d.Write(id+".json", rec) }
+func (a dirActive) Remove(id string) error           { return a.d.Remove(id + ".json") }
+
+func (a dirActive) Load() (map[string][]byte, error) {
+	names, err := a.d.List()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, n := range names {
+		id, ok := strings.CutSuffix(n, ".json")
+		if !ok || !alerting.ValidAlertID(id) {
+			continue
+		}
+		if b, err := a.d.Read(n); err == nil {
+			out[id] = b
+		}
+	}
+	return out, nil
+}
+
 func (b *dirBackend) writeMetrics(w io.Writer) {
 	if b.outbox == nil {
 		return
@@ -260,6 +300,10 @@ func (b *redisBackend) start(wake, lost func()) {
 
 func (b *redisBackend) silences() (silenceStore, error) {
 	return &redisSilences{s: b.s, outbox: b.outbox}, nil
+}
+
+func (b *redisBackend) active(name string) (alerting.ActiveStore, error) {
+	return b.s.Active(name), nil
 }
 
 func (b *redisBackend) writeMetrics(w io.Writer) {
