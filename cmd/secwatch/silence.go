@@ -20,7 +20,7 @@ import (
 const silenceAbout = `Mute the alerts that match every --matcher (rule, severity, alert_id, a label or a group
 field, in Alertmanager's syntax) for a while, without a reload. Silences are stored with the
 state (the state directory, or Redis with state.backend: redis), which every running daemon
-re-reads every second; a muted alert is kept (<state_dir>/silenced/, or Redis) and counted,
+re-reads twice a second; a muted alert is kept (<state_dir>/silenced/, or Redis) and counted,
 and 'secwatch outbox list --silenced' lists it.`
 
 // cmdSilence runs silence add|list|expire.

@@ -36,7 +36,7 @@ type OutboxRequest struct {
 
 // silencer mutes the alerts that match a silence, keeping each in its
 // backend's silence store, and re-reads the silences (and, on the state
-// directory, outbox requests) every second; the engine goroutine calls
+// directory, outbox requests) twice a second; the engine goroutine calls
 // mute.
 type silencer struct {
 	store            silenceStore
