@@ -11,7 +11,6 @@ import (
 	"github.com/secwatch/secwatch/internal/alerting"
 	"github.com/secwatch/secwatch/internal/config"
 	"github.com/secwatch/secwatch/internal/daemon"
-	"github.com/secwatch/secwatch/internal/redisstore"
 	"github.com/secwatch/secwatch/internal/state"
 )
 
@@ -66,8 +65,19 @@ func (d dirOps) close()                                     {}
 // redisOps is the Redis the replicas share; every change is one atomic
 // Redis transaction or script.
 type redisOps struct {
-	s    *redisstore.Store
+	s    redisOpsAPI
 	addr string
+}
+
+// redisOpsAPI is what the commands call of the daemon's Redis store
+// (daemon.OpenRedis). Kinds are "pending", "dead" and "silenced".
+type redisOpsAPI interface {
+	Silences(ctx context.Context) ([]byte, error)
+	UpdateSilences(ctx context.Context, change func(old []byte) ([]byte, error)) error
+	Entries(ctx context.Context, kind string) (map[string][]byte, error)
+	Redrive(ctx context.Context, kind, id string, now time.Time) error
+	Drop(ctx context.Context, kind, id string) error
+	Close() error
 }
 
 func (r *redisOps) readSilences() (*alerting.Silences, error) {
@@ -93,7 +103,7 @@ func (r *redisOps) updateSilences(change func(*alerting.Silences) error) error {
 
 func (r *redisOps) items(kinds map[string]bool, id string) ([]outboxItem, error) {
 	var items []outboxItem
-	for _, kind := range []string{redisstore.KindPending, redisstore.KindDead, redisstore.KindSilenced} {
+	for _, kind := range []string{"pending", "dead", "silenced"} {
 		if !kinds[kind] {
 			continue
 		}

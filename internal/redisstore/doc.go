@@ -7,8 +7,8 @@
 // from memory while Redis is unreachable. The design, the key layout and
 // the failure cases are in docs/scaling.md.
 //
-// It also keeps the silences and the silenced alerts, and serves the
-// silence and outbox commands. It imports alerting, rules (the alert
-// document) and redact; internal/daemon opens it, and cmd/secwatch's
-// silence and outbox commands use the store daemon.OpenRedis returns.
+// It also keeps the silences, the silenced alerts and the alerts the
+// Alertmanager notifier re-posts, and serves the silence and outbox
+// commands (through daemon.OpenRedis). It imports alerting, rules (the
+// alert document) and redact; only internal/daemon imports it.
 package redisstore
