@@ -16,7 +16,8 @@ import (
 // notifiers builds every notifier the configuration names besides stdout
 // (which the daemon adds), each wrapped in its routing matchers, and
 // returns the Alertmanager notifiers apart as well: their re-posting loop
-// (Alertmanager.Run) runs beside the daemon. Secrets are read here, once;
+// (Alertmanager.Run) runs beside the daemon, which keeps their active
+// alerts with the state. Secrets are read here, once;
 // errors name where a secret was looked for, never its value.
 func notifiers(ctx context.Context, cfg *config.Config, log zerolog.Logger) ([]alerting.Notifier, []*alerting.Alertmanager, error) {
 	var out []alerting.Notifier

@@ -19,10 +19,12 @@ import (
 	"github.com/secwatch/secwatch/internal/state"
 )
 
-const outboxAbout = `Inspect and act on the alerts in the state directory: pending ones (outbox/), dead letters
-(outbox/dead-letter/) and silenced ones (silenced/). list and show only read. redrive sends a
-dead-lettered or silenced alert again and drop deletes it: while a daemon runs they are passed to it
-as a request file it carries out within a second; otherwise they take the outbox's lock.`
+const outboxAbout = `Inspect and act on the alerts kept with the state: pending ones, dead letters and silenced
+ones (in the state directory: outbox/, outbox/dead-letter/, silenced/; with state.backend: redis,
+in Redis). list and show only read. redrive sends a dead-lettered or silenced alert again and drop
+deletes it. In a state directory a running daemon is passed a request file it carries out within a
+second, otherwise they take the outbox's lock; in Redis they act at once, atomically, and one
+running replica adopts and delivers a re-driven alert (the first to start when none runs).`
 
 // outboxRequestWait is how long redrive and drop wait for a running daemon
 // to carry out their request.
@@ -58,7 +60,7 @@ func cmdOutbox(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 		operands = ""
 	}
 	fs := newFlags("outbox "+sub, operands, outboxAbout, stderr)
-	cfgPath := fs.String("config", "secwatch.yaml", "configuration `file`: its state_dir holds the outbox")
+	cfgPath := fs.String("config", "secwatch.yaml", "configuration `file`: its state (state_dir or Redis) holds the outbox")
 	out := outputFlag(fs)
 	var pending, dead, silenced *bool
 	if sub == "list" {
@@ -73,11 +75,12 @@ func cmdOutbox(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "secwatch outbox %s: want %d argument(s), got %q\n", sub, want, fs.Args())
 		return exitUsage
 	}
-	root, err := stateDirOf(*cfgPath)
+	store, err := openOps(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "secwatch outbox %s: %v\n", sub, err)
 		return exitFailed
 	}
+	defer store.close()
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "secwatch outbox %s: %v\n", sub, err)
 		return exitFailed
@@ -87,7 +90,7 @@ func cmdOutbox(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 		if !*pending && !*dead && !*silenced {
 			kinds = map[string]bool{"pending": true, "dead": true, "silenced": true}
 		}
-		items, err := outboxItems(root, kinds, "")
+		items, err := store.items(kinds, "")
 		if err != nil {
 			return fail(err)
 		}
@@ -110,15 +113,15 @@ func cmdOutbox(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 	id := fs.Arg(0)
 	// A dead letter's or silenced alert's file wins over a pending one of
 	// the same id, which is on its way out (removed by the next commit).
-	items, err := outboxItems(root, map[string]bool{"dead": true, "silenced": true}, id)
+	items, err := store.items(map[string]bool{"dead": true, "silenced": true}, id)
 	if err == nil && len(items) == 0 {
-		items, err = outboxItems(root, map[string]bool{"pending": true}, id)
+		items, err = store.items(map[string]bool{"pending": true}, id)
 	}
 	if err != nil {
 		return fail(err)
 	}
 	if len(items) == 0 {
-		return fail(fmt.Errorf("no alert %s in %s", id, root.Path()))
+		return fail(fmt.Errorf("no alert %s in %s", id, store))
 	}
 	it := items[0]
 	if sub == "show" {
@@ -136,7 +139,7 @@ func cmdOutbox(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if it.Kind == "pending" {
 		return fail(fmt.Errorf("%s is pending: it is being delivered; only dead-lettered or silenced alerts can be re-driven or dropped", id))
 	}
-	how, err := outboxAct(root, daemon.OutboxRequest{Op: sub, Kind: it.Kind, ID: id})
+	how, err := store.act(daemon.OutboxRequest{Op: sub, Kind: it.Kind, ID: id})
 	if err != nil {
 		return fail(err)
 	}
@@ -185,25 +188,31 @@ func outboxItems(root *state.Dir, kinds map[string]bool, id string) ([]outboxIte
 			if err != nil {
 				continue
 			}
-			it := outboxItem{Kind: d.kind, ID: aid, Entry: b}
-			if d.kind == "silenced" {
-				var e alerting.SilencedEntry
-				if json.Unmarshal(b, &e) == nil {
-					it.Rule, it.When, it.Note = e.Doc.Rule, e.Silenced, "silence "+e.Silence
-				}
-			} else {
-				var e alerting.Entry
-				if json.Unmarshal(b, &e) == nil {
-					it.Rule, it.When, it.Note = e.Doc.Rule, e.Queued, e.LastError
-					if d.kind == "dead" {
-						it.When, it.Note = e.DeadLettered, e.DeadLetterReason
-					}
-				}
-			}
+			it := itemOf(d.kind, aid, b)
 			items = append(items, it)
 		}
 	}
 	return items, nil
+}
+
+// itemOf decodes the entry b of the alert id of kind for list and show.
+func itemOf(kind, id string, b []byte) outboxItem {
+	it := outboxItem{Kind: kind, ID: id, Entry: b}
+	if kind == "silenced" {
+		var e alerting.SilencedEntry
+		if json.Unmarshal(b, &e) == nil {
+			it.Rule, it.When, it.Note = e.Doc.Rule, e.Silenced, "silence "+e.Silence
+		}
+		return it
+	}
+	var e alerting.Entry
+	if json.Unmarshal(b, &e) == nil {
+		it.Rule, it.When, it.Note = e.Doc.Rule, e.Queued, e.LastError
+		if kind == "dead" {
+			it.When, it.Note = e.DeadLettered, e.DeadLetterReason
+		}
+	}
+	return it
 }
 
 // outboxAct carries out r: through a request file when a daemon holds the

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -70,24 +69,18 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		log.Error().Err(err).Msg("secwatch stopped")
 		return exitFailed
 	}
-	var reposts sync.WaitGroup
-	repostCtx, stopReposts := context.WithCancel(ctx)
-	defer reposts.Wait()
-	defer stopReposts()
-	for _, am := range ams {
-		reposts.Go(func() { am.Run(repostCtx) })
-	}
 	d := &daemon.Daemon{
-		Notifiers:  notifiers,
-		LogsClient: logsClients(ctx, cfg.AWS, log),
-		S3Client:   s3Clients(ctx, cfg.AWS, log),
-		Config:     cfg,
-		Log:        log,
-		Stdin:      stdin,
-		Stdout:     stdout,
-		StdoutText: stdoutText(cfg.Alerts.Stdout.Format, stdout),
-		Once:       *once,
-		Reload:     reload,
+		Notifiers:     notifiers,
+		Alertmanagers: ams,
+		LogsClient:    logsClients(ctx, cfg.AWS, log),
+		S3Client:      s3Clients(ctx, cfg.AWS, log),
+		Config:        cfg,
+		Log:           log,
+		Stdin:         stdin,
+		Stdout:        stdout,
+		StdoutText:    stdoutText(cfg.Alerts.Stdout.Format, stdout),
+		Once:          *once,
+		Reload:        reload,
 	}
 	if err := setHeartbeat(ctx, cfg, d); err != nil {
 		log.Error().Err(err).Msg("secwatch stopped")

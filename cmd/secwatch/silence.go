@@ -14,14 +14,14 @@ import (
 	"time"
 
 	"github.com/secwatch/secwatch/internal/alerting"
-	"github.com/secwatch/secwatch/internal/config"
 	"github.com/secwatch/secwatch/internal/state"
 )
 
 const silenceAbout = `Mute the alerts that match every --matcher (rule, severity, alert_id, a label or a group
-field, in Alertmanager's syntax) for a while, without a reload. Silences are stored in the
-state directory, which a running daemon re-reads every second; a muted alert is kept in
-<state_dir>/silenced/ and counted, and 'secwatch outbox list --silenced' lists it.`
+field, in Alertmanager's syntax) for a while, without a reload. Silences are stored with the
+state (the state directory, or Redis with state.backend: redis), which every running daemon
+re-reads twice a second; a muted alert is kept (<state_dir>/silenced/, or Redis) and counted,
+and 'secwatch outbox list --silenced' lists it.`
 
 // cmdSilence runs silence add|list|expire.
 func cmdSilence(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -43,7 +43,7 @@ func cmdSilence(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 		operands = "ID"
 	}
 	fs := newFlags("silence "+sub, operands, silenceAbout, stderr)
-	cfgPath := fs.String("config", "secwatch.yaml", "configuration `file`: its state_dir holds the silences")
+	cfgPath := fs.String("config", "secwatch.yaml", "configuration `file`: its state (state_dir or Redis) holds the silences")
 	var matchers listFlag
 	var dur *time.Duration
 	var comment *string
@@ -65,15 +65,16 @@ func cmdSilence(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "secwatch silence %s: want %d argument(s), got %q\n", sub, want, fs.Args())
 		return exitUsage
 	}
-	dir, err := stateDirOf(*cfgPath)
+	store, err := openOps(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "secwatch silence %s: %v\n", sub, err)
 		return exitFailed
 	}
+	defer store.close()
 	now := time.Now()
 	switch sub {
 	case "list":
-		set, err := readSilences(dir)
+		set, err := store.readSilences()
 		if err != nil {
 			fmt.Fprintf(stderr, "secwatch silence list: %v\n", err)
 			return exitFailed
@@ -103,7 +104,7 @@ func cmdSilence(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 	case "add":
 		s, err := alerting.NewSilence(matchers, *dur, *comment, now)
 		if err == nil {
-			err = updateSilences(dir, func(set *alerting.Silences) error {
+			err = store.updateSilences(func(set *alerting.Silences) error {
 				set.Prune(now.Add(-24 * time.Hour))
 				set.List = append(set.List, s)
 				return nil
@@ -116,7 +117,7 @@ func cmdSilence(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintf(stdout, "%s\tuntil %s\n", s.ID, s.Ends.Format(time.RFC3339))
 		return exitOK
 	default: // expire
-		err := updateSilences(dir, func(set *alerting.Silences) error { return set.Expire(fs.Arg(0), now) })
+		err := store.updateSilences(func(set *alerting.Silences) error { return set.Expire(fs.Arg(0), now) })
 		if err != nil {
 			fmt.Fprintf(stderr, "secwatch silence expire: %v\n", err)
 			return exitFailed
@@ -124,20 +125,6 @@ func cmdSilence(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintf(stdout, "expired %s\n", fs.Arg(0))
 		return exitOK
 	}
-}
-
-// stateDirOf returns the state directory of the configuration at path; the
-// Redis backend is refused: silences and outbox operations use the
-// directory.
-func stateDirOf(path string) (*state.Dir, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.State.Backend == config.BackendRedis {
-		return nil, errors.New("state.backend redis: silences and outbox operations work on the state directory only, for now")
-	}
-	return state.OpenUnlocked(cfg.StateDir)
 }
 
 func readSilences(dir *state.Dir) (*alerting.Silences, error) {

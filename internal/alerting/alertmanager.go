@@ -34,7 +34,8 @@ const (
 // Run re-posts every active alert each RepostInterval (default 1m), so
 // Alertmanager keeps it firing while secwatch runs and resolves it on its
 // own, at most four intervals later, when secwatch stops
-// (docs/notifiers.md).
+// (docs/notifiers.md). With a Store the active alerts outlive a restart;
+// nil keeps them in memory only.
 //
 // Delivery follows the HTTP rules of Webhook (2xx delivered, 429/5xx
 // retried, other 4xx Permanent). Notify and Run may run concurrently. Its
@@ -46,6 +47,7 @@ type Alertmanager struct {
 	RepostInterval time.Duration
 	ActiveFor      time.Duration
 	Log            zerolog.Logger // Run's failures; the zero Logger logs nothing
+	Store          ActiveStore    // set before Notify and Run; nil: memory only
 
 	mu     sync.Mutex
 	active map[string]*amActive // by alert_id
@@ -94,6 +96,7 @@ func (a *Alertmanager) Notify(ctx context.Context, doc *Document) error {
 	}
 	a.active[doc.AlertID] = act
 	a.mu.Unlock()
+	a.save(doc.AlertID, act)
 	return nil
 }
 

@@ -6,40 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/secwatch/secwatch/internal/testutil/amserver"
 )
-
-// alertmanagerBinary finds the Alertmanager that scripts/alertmanager.sh
-// installs; a missing one fails the test (it is never skipped).
-func alertmanagerBinary(t *testing.T) string {
-	t.Helper()
-	for _, n := range []string{"prometheus-alertmanager", "alertmanager", "/usr/bin/prometheus-alertmanager"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	t.Fatal("alertmanager not found: run scripts/alertmanager.sh (make test-go does) to install Debian's prometheus-alertmanager")
-	return ""
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // amHook is the webhook receiver Alertmanager notifies: it records the
 // alert_id label of every firing alert of every notification.
@@ -73,53 +50,6 @@ func (h *amHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// startAlertmanager runs a real Alertmanager on a free loopback port that
-// notifies hook with every alert in one group, and returns its URL.
-func startAlertmanager(t *testing.T, hook string) string {
-	t.Helper()
-	bin := alertmanagerBinary(t)
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`route:
-  receiver: hook
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: hook
-    webhook_configs:
-      - url: %q
-        send_resolved: false
-`, hook)
-	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := freePort(t)
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "am.yml"), "--storage.path="+dir,
-		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("alertmanager output:\n%s", logs.String())
-		}
-	})
-	url := "http://" + addr
-	waitFor(t, 20*time.Second, "alertmanager ready", func() bool {
-		resp, err := http.Get(url + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return url
-}
-
 // waitFor polls cond until it holds or timeout passes (a real process, so
 // no synctest bubble).
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -131,36 +61,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-type amGot struct {
-	Labels map[string]string `json:"labels"`
-	EndsAt time.Time         `json:"endsAt"`
-	Status struct {
-		State string `json:"state"`
-	} `json:"status"`
-}
-
-// amAlerts lists Alertmanager's current (unresolved) alerts by alert_id.
-func amAlerts(t *testing.T, url string) map[string]amGot {
-	t.Helper()
-	resp, err := http.Get(url + "/api/v2/alerts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var list []amGot
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]amGot{}
-	for _, a := range list {
-		if _, dup := out[a.Labels["alert_id"]]; dup {
-			t.Errorf("alert_id %s twice in alertmanager", a.Labels["alert_id"])
-		}
-		out[a.Labels["alert_id"]] = a
-	}
-	return out
 }
 
 func liveDoc(n int, rule string) Document {
@@ -176,7 +76,7 @@ func TestAlertmanagerReal(t *testing.T) {
 	hook := &amHook{got: make(chan struct{}, 1)}
 	hs := httptest.NewServer(hook)
 	defer hs.Close()
-	url := startAlertmanager(t, hs.URL)
+	url := amserver.Start(t, hs.URL)
 
 	// A silence created through Alertmanager's API, before the alerts.
 	silence := fmt.Sprintf(`{"matchers":[{"name":"rule","value":"silenced-rule","isRegex":false,"isEqual":true}],
@@ -210,7 +110,7 @@ func TestAlertmanagerReal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got := amAlerts(t, url)
+	got := amserver.Alerts(t, url)
 	if len(got) != 4 {
 		t.Fatalf("alertmanager holds %d alerts, want 4 (one per alert_id)", len(got))
 	}
@@ -228,10 +128,10 @@ func TestAlertmanagerReal(t *testing.T) {
 	// The one-off alert expires at its endsAt (2 s); the re-posted ones are
 	// still firing then.
 	waitFor(t, 20*time.Second, "the alert that is not re-posted to resolve", func() bool {
-		_, ok := amAlerts(t, url)[notKept.AlertID]
+		_, ok := amserver.Alerts(t, url)[notKept.AlertID]
 		return !ok
 	})
-	got = amAlerts(t, url)
+	got = amserver.Alerts(t, url)
 	for _, d := range []Document{a, b} {
 		if g, ok := got[d.AlertID]; !ok || g.Status.State != "active" || !g.EndsAt.After(time.Now()) {
 			t.Errorf("re-posted alert %s: %+v, want active with endsAt ahead", d.AlertID, g)
@@ -303,4 +203,89 @@ func TestAlertmanagerEndsAt(t *testing.T) {
 	if n := len(am.due(now.Add(10 * time.Minute))); n != 0 || am.Active() != 0 {
 		t.Errorf("due at the end = %d alerts (%d kept), want 0", n, am.Active())
 	}
+}
+
+// memActive is an ActiveStore in memory.
+type memActive struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *memActive) Save(id string, b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[id] = b
+	return nil
+}
+
+func (s *memActive) Remove(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, id)
+	return nil
+}
+
+func (s *memActive) Load() (map[string][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.m), nil
+}
+
+func (s *memActive) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+// An alert kept in the Store outlives its notifier: a new one (a restart)
+// re-posts it at once and each interval until its end, then forgets it;
+// an unusable record is dropped.
+func TestAlertmanagerActiveStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var posts []string
+		client := handlerClient(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var batch []amAlert
+			json.NewDecoder(r.Body).Decode(&batch)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, a := range batch {
+				posts = append(posts, a.Labels["alert_id"])
+			}
+		}))
+		st := &memActive{m: map[string][]byte{"ffff": []byte("{")}}
+		first := &Alertmanager{Client: client, URL: "http://am.test", RepostInterval: time.Second, ActiveFor: time.Minute, Store: st}
+		doc := testDoc(1)
+		doc.Time = time.Now().UTC().Format(time.RFC3339Nano)
+		if err := first.Notify(context.Background(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if st.len() != 2 {
+			t.Fatalf("store holds %d records, want the alert's and the unusable one", st.len())
+		}
+
+		second := &Alertmanager{Client: client, URL: "http://am.test", RepostInterval: time.Second, ActiveFor: time.Minute, Store: st}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- second.Run(ctx) }()
+		synctest.Wait()
+		mu.Lock()
+		got := slices.Clone(posts)
+		mu.Unlock()
+		if want := []string{doc.AlertID, doc.AlertID}; !slices.Equal(got, want) {
+			t.Fatalf("posts after the restart: got %v, want %v (Notify's, then the re-post at start)", got, want)
+		}
+		if second.Active() != 1 || st.len() != 1 {
+			t.Fatalf("after load: %d active, %d stored, want 1 and 1 (the unusable record dropped)", second.Active(), st.len())
+		}
+		time.Sleep(time.Minute + 2*time.Second)
+		synctest.Wait()
+		if second.Active() != 0 || st.len() != 0 {
+			t.Errorf("after the end: %d active, %d stored, want 0 and 0", second.Active(), st.len())
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	})
 }

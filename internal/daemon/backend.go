@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -32,6 +33,12 @@ type backend interface {
 	// replica's alerts were adopted, lost when Redis lost this replica's
 	// state (write a checkpoint again soon).
 	start(wake, lost func())
+	// silences returns the store of silences and silenced alerts; the
+	// outbox is open.
+	silences() (silenceStore, error)
+	// active returns where the Alertmanager notifier name keeps the
+	// alerts it re-posts.
+	active(name string) (alerting.ActiveStore, error)
 	writeMetrics(w io.Writer)
 	close()
 }
@@ -66,6 +73,20 @@ func (d *Daemon) openBackend(log zerolog.Logger) (backend, error) {
 		}
 		return &dirBackend{dir: dir, log: d.Log.With().Str("component", "outbox").Logger()}, nil
 	}
+	s, err := OpenRedis(cfg, d.Log)
+	if err != nil {
+		return nil, err
+	}
+	rc := cfg.State.Redis
+	log.Info().Str("redis", rc.Addr).Int("db", rc.DB).Bool("tls", rc.TLS).Str("replica", s.Replica()).Msg("shared state in redis")
+	return &redisBackend{s: s, log: d.Log.With().Str("component", "redis").Logger()}, nil
+}
+
+// OpenRedis returns the Redis store cfg's state.redis names, its password
+// read from the environment; log receives the client's own messages. It
+// does not connect (redisstore.Open). The silence and outbox commands use
+// it as the daemon does.
+func OpenRedis(cfg *config.Config, log zerolog.Logger) (*redisstore.Store, error) {
 	rc := cfg.State.Redis
 	var password string
 	if rc.PasswordEnv != "" {
@@ -74,15 +95,10 @@ func (d *Daemon) openBackend(log zerolog.Logger) (backend, error) {
 			return nil, fmt.Errorf("state.redis.password_env: environment variable %q is not set", rc.PasswordEnv)
 		}
 	}
-	s, err := redisstore.Open(redisstore.Options{
+	return redisstore.Open(redisstore.Options{
 		Addr: rc.Addr, Password: password, DB: rc.DB, TLS: rc.TLS,
-		KeyPrefix: rc.KeyPrefix, Lease: rc.Lease, Scope: inputScope(cfg.Sources), Log: d.Log,
+		KeyPrefix: rc.KeyPrefix, Lease: rc.Lease, Scope: inputScope(cfg.Sources), Log: log,
 	})
-	if err != nil {
-		return nil, err
-	}
-	log.Info().Str("redis", rc.Addr).Int("db", rc.DB).Bool("tls", rc.TLS).Str("replica", s.Replica()).Msg("shared state in redis")
-	return &redisBackend{s: s, log: d.Log.With().Str("component", "redis").Logger()}, nil
 }
 
 // inputScope names the input of the configured sources: replicas share
@@ -140,6 +156,46 @@ func (b *dirBackend) openOutbox(notifiers []string) (outbox, []error, error) {
 	}
 	b.outbox = o
 	return o, o.LoadErrors(), nil
+}
+
+func (b *dirBackend) silences() (silenceStore, error) {
+	return newDirSilences(b.dir, b.outbox, b.log)
+}
+
+// active keeps each re-posted alert in <state_dir>/alertmanager/<name>/.
+func (b *dirBackend) active(name string) (alerting.ActiveStore, error) {
+	d, err := b.dir.Sub("alertmanager")
+	if err == nil {
+		d, err = d.Sub(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return dirActive{d}, nil
+}
+
+// dirActive is an alerting.ActiveStore of one file per alert.
+type dirActive struct{ d *state.Dir }
+
+func (a dirActive) Save(id string, rec []byte) error { return a.d.Write(id+".json", rec) }
+func (a dirActive) Remove(id string) error           { return a.d.Remove(id + ".json") }
+
+func (a dirActive) Load() (map[string][]byte, error) {
+	names, err := a.d.List()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, n := range names {
+		id, ok := strings.CutSuffix(n, ".json")
+		if !ok || !alerting.ValidAlertID(id) {
+			continue
+		}
+		if b, err := a.d.Read(n); err == nil {
+			out[id] = b
+		}
+	}
+	return out, nil
 }
 
 func (b *dirBackend) writeMetrics(w io.Writer) {
@@ -244,6 +300,14 @@ func (b *redisBackend) start(wake, lost func()) {
 			lost()
 		},
 	})
+}
+
+func (b *redisBackend) silences() (silenceStore, error) {
+	return &redisSilences{s: b.s, outbox: b.outbox}, nil
+}
+
+func (b *redisBackend) active(name string) (alerting.ActiveStore, error) {
+	return b.s.Active(name), nil
 }
 
 func (b *redisBackend) writeMetrics(w io.Writer) {

@@ -58,6 +58,9 @@ type Daemon struct {
 
 	// Notifiers beyond stdout (SNS), built by cmd.
 	Notifiers []alerting.Notifier
+	// Alertmanagers are the Alertmanager notifiers among Notifiers: Run
+	// gives each the backend's ActiveStore and runs its re-posts.
+	Alertmanagers []*alerting.Alertmanager
 	// LogsClient returns the CloudWatch Logs client for a cloudwatch
 	// source (cmd builds one per region and endpoint); nil: cloudwatch
 	// sources are an error.
@@ -159,11 +162,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cursors: cursors, seq: seq, metrics: m, rulePaths: cfg.Rules,
 	}
 	m.setRules(engine.Stats())
-	if db, ok := store.(*dirBackend); ok {
-		if loop.mute, err = newSilencer(db.dir, db.outbox, &m.silenced, d.Log.With().Str("component", "silences").Logger()); err != nil {
+	for _, am := range d.Alertmanagers {
+		if am.Store, err = store.active(am.Name()); err != nil {
 			return err
 		}
 	}
+	silences, err := store.silences()
+	if err != nil {
+		return err
+	}
+	loop.mute = newSilencer(silences, &m.silenced, d.Log.With().Str("component", "silences").Logger())
 
 	// Everything that can refuse to start is checked before any goroutine
 	// starts: a Run that returns an error has delivered nothing and left
@@ -199,6 +207,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	store.start(disp.Wake, func() { loop.retry.Store(true) })
 	if loop.mute != nil && !d.Once {
 		go loop.mute.run(dispCtx)
+	}
+	var reposts sync.WaitGroup
+	repostCtx, stopReposts := context.WithCancel(context.Background())
+	defer func() { stopReposts(); reposts.Wait() }()
+	for _, am := range d.Alertmanagers {
+		reposts.Go(func() { am.Run(repostCtx) })
 	}
 	if len(outbox.Pending()) > 0 {
 		disp.Wake()

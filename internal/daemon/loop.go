@@ -42,7 +42,7 @@ type engineLoop struct {
 	retry  atomic.Bool  // a write failed: write again at the next tick
 
 	hard hardening // eviction alerts, far-future events (hardening.go)
-	mute *silencer // nil: no silences (the redis backend)
+	mute *silencer // nil: no silences
 }
 
 // run observes records until the channel closes, then writes the final

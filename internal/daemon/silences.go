@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/secwatch/secwatch/internal/alerting"
+	"github.com/secwatch/secwatch/internal/redisstore"
 	"github.com/secwatch/secwatch/internal/state"
 )
 
@@ -22,7 +23,7 @@ import (
 const (
 	SilencedDir = "silenced" // <alert_id>.json: alerts a silence muted
 	RequestsDir = "requests" // <name>.json: an OutboxRequest for the daemon
-	silenceScan = time.Second
+	silenceScan = 500 * time.Millisecond
 )
 
 // OutboxRequest asks a running daemon to act on one alert: Op is
@@ -33,30 +34,37 @@ type OutboxRequest struct {
 	ID   string `json:"id"`
 }
 
-// silencer mutes the alerts that match a silence, keeping each in the
-// silenced directory, and carries out outbox requests. It re-reads both
-// every second; the engine goroutine calls mute.
+// silencer mutes the alerts that match a silence, keeping each in its
+// backend's silence store, and re-reads the silences (and, on the state
+// directory, outbox requests) twice a second; the engine goroutine calls
+// mute.
 type silencer struct {
-	root, kept, reqs *state.Dir
-	outbox           *alerting.Outbox
+	store            silenceStore
 	log              zerolog.Logger
 	current          atomic.Pointer[alerting.Silences]
 	count            *atomic.Int64
 	lastErr, lastRaw string
 }
 
-func newSilencer(root *state.Dir, ob *alerting.Outbox, count *atomic.Int64, log zerolog.Logger) (*silencer, error) {
-	kept, err := root.Sub(SilencedDir)
-	if err != nil {
-		return nil, err
-	}
-	reqs, err := root.Sub(RequestsDir)
-	if err != nil {
-		return nil, err
-	}
-	s := &silencer{root: root, kept: kept, reqs: reqs, outbox: ob, count: count, log: log}
+// silenceStore is where a backend keeps silences and silenced alerts.
+type silenceStore interface {
+	// load returns the silences document; nil when there is none.
+	load() ([]byte, error)
+	// keep records the silenced alert e. It returns true when this call
+	// recorded it, false when it was kept already (a replica, or this one
+	// before a restart, kept the same firing). On an error nothing is
+	// kept.
+	keep(e alerting.SilencedEntry) (bool, error)
+	// kept reports whether the firing id was kept before, silence or not.
+	kept(id string) bool
+	// tick runs after each load.
+	tick()
+}
+
+func newSilencer(store silenceStore, count *atomic.Int64, log zerolog.Logger) *silencer {
+	s := &silencer{store: store, count: count, log: log}
 	s.scan()
-	return s, nil
+	return s
 }
 
 // run scans until ctx is done.
@@ -74,10 +82,7 @@ func (s *silencer) run(ctx context.Context) {
 }
 
 func (s *silencer) scan() {
-	b, err := s.root.Read(alerting.SilencesFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		b, err = nil, nil
-	}
+	b, err := s.store.load()
 	var set *alerting.Silences
 	if err == nil {
 		set, err = alerting.DecodeSilences(b)
@@ -96,13 +101,13 @@ func (s *silencer) scan() {
 			s.log.Info().Int("silences", len(set.List)).Msg("silences loaded")
 		}
 	}
-	s.requests()
+	s.store.tick()
 }
 
 // mute reports whether a silence matches doc, or doc is a firing already
-// kept (fired again after a restart); the alert is then on disk in the
-// silenced directory, counted once. When that write fails the alert
-// is delivered instead: a silence never loses one.
+// kept (fired again after a restart); the alert is then kept by the
+// store, counted once. When keeping it fails the alert is delivered
+// instead: a silence never loses one.
 func (s *silencer) mute(doc *alerting.Document, now time.Time) bool {
 	if s == nil {
 		return false
@@ -110,28 +115,95 @@ func (s *silencer) mute(doc *alerting.Document, now time.Time) bool {
 	if !alerting.ValidAlertID(doc.AlertID) {
 		return false // the outbox refuses it with an error
 	}
-	if _, err := os.Stat(filepath.Join(s.kept.Path(), doc.AlertID+".json")); err == nil {
+	if s.store.kept(doc.AlertID) {
 		return true // the same firing, silenced before a restart: kept already
 	}
 	id := s.current.Load().Match(doc, now)
 	if id == "" {
 		return false
 	}
-	b, err := json.Marshal(alerting.SilencedEntry{Doc: *doc, Silence: id, Silenced: now.UTC()})
-	if err == nil {
-		err = s.kept.Write(doc.AlertID+".json", b)
-	}
+	fresh, err := s.store.keep(alerting.SilencedEntry{Doc: *doc, Silence: id, Silenced: now.UTC()})
 	if err != nil {
 		s.log.Error().Err(err).Str("alert_id", doc.AlertID).Msg("silenced alert not kept; delivering it")
 		return false
 	}
-	s.count.Add(1)
-	s.log.Info().Str("alert_id", doc.AlertID).Str("rule", doc.Rule).Str("silence", id).Msg("alert silenced")
+	if fresh {
+		s.count.Add(1)
+		s.log.Info().Str("alert_id", doc.AlertID).Str("rule", doc.Rule).Str("silence", id).Msg("alert silenced")
+	}
 	return true
 }
 
+// dirSilences keeps silences in the state directory: the silences file,
+// <state_dir>/silenced/ and the outbox requests of <state_dir>/requests/.
+type dirSilences struct {
+	root, silenced, reqs *state.Dir
+	outbox               *alerting.Outbox
+	log                  zerolog.Logger
+}
+
+func newDirSilences(root *state.Dir, ob *alerting.Outbox, log zerolog.Logger) (*dirSilences, error) {
+	kept, err := root.Sub(SilencedDir)
+	if err != nil {
+		return nil, err
+	}
+	reqs, err := root.Sub(RequestsDir)
+	if err != nil {
+		return nil, err
+	}
+	return &dirSilences{root: root, silenced: kept, reqs: reqs, outbox: ob, log: log}, nil
+}
+
+func (s *dirSilences) load() ([]byte, error) {
+	b, err := s.root.Read(alerting.SilencesFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+func (s *dirSilences) kept(id string) bool {
+	_, err := os.Stat(filepath.Join(s.silenced.Path(), id+".json"))
+	return err == nil
+}
+
+// keep writes e synchronously (one fsync): a checkpoint never passes a
+// silenced alert that is not on disk.
+func (s *dirSilences) keep(e alerting.SilencedEntry) (bool, error) {
+	b, err := json.Marshal(e)
+	if err == nil {
+		err = s.silenced.Write(e.Doc.AlertID+".json", b)
+	}
+	return err == nil, err
+}
+
+func (s *dirSilences) tick() { s.requests() }
+
+// redisSilences keeps silences in Redis, shared by the replicas
+// (docs/scaling.md, "Silences and outbox operations").
+type redisSilences struct {
+	s      *redisstore.Store
+	outbox *redisstore.Outbox
+}
+
+func (s *redisSilences) load() ([]byte, error) { return s.s.Silences(context.Background()) }
+
+// kept is false: a firing kept before holds its claim in Redis, which
+// keep and the outbox's Put both refuse.
+func (s *redisSilences) kept(string) bool { return false }
+
+func (s *redisSilences) keep(e alerting.SilencedEntry) (bool, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return false, err
+	}
+	return s.outbox.KeepSilenced(e.Doc.AlertID, b)
+}
+
+func (s *redisSilences) tick() {}
+
 // requests carries out and removes each request file.
-func (s *silencer) requests() {
+func (s *dirSilences) requests() {
 	names, err := s.reqs.List()
 	if err != nil {
 		return
@@ -157,23 +229,23 @@ func (s *silencer) requests() {
 	}
 }
 
-func (s *silencer) do(r OutboxRequest) error {
+func (s *dirSilences) do(r OutboxRequest) error {
 	switch {
 	case r.Kind == "dead" && r.Op == "redrive":
 		return s.outbox.Redrive(r.ID, time.Now())
 	case r.Kind == "dead" && r.Op == "drop":
 		return s.outbox.DropDeadLetter(r.ID)
 	case r.Kind == "silenced" && r.Op == "redrive":
-		e, err := ReadSilenced(s.kept, r.ID)
+		e, err := ReadSilenced(s.silenced, r.ID)
 		if err != nil {
 			return err
 		}
 		if _, err := s.outbox.Put(e.Doc, time.Now()); err != nil {
 			return err
 		}
-		return s.kept.Remove(r.ID + ".json")
+		return s.silenced.Remove(r.ID + ".json")
 	case r.Kind == "silenced" && r.Op == "drop":
-		return s.kept.Remove(r.ID + ".json")
+		return s.silenced.Remove(r.ID + ".json")
 	}
 	return errors.New("unknown request")
 }

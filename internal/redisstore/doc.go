@@ -7,6 +7,8 @@
 // from memory while Redis is unreachable. The design, the key layout and
 // the failure cases are in docs/scaling.md.
 //
-// It imports alerting, rules (the alert document) and redact; only
-// internal/daemon imports it.
+// It also keeps the silences, the silenced alerts and the alerts the
+// Alertmanager notifier re-posts, and serves the silence and outbox
+// commands (through daemon.OpenRedis). It imports alerting, rules (the
+// alert document) and redact; only internal/daemon imports it.
 package redisstore

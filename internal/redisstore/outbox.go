@@ -273,7 +273,7 @@ func (o *Outbox) Len() int {
 	return o.book.Len()
 }
 
-// DeadLetters returns the dead letters in Redis when the outbox was opened
+// DeadLetters returns the dead letters in Redis at the last heartbeat
 // plus those this replica has made since.
 func (o *Outbox) DeadLetters() int {
 	o.mu.Lock()
@@ -417,6 +417,14 @@ func (o *Outbox) beat(ctx context.Context, beaten *bool, h Hooks) error {
 		h.Lost()
 	}
 	o.prune(time.Now())
+	// The commands re-drive and drop dead letters: count them afresh.
+	hctx, cancel2 := context.WithTimeout(ctx, opTimeout)
+	defer cancel2()
+	if n, err := o.s.client.HLen(hctx, o.s.key("dead")).Result(); err == nil {
+		o.mu.Lock()
+		o.deadCount = int(n)
+		o.mu.Unlock()
+	}
 	return nil
 }
 
