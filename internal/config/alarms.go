@@ -61,12 +61,16 @@ type Lag struct {
 
 // Defaults of the alarms map.
 const (
-	DefaultAlarmNamespace     = "secwatch"
-	DefaultAlarmNamePrefix    = "secwatch"
-	DefaultHeartbeatMetric    = "Heartbeat"
-	DefaultHeartbeatPeriod    = time.Minute
-	DefaultHeartbeatMissing   = 5 * time.Minute
-	DefaultLagMetric          = "IngestionLagSeconds"
+	DefaultAlarmNamespace   = "secwatch"
+	DefaultAlarmNamePrefix  = "secwatch"
+	DefaultHeartbeatMetric  = "Heartbeat"
+	DefaultHeartbeatPeriod  = time.Minute
+	DefaultHeartbeatMissing = 5 * time.Minute
+	DefaultLagMetric        = "IngestionLagSeconds"
+	// The operator metrics, published with the heartbeat in its namespace.
+	SourcesDownMetric         = "SourcesDown"
+	DeadLettersMetric         = "DeadLetters"
+	DeliveryFailuresMetric    = "DeliveryFailures"
 	DefaultLagThreshold       = 5 * time.Minute
 	maxAlarmMetricNameLength  = 255
 	maxAlarmNamespaceLength   = 255

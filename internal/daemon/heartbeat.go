@@ -30,14 +30,6 @@ const heartbeatStale = 30 * time.Second
 // heartbeatTimeout bounds one PutMetricData call.
 const heartbeatTimeout = 10 * time.Second
 
-// Names of the operator metrics published with the heartbeat, in its
-// namespace and without dimensions (docs/alarms.md).
-const (
-	SourcesDownMetric      = "SourcesDown"
-	DeadLettersMetric      = "DeadLetters"
-	DeliveryFailuresMetric = "DeliveryFailures"
-)
-
 // cloudWatchHeartbeat publishes the heartbeat metric every period while
 // the engine loop is alive and every source is read, so that the
 // secwatch-heartbeat alarm fires when the daemon dies, hangs or is blind
@@ -137,9 +129,9 @@ func (h *cloudWatchHeartbeat) publish(ctx context.Context, down []string, withhe
 		deadLetters = h.m.outbox.DeadLetters()
 	}
 	data := []cwtypes.MetricDatum{
-		datum(SourcesDownMetric, float64(len(down)), cwtypes.StandardUnitCount),
-		datum(DeadLettersMetric, float64(deadLetters), cwtypes.StandardUnitCount),
-		datum(DeliveryFailuresMetric, float64(failures-h.failedBefore), cwtypes.StandardUnitCount),
+		datum(config.SourcesDownMetric, float64(len(down)), cwtypes.StandardUnitCount),
+		datum(config.DeadLettersMetric, float64(deadLetters), cwtypes.StandardUnitCount),
+		datum(config.DeliveryFailuresMetric, float64(failures-h.failedBefore), cwtypes.StandardUnitCount),
 	}
 	watching := false
 	switch p := h.m.state.problem(); {
