@@ -176,3 +176,16 @@ func (h *stateHealth) write(w io.Writer) {
 	}
 	writeMetric(w, "secwatch_state_up", "gauge", "0 while checkpoints of the state fail (disk full, read-only volume), else 1", up)
 }
+
+// SelfAlertExamples returns one alert of each self-alert rule (and of
+// EvictionRule), as the daemon would send them at now, for checking which
+// notifiers' matchers take them.
+func SelfAlertExamples(now time.Time) []alerting.Document {
+	hour := now.UTC().Truncate(time.Hour)
+	return []alerting.Document{
+		sourceDownDoc("example", "example", minDownAfter, now, hour, now),
+		deadLetterDoc(1, hour, now),
+		stateDownDoc("state", &stateProblem{since: now, err: "example", failures: 1}, hour, now),
+		evictionDoc(rules.RuleStats{Rule: "example", Evicted: 1}, 1, rules.DefaultMaxKeys, hour, now),
+	}
+}
