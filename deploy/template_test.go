@@ -572,6 +572,19 @@ func TestTaskDefinition(t *testing.T) {
 			configs[p.(string)] = true
 		}
 	}
+	// Health check, service mode only (a --once run serves no /healthz):
+	// the image's own binary, no shell, with the config the daemon runs.
+	hc, _ := asMap(c["HealthCheck"])["Fn::If"].([]any)
+	if len(hc) != 3 || hc[0] != "IsService" || render(hc[2]) != render(map[string]any{"Ref": "AWS::NoValue"}) {
+		t.Fatalf("HealthCheck: got %s, want one in service mode only", render(c["HealthCheck"]))
+	}
+	hcCmd, _ := asMap(hc[1])["Command"].([]any)
+	if len(hcCmd) != 5 || hcCmd[0] != "CMD" || hcCmd[2] != "healthcheck" || hcCmd[3] != "--config" || render(hcCmd[4]) != render(cmd[2].([]any)[2]) {
+		t.Errorf("HealthCheck command: got %s, want [CMD <binary> healthcheck --config <the service's config>]", render(hcCmd))
+	}
+	if entry := `ENTRYPOINT ["` + fmt.Sprint(hcCmd[1]) + `"]`; !strings.Contains(readFile(t, filepath.Join("..", "Dockerfile")), entry) {
+		t.Errorf("HealthCheck runs %v, which is not the Dockerfile's %s", hcCmd[1], entry)
+	}
 	image := imageConfigs(t)
 	for p := range configs {
 		if _, ok := image[p]; !ok {

@@ -151,7 +151,13 @@ func TestAlarmsShippedDeploymentFires(t *testing.T) {
 		"+ create metric filter " + alarm + " on " + f.group,
 		"+ create alarm " + alarm,
 		"+ create alarm " + prefix + "-heartbeat",
-		"secwatch alarms apply: 11 changes made",
+		// The operator metrics' alarms come with the heartbeat's.
+		"+ create alarm " + prefix + "-sources-down",
+		"+ create alarm " + prefix + "-dead-letters",
+		"+ create alarm " + prefix + "-delivery-failures",
+		// The heartbeat window from the shipped schedule: 3 × rate(5 minutes).
+		"no heartbeat for 15m",
+		"secwatch alarms apply: 14 changes made",
 	} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("apply: exit %d, output lacks %q", code, want)
@@ -256,12 +262,13 @@ alarms: {topic_arn: `+f.topic+`, log_group: `+f.group+`, namespace: `+f.ns+`, na
 	for _, step := range []struct {
 		cfg, arg, want string
 	}{
-		{prodCfg, "apply", "secwatch alarms apply: 3 changes made"},
-		{stagingCfg, "apply", "secwatch alarms apply: 3 changes made"},
-		{prodCfg, "plan", "nothing to do: 3 resources as wanted"},
-		{stagingCfg, "plan", "nothing to do: 3 resources as wanted"},
+		// A rule's filter and alarm, the heartbeat and the three operator alarms.
+		{prodCfg, "apply", "secwatch alarms apply: 6 changes made"},
+		{stagingCfg, "apply", "secwatch alarms apply: 6 changes made"},
+		{prodCfg, "plan", "nothing to do: 6 resources as wanted"},
+		{stagingCfg, "plan", "nothing to do: 6 resources as wanted"},
 		{prodCfg, "--prune", "secwatch alarms apply: 0 changes made"},
-		{stagingCfg, "plan", "nothing to do: 3 resources as wanted"},
+		{stagingCfg, "plan", "nothing to do: 6 resources as wanted"},
 	} {
 		args := []string{step.arg}
 		if step.arg == "--prune" {

@@ -2,8 +2,11 @@ package integration
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -19,6 +22,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/rs/zerolog"
+
+	"github.com/secwatch/secwatch/internal/config"
+	"github.com/secwatch/secwatch/internal/daemon"
+	"github.com/secwatch/secwatch/internal/testutil"
 )
 
 // denyingProxy stands between secwatch and the emulator (through the
@@ -36,16 +44,39 @@ func (p *denyingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		logsError(w, "AccessDeniedException", "User: arn:aws:sts::000000000000:assumed-role/secwatch-task/x is not authorized to perform: logs:FilterLogEvents")
 		return
 	}
-	if strings.HasSuffix(r.URL.Path, "/PutMetricData") {
+	if strings.HasSuffix(r.URL.Path, "/PutMetricData") && carriesHeartbeat(r) {
 		p.heartbeats.Add(1)
 	}
 	p.next.ServeHTTP(w, r)
+}
+
+// carriesHeartbeat reports whether a PutMetricData request holds the
+// Heartbeat metric (the operator metrics are published without it while
+// it is withheld), leaving the body for the next handler.
+func carriesHeartbeat(r *http.Request) bool {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	plain := body
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return false
+		}
+		if plain, err = io.ReadAll(zr); err != nil {
+			return false
+		}
+	}
+	return bytes.Contains(plain, []byte("Heartbeat"))
 }
 
 // blindRun is one `secwatch run --once` of the binary.
 type blindRun struct {
 	code        int
 	alerts      int // alerts of the rule on stdout (one JSON line each)
+	downAlerts  int // secwatch-source-down alerts on stdout
 	log         string
 	heartbeatsN int64 // heartbeats published by the run
 }
@@ -132,6 +163,9 @@ alarms: {topic_arn: "", owner: blind, heartbeat: {namespace: %s}}
 		if strings.Contains(line, `"`+f.rule+`"`) {
 			r.alerts++
 		}
+		if strings.Contains(line, `"rule":"secwatch-source-down"`) {
+			r.downAlerts++
+		}
 	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
@@ -175,9 +209,17 @@ func TestRunOnceDeniedGroup(t *testing.T) {
 	f.overlap = "1s"
 	f.proxy.deny.Store(true)
 	denied := []string{"AccessDeniedException", "logs:FilterLogEvents", f.group, `"kind":"permanent"`, `"run summary"`}
-	f.want(f.run(f.group), 3, 0, false, denied...)
+	begin := time.Now()
+	first := f.run(f.group)
+	f.want(first, 3, 0, false, denied...)
 	f.put(3)
-	f.want(f.run(f.group), 3, 0, false, denied...)
+	second := f.run(f.group)
+	f.want(second, 3, 0, false, denied...)
+	// One secwatch-source-down alert through the outbox per hour: the
+	// second run's has the first's alert_id.
+	if first.downAlerts != 1 || first.downAlerts+second.downAlerts > hoursSpanned(begin) {
+		t.Errorf("source-down alerts: %d then %d; want 1, then none within the hour", first.downAlerts, second.downAlerts)
+	}
 	f.put(2)
 	putAt := time.Now()
 	// The outage must outlast the overlap for the test to mean anything:
@@ -197,6 +239,94 @@ func TestRunOnceMisnamedGroup(t *testing.T) {
 	t.Parallel()
 	f := newBlindFixture(t)
 	f.put(4)
-	f.want(f.run(f.group+"-typo"), 3, 0, false, "ResourceNotFoundException", "check the log group name")
-	f.want(f.run(f.group), 0, 4, true)
+	typo := f.run(f.group + "-typo")
+	f.want(typo, 3, 0, false, "ResourceNotFoundException", "check the log group name")
+	if typo.downAlerts != 1 {
+		t.Errorf("got %d source-down alerts, want 1", typo.downAlerts)
+	}
+	fixed := f.run(f.group)
+	f.want(fixed, 0, 4, true)
+	if fixed.downAlerts != 0 {
+		t.Errorf("with the name fixed: got %d source-down alerts, want 0", fixed.downAlerts)
+	}
+}
+
+// hoursSpanned is the number of clock hours from start to now: a
+// self-alert may be sent once in each.
+func hoursSpanned(start time.Time) int {
+	return int(time.Now().UTC().Truncate(time.Hour).Sub(start.UTC().Truncate(time.Hour))/time.Hour) + 1
+}
+
+// TestServiceDeniedGroup runs the daemon as a service on a log group the
+// task role may not read: within down_after (2s here) secwatch_source_up
+// is 0, /healthz answers 503 with the AccessDeniedException, and one
+// secwatch-source-down alert goes through the outbox to the notifier.
+// When access is restored the source is up again (logged), /healthz is
+// 200, and every event put while denied is alerted on.
+func TestServiceDeniedGroup(t *testing.T) {
+	t.Parallel()
+	f := newBlindFixture(t)
+	f.proxy.deny.Store(true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg, err := config.Parse("secwatch.yaml", strings.NewReader(fmt.Sprintf(`state_dir: %s
+rules: [%s]
+engine: {tick: 100ms}
+sources:
+  - {name: cw, type: cloudwatch, log_groups: [%q], poll_interval: 1s, down_after: 2s, overlap: 1s}
+alerts: {stdout: {enabled: true, format: json}}
+http: {listen: %q}
+aws: {region: us-east-1, endpoint: %s}
+`, filepath.Join(f.dir, "state"), filepath.Join(f.dir, "rules.yaml"), f.group, addr, f.url)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, stdout := &lockedBuffer{}, &lockedBuffer{}
+	stop := runDaemon(t, &daemon.Daemon{
+		Config: cfg, Log: zerolog.New(log), Stdout: stdout,
+		LogsClient: func(config.Source) (*cloudwatchlogs.Client, error) {
+			return cloudwatchlogs.NewFromConfig(awsConfig(f.url)), nil
+		},
+	}, log)
+	defer stop()
+	healthz := func() (int, string) {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	count := func(s string) int { return strings.Count(stdout.String(), s) }
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for end := time.Now().Add(60 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(end) {
+				code, body := healthz()
+				t.Fatalf("timed out waiting for %s; /healthz %d %s\nstdout:\n%s\nlog:\n%s", what, code, body, stdout, log)
+			}
+		}
+	}
+	begin := time.Now()
+	wait("the source down", func() bool {
+		code, body := healthz()
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "AccessDeniedException") &&
+			testutil.Metric(log.String(), `secwatch_source_up{source="cw"}`) == 0
+	})
+	wait("a secwatch-source-down alert", func() bool { return count(`"rule":"secwatch-source-down"`) == 1 })
+	f.put(3)
+	time.Sleep(2 * time.Second) // more polls, all denied: no second alert this hour
+	if n := count(`"rule":"secwatch-source-down"`); n > hoursSpanned(begin) {
+		t.Errorf("got %d source-down alerts, want one per hour", n)
+	}
+
+	f.proxy.deny.Store(false)
+	wait("the source up again", func() bool { return strings.Contains(log.String(), `"message":"source up again"`) })
+	wait("/healthz 200", func() bool { code, _ := healthz(); return code == http.StatusOK })
+	wait("the events put while denied", func() bool { return count(`"rule":"`+f.rule+`"`) == 3 })
 }

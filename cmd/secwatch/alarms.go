@@ -211,6 +211,8 @@ func alarmSettings(cfg *config.Config) alarms.Settings {
 	}
 	if h := c.Heartbeat; h.Enabled {
 		s.Heartbeat = &alarms.Heartbeat{Namespace: h.Namespace, MetricName: h.MetricName, Period: h.Period, MissingAfter: h.MissingAfter}
+		s.Operator = &alarms.Operator{Namespace: h.Namespace, Period: h.Period,
+			SourcesDown: config.SourcesDownMetric, DeadLetters: config.DeadLettersMetric, DeliveryFailures: config.DeliveryFailuresMetric}
 	}
 	if l := c.Lag; l.Enabled {
 		s.Lag = &alarms.Lag{Namespace: c.Heartbeat.Namespace, MetricName: l.MetricName, Period: c.Heartbeat.Period, Threshold: l.Threshold}

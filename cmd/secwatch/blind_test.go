@@ -36,8 +36,9 @@ func TestRunOnceFileDirectoryGone(t *testing.T) {
 	cfg, rulesPath := blindFileConfig(t, dir, filepath.Join(logs, "*.log"))
 
 	out, errb, code := runOnce(t, cfg)
-	if code != exitBlind || len(parseAlerts(t, out)) != 0 {
-		t.Fatalf("directory gone: got exit %d, want %d and no alert; stderr:\n%s", code, exitBlind, errb)
+	// The one alert is the self-alert saying the source was not read.
+	if as := parseAlerts(t, out); code != exitBlind || len(as) != 1 || as[0].Rule != "secwatch-source-down" || as[0].Group["source"] != "mcp" {
+		t.Fatalf("directory gone: got exit %d and alerts %+v, want %d and one secwatch-source-down; stderr:\n%s", code, as, exitBlind, errb)
 	}
 	for _, want := range []string{`"message":"source cannot read"`, `"kind":"permanent"`, `"where":"` + logs + `"`, "exists", `"message":"run summary"`} {
 		if !strings.Contains(errb, want) {

@@ -19,6 +19,8 @@ type checkReport struct {
 	Config   string    `json:"config,omitempty"`
 	Rules    int       `json:"rules"` // loaded; 0 when any rule file has a problem
 	Problems []problem `json:"problems"`
+	// Warnings do not fail the check: self-alerts no notifier takes.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type problem struct {
@@ -43,7 +45,9 @@ func cmdCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	fs := newFlags("check", "[PATH...]",
 		"Validate a configuration file and rule files and directories (default: the config's rules,\n"+
 			"or rules). Every problem is printed at once, one per line, as file:line:col: key: problem;\n"+
-			"the exit code is 1 if there is any. With --output json, one JSON object says it all.", stderr)
+			"the exit code is 1 if there is any. With --config it also warns (exit 0) when no notifier's\n"+
+			"match takes secwatch's self-alerts (secwatch-source-down and the like). With --output json,\n"+
+			"one JSON object says it all.", stderr)
 	cfgPath := fs.String("config", "", "configuration `file` to validate too")
 	output := outputFlag(fs)
 	if code, ok := parseFlags(fs, args, stdout); !ok {
@@ -73,6 +77,10 @@ func check(rep *checkReport, paths []string, stdout, stderr io.Writer, text bool
 			failed = true
 		} else {
 			fmt.Fprintf(stdout, "ok: %s\n", rep.Config)
+			for _, w := range unroutedSelfAlerts(cfg) {
+				fmt.Fprintf(stderr, "warning: %s\n", w)
+				rep.Warnings = append(rep.Warnings, w)
+			}
 			if len(paths) == 0 {
 				paths = cfg.Rules
 			}

@@ -36,6 +36,7 @@ func commands() []command {
 		{"sigma", "convert Sigma rules into native rules (sigma convert FILE|DIR...)", cmdSigma},
 		{"silence", "add, list or expire silences that mute matching alerts (kept, not sent)", cmdSilence},
 		{"outbox", "list, show, redrive or drop pending, dead-lettered and silenced alerts", cmdOutbox},
+		{"healthcheck", "ask the running daemon's /healthz; exit 0 when healthy, 1 otherwise", cmdHealthcheck},
 		{"probe", "check a service's TLS, plaintext, auth, CORS and OAuth metadata; exit 1 on any failure", cmdProbe},
 		{"version", "print the version", cmdVersion},
 	}
@@ -78,7 +79,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'secwatch help <command>' for a command's flags. Flags may come before or after")

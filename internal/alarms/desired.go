@@ -24,6 +24,10 @@ const (
 
 	heartbeatSuffix = "heartbeat"
 	lagSuffix       = "ingestion-lag"
+	// The operator alarms' names: <prefix>-sources-down and so on.
+	sourcesDownSuffix      = "sources-down"
+	deadLettersSuffix      = "dead-letters"
+	deliveryFailuresSuffix = "delivery-failures"
 
 	TagManaged = "secwatch:managed"
 	TagRule    = "secwatch:rule"
@@ -56,6 +60,7 @@ type Settings struct {
 	Namespace string
 	Heartbeat *Heartbeat // nil: no heartbeat alarm
 	Lag       *Lag       // nil: no ingestion-lag alarm
+	Operator  *Operator  // nil: no alarms on the operator metrics
 	// Owner is the value of the secwatch:managed tag; "" means "true".
 	// Deployments that share an account and region set different owners,
 	// and each plans and prunes only its own alarms.
@@ -102,6 +107,36 @@ type Lag struct {
 	Namespace, MetricName string
 	Period                time.Duration
 	Threshold             time.Duration
+}
+
+// Operator describes the alarms on the operator metrics the daemon
+// publishes with its heartbeat, each without dimensions in Namespace: a
+// source down and dead letters alarm on a Maximum above 0 in one period,
+// delivery failures on a Sum above 0 in three periods in a row. Missing
+// data is not breaching: a silent daemon is the heartbeat's alarm.
+type Operator struct {
+	Namespace                                  string
+	Period                                     time.Duration // less than 1m means 1m
+	SourcesDown, DeadLetters, DeliveryFailures string        // metric names
+}
+
+// alarms returns the operator alarms of o under the settings s.
+func (o *Operator) alarms(s Settings) []Resource {
+	prefix := namePrefix(s.NamePrefix)
+	var out []Resource
+	for _, a := range []Alarm{
+		{Name: prefix + sourcesDownSuffix, MetricName: o.SourcesDown, Statistic: "Maximum", EvaluationPeriods: 1,
+			Description: "secwatch is blind: a source has not completed a read within its down_after (see /healthz and the log line \"source cannot read\")"},
+		{Name: prefix + deadLettersSuffix, MetricName: o.DeadLetters, Statistic: "Maximum", EvaluationPeriods: 1,
+			Description: "secwatch holds alerts it could not deliver (dead letters): secwatch outbox list --dead"},
+		{Name: prefix + deliveryFailuresSuffix, MetricName: o.DeliveryFailures, Statistic: "Sum", EvaluationPeriods: 3,
+			Description: "secwatch has failed to deliver alerts in 3 periods in a row (a notifier is down or refusing)"},
+	} {
+		a.Namespace, a.Period = o.Namespace, seconds(max(o.Period, time.Minute))
+		a.Threshold, a.Comparison, a.TreatMissingData = 0, greaterThan, notBreaching
+		out = append(out, builtin(a, s))
+	}
+	return out
 }
 
 // Dimension is one metric dimension.
@@ -199,6 +234,9 @@ func Desired(rs []*rules.Rule, s Settings) ([]Resource, []error) {
 			// A silent daemon is the heartbeat's business.
 			TreatMissingData: notBreaching,
 		}, s))
+	}
+	if o := s.Operator; o != nil {
+		out = append(out, o.alarms(s)...)
 	}
 	// Two rules must not share a name: "secwatch-heartbeat" is taken.
 	seen := map[string]string{}

@@ -1,6 +1,7 @@
 package alarms
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +208,34 @@ func TestDesiredBuiltins(t *testing.T) {
 	for _, a := range []Alarm{hb, lag} {
 		if a.Tags[TagManaged] != "prod" || a.Tags[TagRule] != "" || len(a.Actions) != 1 {
 			t.Errorf("%s: tags %v, actions %v", a.Name, a.Tags, a.Actions)
+		}
+	}
+}
+
+// TestDesiredOperatorAlarms: the alarms on the operator metrics, under the
+// deployment's prefix, each in the heartbeat's namespace and period.
+func TestDesiredOperatorAlarms(t *testing.T) {
+	s := Settings{
+		TopicARN:   testSettings.TopicARN,
+		NamePrefix: "staging",
+		Operator:   &Operator{Namespace: "ops", Period: 2 * time.Minute, SourcesDown: "SourcesDown", DeadLetters: "DeadLetters", DeliveryFailures: "DeliveryFailures"},
+	}
+	got, errs := Desired(nil, s)
+	if len(errs) > 0 || len(got) != 3 {
+		t.Fatalf("got %v, %v", got, errs)
+	}
+	want := []string{
+		"staging-dead-letters DeadLetters Maximum >0 x1",
+		"staging-delivery-failures DeliveryFailures Sum >0 x3",
+		"staging-sources-down SourcesDown Maximum >0 x1",
+	}
+	for i, res := range got {
+		a := res.Alarm
+		if g := fmt.Sprintf("%s %s %s >%g x%d", a.Name, a.MetricName, a.Statistic, a.Threshold, a.EvaluationPeriods); g != want[i] || a.Comparison != greaterThan {
+			t.Errorf("alarm %d: got %s (%s), want %s", i, g, a.Comparison, want[i])
+		}
+		if a.Namespace != "ops" || a.Period != 120 || a.TreatMissingData != notBreaching || len(a.Actions) != 1 || a.Tags[TagPrefix] != "staging" || res.Filter != nil {
+			t.Errorf("%s: %+v", a.Name, a)
 		}
 	}
 }

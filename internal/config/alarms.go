@@ -3,6 +3,8 @@ package config
 import (
 	"cmp"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -48,7 +50,10 @@ type Heartbeat struct {
 	Namespace    string        // default "secwatch"
 	MetricName   string        // default "Heartbeat"
 	Period       time.Duration // how often it is published; default 1m; 1m .. 1h, whole minutes
-	MissingAfter time.Duration // the alarm fires after this long without one; default 5m
+	MissingAfter time.Duration // the alarm fires after this long without one; default 5m, or 3 × Schedule
+	// Schedule is the interval of scheduled `run --once` runs (each
+	// publishes one heartbeat); 0: the daemon runs as a service.
+	Schedule time.Duration
 }
 
 // Lag is the optional secwatch-ingestion-lag alarm on the greatest lag of
@@ -61,12 +66,16 @@ type Lag struct {
 
 // Defaults of the alarms map.
 const (
-	DefaultAlarmNamespace     = "secwatch"
-	DefaultAlarmNamePrefix    = "secwatch"
-	DefaultHeartbeatMetric    = "Heartbeat"
-	DefaultHeartbeatPeriod    = time.Minute
-	DefaultHeartbeatMissing   = 5 * time.Minute
-	DefaultLagMetric          = "IngestionLagSeconds"
+	DefaultAlarmNamespace   = "secwatch"
+	DefaultAlarmNamePrefix  = "secwatch"
+	DefaultHeartbeatMetric  = "Heartbeat"
+	DefaultHeartbeatPeriod  = time.Minute
+	DefaultHeartbeatMissing = 5 * time.Minute
+	DefaultLagMetric        = "IngestionLagSeconds"
+	// The operator metrics, published with the heartbeat in its namespace.
+	SourcesDownMetric         = "SourcesDown"
+	DeadLettersMetric         = "DeadLetters"
+	DeliveryFailuresMetric    = "DeliveryFailures"
 	DefaultLagThreshold       = 5 * time.Minute
 	maxAlarmMetricNameLength  = 255
 	maxAlarmNamespaceLength   = 255
@@ -75,7 +84,7 @@ const (
 
 var (
 	alarmsKeys    = []string{"topic_arn", "region", "endpoint", "log_group", "namespace", "owner", "name_prefix", "heartbeat", "lag"}
-	heartbeatKeys = []string{"enabled", "namespace", "metric_name", "period", "missing_after"}
+	heartbeatKeys = []string{"enabled", "namespace", "metric_name", "period", "missing_after", "schedule"}
 	lagKeys       = []string{"enabled", "metric_name", "threshold"}
 )
 
@@ -163,11 +172,47 @@ func (p *parser) heartbeat(kv keyVal, h *Heartbeat) {
 		case "missing_after":
 			missing = &kv
 			h.MissingAfter, _ = p.duration(kv, time.Minute, maxAlarmEvaluationSeconds*time.Second)
+		case "schedule":
+			h.Schedule = p.schedule(kv)
 		}
 	}
 	if missing != nil && h.Period > 0 && h.MissingAfter > 0 && (h.MissingAfter%h.Period != 0 || h.MissingAfter < h.Period) {
 		p.errorf(missing.val, missing.path, "must be a whole multiple of heartbeat.period (%s), got %s", fmtDuration(h.Period), p.got(missing.val))
 	}
+}
+
+// maxSchedule is the longest schedule whose heartbeat window (three runs)
+// an alarm can wait for.
+const maxSchedule = maxAlarmEvaluationSeconds * time.Second / 3
+
+// scheduleRate is an EventBridge rate expression.
+var scheduleRate = regexp.MustCompile(`^rate\(([1-9][0-9]*) (minute|minutes|hour|hours|day|days)\)$`)
+
+// schedule parses alarms.heartbeat.schedule: a duration, or the rate()
+// expression of the schedule itself; "" (an unset variable) is none.
+func (p *parser) schedule(kv keyVal) time.Duration {
+	s, ok := p.scalar(kv.val, kv.path, `a duration like "5m" or a rate expression like "rate(5 minutes)"`)
+	if !ok || s == "" {
+		return 0
+	}
+	if m := scheduleRate.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		unit := map[byte]time.Duration{'m': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}[m[2][0]]
+		s = (time.Duration(n) * unit).String()
+	} else if strings.HasPrefix(s, "cron(") {
+		p.errorf(kv.val, kv.path, "a cron expression has no fixed interval: give the longest interval between two runs as a duration, got %s", p.got(kv.val))
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		p.errorf(kv.val, kv.path, `must be a duration like "5m" or a rate expression like "rate(5 minutes)", got %s`, p.got(kv.val))
+		return 0
+	case d < time.Minute || d > maxSchedule:
+		p.errorf(kv.val, kv.path, "must be between 1m and %s (the heartbeat alarm waits three runs, at most 24h), got %s", fmtDuration(maxSchedule), p.got(kv.val))
+		return 0
+	}
+	return d
 }
 
 func (p *parser) lag(kv keyVal, l *Lag) {
@@ -250,8 +295,13 @@ func (p *parser) alarmsDefaults(kv keyVal, c *Config) {
 			p.errorf(at, "alarms.lag.enabled", "is true but alarms.heartbeat.enabled is false; the lag is published with the heartbeat")
 		}
 	}
-	if h := &a.Heartbeat; h.Period > 0 && !p.hasKey(p.valueOf(kv.val, "heartbeat"), "missing_after") {
-		// The default, rounded up to whole periods.
-		h.MissingAfter = (DefaultHeartbeatMissing + h.Period - 1) / h.Period * h.Period
+	hb := p.valueOf(kv.val, "heartbeat")
+	if h := &a.Heartbeat; h.Period > 0 && !p.hasKey(hb, "missing_after") {
+		// The default, rounded up to whole periods: three runs of a
+		// schedule, so that one late or failed run does not page.
+		h.MissingAfter = (max(DefaultHeartbeatMissing, 3*h.Schedule) + h.Period - 1) / h.Period * h.Period
+	} else if h.Schedule > 0 && h.MissingAfter > 0 && h.MissingAfter <= h.Schedule {
+		at := p.valueOf(hb, "missing_after")
+		p.errorf(at, "alarms.heartbeat.missing_after", "must be longer than alarms.heartbeat.schedule (%s): a run publishes one heartbeat, so the alarm would fire between every two runs; got %s", fmtDuration(h.Schedule), p.got(at))
 	}
 }

@@ -109,3 +109,42 @@ func TestDocsNameEveryAlarmsKey(t *testing.T) {
 		}
 	}
 }
+
+// TestHeartbeatSchedule: alarms.heartbeat.schedule, a duration or the
+// schedule's own rate() expression, makes the heartbeat window three runs
+// (in whole periods) unless missing_after is given, which must then be
+// longer than one run.
+func TestHeartbeatSchedule(t *testing.T) {
+	for _, tc := range []struct {
+		heartbeat string
+		schedule  time.Duration
+		missing   time.Duration
+		err       string
+	}{
+		{heartbeat: `{schedule: 5m}`, schedule: 5 * time.Minute, missing: 15 * time.Minute},
+		{heartbeat: `{schedule: "rate(1 hour)"}`, schedule: time.Hour, missing: 3 * time.Hour},
+		{heartbeat: `{schedule: "rate(20 minutes)", period: 7m}`, schedule: 20 * time.Minute, missing: 63 * time.Minute},
+		{heartbeat: `{schedule: "rate(1 minute)"}`, schedule: time.Minute, missing: 5 * time.Minute},
+		{heartbeat: `{schedule: ""}`, missing: 5 * time.Minute},
+		{heartbeat: `{schedule: 1h, missing_after: 2h}`, schedule: time.Hour, missing: 2 * time.Hour},
+		{heartbeat: `{schedule: 1h, missing_after: 1h}`, err: `alarms.heartbeat.missing_after: must be longer than alarms.heartbeat.schedule (1h)`},
+		{heartbeat: `{schedule: "cron(0 * * * ? *)"}`, err: `alarms.heartbeat.schedule: a cron expression has no fixed interval`},
+		{heartbeat: `{schedule: "rate(1 fortnight)"}`, err: `alarms.heartbeat.schedule: must be a duration like "5m" or a rate expression`},
+		{heartbeat: `{schedule: "rate(2 days)"}`, err: `alarms.heartbeat.schedule: must be between 1m and 8h`},
+	} {
+		c, err := Parse("secwatch.yaml", strings.NewReader(alarmsBase+"alarms: {heartbeat: "+tc.heartbeat+"}\n"), nil)
+		if tc.err != "" {
+			if got := errString(err); !strings.Contains(got, tc.err) {
+				t.Errorf("%s: got error %q, want %q", tc.heartbeat, got, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.heartbeat, err)
+			continue
+		}
+		if h := c.Alarms.Heartbeat; h.Schedule != tc.schedule || h.MissingAfter != tc.missing {
+			t.Errorf("%s: got schedule %s, missing_after %s; want %s, %s", tc.heartbeat, h.Schedule, h.MissingAfter, tc.schedule, tc.missing)
+		}
+	}
+}

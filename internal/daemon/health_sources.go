@@ -79,6 +79,16 @@ func (m *metrics) sourcesDown(now time.Time) []string {
 // incomplete returns ErrSourcesIncomplete, with each source's problem,
 // when a polling source of cfg has not completed a read since since.
 func (m *metrics) incomplete(cfg *config.Config, since time.Time) error {
+	bad := m.incompleteSources(cfg, since)
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrSourcesIncomplete, strings.Join(bad, "; "))
+}
+
+// incompleteSources describes each polling source of cfg that has not
+// completed a read since since, in the order of cfg.
+func (m *metrics) incompleteSources(cfg *config.Config, since time.Time) []string {
 	var bad []string
 	for _, sc := range cfg.Sources {
 		sm := m.source(sc.Name)
@@ -86,10 +96,7 @@ func (m *metrics) incomplete(cfg *config.Config, since time.Time) error {
 			bad = append(bad, sm.describe(sc.Name))
 		}
 	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: %s", ErrSourcesIncomplete, strings.Join(bad, "; "))
+	return bad
 }
 
 // readErrorLogger logs a source's read errors (each reported by the source

@@ -43,13 +43,19 @@ func TestHeartbeatWithheldWhileSourceDown(t *testing.T) {
 
 		time.Sleep(time.Minute + time.Second) // 0 and 1m: within down_after
 		synctest.Wait()
-		if got, want := fake.count(), 2; got != want {
+		if got, want := fake.beats(), 2; got != want {
 			t.Fatalf("within down_after: got %d heartbeats, want %d", got, want)
 		}
 		time.Sleep(2 * time.Minute) // 2m, 3m: no read completed for more than 90s
 		synctest.Wait()
-		if got, want := fake.count(), 2; got != want {
+		if got, want := fake.beats(), 2; got != want {
 			t.Errorf("source down: got %d heartbeats, want still %d", got, want)
+		}
+		fake.mu.Lock()
+		last := values(fake.calls[len(fake.calls)-1])
+		fake.mu.Unlock()
+		if _, beat := last["Heartbeat"]; beat || last["SourcesDown"] != 1 {
+			t.Errorf("while down: published %v, want SourcesDown 1 and no Heartbeat", last)
 		}
 		if n := strings.Count(logs.String(), "sources down; heartbeat withheld"); n != 1 {
 			t.Errorf("withheld logged %d times, want once:\n%s", n, logs.String())
@@ -66,7 +72,7 @@ func TestHeartbeatWithheldWhileSourceDown(t *testing.T) {
 		sm.stats.LastRead.Store(time.Now().UnixNano()) // access restored
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		if got, want := fake.count(), 3; got != want {
+		if got, want := fake.beats(), 3; got != want {
 			t.Errorf("source back: got %d heartbeats, want %d", got, want)
 		}
 		expo.Reset()

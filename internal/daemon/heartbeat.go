@@ -30,11 +30,14 @@ const heartbeatStale = 30 * time.Second
 // heartbeatTimeout bounds one PutMetricData call.
 const heartbeatTimeout = 10 * time.Second
 
-// cloudWatchHeartbeat publishes the heartbeat metric (and the ingestion
-// lag, when its alarm is configured) every period while the engine loop is
-// alive, so that the secwatch-heartbeat alarm fires when the daemon dies or
-// hangs (docs/alarms.md). Failures are logged when they change and
-// counted; they never stop the daemon.
+// cloudWatchHeartbeat publishes the heartbeat metric every period while
+// the engine loop is alive and every source is read, so that the
+// secwatch-heartbeat alarm fires when the daemon dies, hangs or is blind
+// (docs/alarms.md). With it go the operator metrics (sources down, dead
+// letters, delivery failures since the last publication) and the
+// ingestion lag, when its alarm is configured; those are published even
+// while the heartbeat is withheld. Failures are logged when they change
+// and counted; they never stop the daemon.
 type cloudWatchHeartbeat struct {
 	client  metricsAPI
 	cfg     config.Alarms
@@ -44,12 +47,14 @@ type cloudWatchHeartbeat struct {
 
 	published, failed, skipped atomic.Int64
 	lastErr                    string // owned by the publishing goroutine
+	failedBefore               int64  // delivery failures at the last publication; idem
 }
 
 // startHeartbeat starts publishing when the configuration asks for it and
-// returns the function that stops it. In Once mode one heartbeat is
-// published when it is stopped, if every source completed a read since
-// startedAt: the alarm's missing_after must then exceed the schedule.
+// returns the function that stops it. In Once mode one publication is
+// made when it is stopped, its heartbeat only if every source completed a
+// read since startedAt: the alarm's missing_after must then exceed the
+// schedule (alarms.heartbeat.schedule derives it).
 func (d *Daemon) startHeartbeat(ctx context.Context, m *metrics, startedAt time.Time) (stop func()) {
 	c := d.Config.Alarms
 	if d.CloudWatch == nil || !c.Enabled || !c.Heartbeat.Enabled {
@@ -64,12 +69,7 @@ func (d *Daemon) startHeartbeat(ctx context.Context, m *metrics, startedAt time.
 	m.cwHeartbeat.Store(h)
 	if d.Once {
 		return func() {
-			if err := m.incomplete(d.Config, startedAt); err != nil {
-				h.skipped.Add(1)
-				h.changed("source did not complete its read; heartbeat withheld", zerolog.WarnLevel, err)
-				return
-			}
-			h.publish(ctx, time.Now(), false)
+			h.publish(ctx, m.incompleteSources(d.Config, startedAt), "source did not complete its read; heartbeat withheld")
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -94,7 +94,7 @@ func (h *cloudWatchHeartbeat) run(ctx context.Context) {
 	t := time.NewTicker(h.cfg.Heartbeat.Period)
 	defer t.Stop()
 	for {
-		h.publish(ctx, time.Now(), true)
+		h.tick(ctx, time.Now())
 		select {
 		case <-ctx.Done():
 			return
@@ -103,41 +103,54 @@ func (h *cloudWatchHeartbeat) run(ctx context.Context) {
 	}
 }
 
-// publish sends one heartbeat if the engine loop has beaten recently (or
-// unless checkEngine).
-func (h *cloudWatchHeartbeat) publish(ctx context.Context, now time.Time, checkEngine bool) {
-	if checkEngine && !h.m.engine.started() {
+// tick publishes unless the engine loop has not beaten recently: a daemon
+// whose engine is stuck says nothing, so the heartbeat alarm fires.
+func (h *cloudWatchHeartbeat) tick(ctx context.Context, now time.Time) {
+	if !h.m.engine.started() {
 		h.skipped.Add(1) // starting: nothing to say yet
 		return
 	}
-	if checkEngine && h.m.engine.age(now) > heartbeatStale {
+	if h.m.engine.age(now) > heartbeatStale {
 		h.skipped.Add(1)
 		h.changed("engine loop silent; heartbeat withheld", zerolog.WarnLevel, nil)
 		return
 	}
-	if down := h.m.sourcesDown(now); checkEngine && len(down) > 0 {
-		// The heartbeat means watching everything configured.
-		h.skipped.Add(1)
-		h.changed("sources down; heartbeat withheld", zerolog.WarnLevel, fmt.Errorf("%s", strings.Join(down, ", ")))
-		return
+	h.publish(ctx, h.m.sourcesDown(now), "sources down; heartbeat withheld")
+}
+
+// publish sends the operator metrics, and the heartbeat unless a source
+// is down (down names them; withheld is the log message then) or the
+// state cannot be written: the heartbeat means watching everything
+// configured and keeping what was seen.
+func (h *cloudWatchHeartbeat) publish(ctx context.Context, down []string, withheld string) {
+	failures := h.m.delivery.Failed.Load()
+	var deadLetters int
+	if h.m.outbox != nil {
+		deadLetters = h.m.outbox.DeadLetters()
 	}
-	// No Timestamp: CloudWatch stamps the datum when it arrives, which
-	// is what a heartbeat means.
-	data := []cwtypes.MetricDatum{{
-		MetricName: aws.String(h.cfg.Heartbeat.MetricName),
-		Value:      aws.Float64(1),
-		Unit:       cwtypes.StandardUnitCount,
-	}}
+	data := []cwtypes.MetricDatum{
+		datum(config.SourcesDownMetric, float64(len(down)), cwtypes.StandardUnitCount),
+		datum(config.DeadLettersMetric, float64(deadLetters), cwtypes.StandardUnitCount),
+		datum(config.DeliveryFailuresMetric, float64(failures-h.failedBefore), cwtypes.StandardUnitCount),
+	}
+	watching := false
+	switch p := h.m.state.problem(); {
+	case len(down) > 0:
+		h.skipped.Add(1)
+		h.changed(withheld, zerolog.WarnLevel, fmt.Errorf("%s", strings.Join(down, ", ")))
+	case p != nil:
+		h.skipped.Add(1)
+		h.changed("state not writable; heartbeat withheld", zerolog.WarnLevel, errors.New(p.err))
+	default:
+		watching = true
+		data = append(data, datum(h.cfg.Heartbeat.MetricName, 1, cwtypes.StandardUnitCount))
+	}
 	if h.cfg.Lag.Enabled && len(h.lagFrom) > 0 {
 		var lag time.Duration
 		for _, name := range h.lagFrom {
 			lag = max(lag, time.Duration(h.m.source(name).stats.Lag.Load()))
 		}
-		data = append(data, cwtypes.MetricDatum{
-			MetricName: aws.String(h.cfg.Lag.MetricName),
-			Value:      aws.Float64(lag.Seconds()),
-			Unit:       cwtypes.StandardUnitSeconds,
-		})
+		data = append(data, datum(h.cfg.Lag.MetricName, lag.Seconds(), cwtypes.StandardUnitSeconds))
 	}
 	ctx, cancel := context.WithTimeout(ctx, heartbeatTimeout)
 	defer cancel()
@@ -150,8 +163,18 @@ func (h *cloudWatchHeartbeat) publish(ctx context.Context, now time.Time, checkE
 		h.changed("heartbeat not published", zerolog.ErrorLevel, err)
 		return
 	}
+	h.failedBefore = failures
+	if !watching {
+		return // withheld: logged above
+	}
 	h.published.Add(1)
 	h.changed("", zerolog.InfoLevel, nil)
+}
+
+// datum is one metric datum without a timestamp: CloudWatch stamps it
+// when it arrives, which is what a heartbeat means.
+func datum(name string, v float64, unit cwtypes.StandardUnit) cwtypes.MetricDatum {
+	return cwtypes.MetricDatum{MetricName: aws.String(name), Value: aws.Float64(v), Unit: unit}
 }
 
 // changed logs the heartbeat's state when it differs from the last one

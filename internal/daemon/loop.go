@@ -41,8 +41,9 @@ type engineLoop struct {
 	ckBuf  []byte       // a written checkpoint's encoding buffer, for the next one
 	retry  atomic.Bool  // a write failed: write again at the next tick
 
-	hard hardening // eviction alerts, far-future events (hardening.go)
-	mute *silencer // nil: no silences
+	hard hardening  // eviction alerts, far-future events (hardening.go)
+	self selfAlerts // alerts about secwatch itself (selfalert.go)
+	mute *silencer  // nil: no silences
 }
 
 // run observes records until the channel closes, then writes the final
@@ -65,9 +66,14 @@ func (l *engineLoop) run(records <-chan ingest.Record, reload, sighup <-chan str
 					// to notice silence up to now.
 					l.emit(l.engine.Advance(time.Now()))
 				}
+				l.self.final = true
 				l.flush(time.Now())
 				l.metrics.setRules(l.engine.Stats())
-				return l.checkpoint()
+				err := l.checkpoint()
+				if err != nil {
+					l.selfAlerts(time.Now()) // the state cannot be written: say so before the drain
+				}
+				return err
 			}
 			l.observe(&rec)
 		case now := <-tick.C:
@@ -149,6 +155,7 @@ func (l *engineLoop) flush(now time.Time) {
 		l.put(doc)
 	}
 	l.evictionAlerts(now)
+	l.selfAlerts(now)
 }
 
 // put queues one document without waiting for the outbox to make it
@@ -304,8 +311,10 @@ func (l *engineLoop) write(ck *checkpoint) error {
 	}
 	if err := l.store.saveCheckpoint(ck); err != nil {
 		l.metrics.checkpointFailures.Add(1)
+		l.metrics.state.failed(err, time.Now())
 		return err
 	}
+	l.metrics.state.saved()
 	l.metrics.checkpoints.Add(1)
 	l.metrics.lastCheckpoint.Store(time.Now().UnixNano())
 	l.d.checkpointSaved(ck)

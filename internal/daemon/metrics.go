@@ -28,6 +28,7 @@ type metrics struct {
 
 	checkpoints        atomic.Int64
 	checkpointFailures atomic.Int64
+	state              stateHealth // checkpoint failures now (selfalert.go)
 	lastCheckpoint     atomic.Int64
 	reloads            atomic.Int64
 	reloadFailures     atomic.Int64
@@ -105,6 +106,9 @@ func (m *metrics) healthy(now time.Time, maxAge time.Duration) (bool, string) {
 		sort.Strings(down)
 		return false, "sources failing: " + strings.Join(down, ", ")
 	}
+	if why := m.state.reason(); why != "" {
+		return false, why
+	}
 	if m.stallAfter > 0 {
 		var stalled []string
 		for _, st := range m.delivery.Stalled(now, m.stallAfter) {
@@ -150,6 +154,7 @@ func (m *metrics) write(w io.Writer) {
 	writeMetric(w, "secwatch_alerts_silenced_total", "counter", "alerts a silence muted (kept in the silenced directory)", m.silenced.Load())
 	writeMetric(w, "secwatch_checkpoints_total", "counter", "checkpoints written", m.checkpoints.Load())
 	writeMetric(w, "secwatch_checkpoint_failures_total", "counter", "checkpoints that could not be written", m.checkpointFailures.Load())
+	m.state.write(w)
 	if t := m.lastCheckpoint.Load(); t > 0 {
 		writeMetric(w, "secwatch_last_checkpoint_time_seconds", "gauge", "time of the last checkpoint", t/1e9)
 	}
