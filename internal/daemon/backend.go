@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -32,7 +31,7 @@ type backend interface {
 	// replica's alerts were adopted, lost when Redis lost this replica's
 	// state (write a checkpoint again soon).
 	start(wake, lost func())
-	writeMetrics(w io.Writer)
+	writeMetrics(w *scrape)
 	close()
 }
 
@@ -138,7 +137,7 @@ func (b *dirBackend) openOutbox(notifiers []string) (outbox, []error, error) {
 	return o, o.LoadErrors(), nil
 }
 
-func (b *dirBackend) writeMetrics(w io.Writer) {
+func (b *dirBackend) writeMetrics(w *scrape) {
 	if b.outbox == nil {
 		return
 	}
@@ -242,7 +241,7 @@ func (b *redisBackend) start(wake, lost func()) {
 	})
 }
 
-func (b *redisBackend) writeMetrics(w io.Writer) {
+func (b *redisBackend) writeMetrics(w *scrape) {
 	p := func(name, typ, help string, v int64) { writeMetric(w, name, typ, help, v) }
 	up := int64(0)
 	if b.s.Up() {

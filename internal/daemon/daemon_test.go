@@ -241,8 +241,8 @@ func (in *instance) get(path string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-// metrics returns every sample of /metrics by series (name and labels);
-// nil when the listener does not answer.
+// metrics returns every sample of /metrics by series (name and labels,
+// sorted by name); nil when the listener does not answer.
 func (in *instance) metrics() map[string]float64 {
 	code, body, err := in.get("/metrics")
 	if err != nil || code != http.StatusOK {
@@ -260,14 +260,15 @@ func (in *instance) metrics() map[string]float64 {
 		if err != nil {
 			continue
 		}
-		out[line[:i]] = v
+		out[testutil.SortLabels(line[:i])] = v
 	}
 	return out
 }
 
-// metric returns one series, or -1 while it is unavailable.
+// metric returns one series (labels in any order), or -1 while it is
+// unavailable.
 func (in *instance) metric(series string) float64 {
-	v, ok := in.metrics()[series]
+	v, ok := in.metrics()[testutil.SortLabels(series)]
 	if !ok {
 		return -1
 	}
