@@ -5,7 +5,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: redis alertmanager all build run replay-demo testdata bench-quick test test-go test-integration test-rules vet fmt-check depcheck bench bench-latency bench-peers bench-plots bench-soak clean fuzz
+.PHONY: redis alertmanager promtool all build run replay-demo testdata bench-quick test test-go test-integration test-rules vet fmt-check depcheck bench bench-latency bench-peers bench-plots bench-soak clean fuzz
 
 all: build
 
@@ -35,7 +35,12 @@ redis:
 alertmanager:
 	@./scripts/alertmanager.sh
 
-test-go: redis alertmanager
+## promtool: make sure promtool is installed (Debian's prometheus package; a test lints a scrape
+## of a running daemon's /metrics with it)
+promtool:
+	@./scripts/promtool.sh
+
+test-go: redis alertmanager promtool
 	$(GO) test -race -count=1 ./...
 
 ## test-integration: the real AWS SDK against an in-process emulator (kumo), its own Go module

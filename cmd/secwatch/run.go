@@ -81,6 +81,8 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		StdoutText:    stdoutText(cfg.Alerts.Stdout.Format, stdout),
 		Once:          *once,
 		Reload:        reload,
+		Version:       buildVersion(),
+		Revision:      buildRevision(),
 	}
 	if err := setHeartbeat(ctx, cfg, d); err != nil {
 		log.Error().Err(err).Msg("secwatch stopped")

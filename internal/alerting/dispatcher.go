@@ -31,6 +31,10 @@ type Metrics struct {
 	DeadLettered atomic.Int64 // alerts moved to the dead-letter directory
 	Suppressed   atomic.Int64 // alerts held back by flood control (counted by Flood)
 	Digests      atomic.Int64 // digest documents made by flood control (counted by Flood)
+	// DeliveryLatency, if set, is called from the dispatcher's goroutine each
+	// time a notifier confirms an alert, with the time since the alert
+	// entered the outbox (Entry.Queued). Set it before Run.
+	DeliveryLatency func(notifier string, latency time.Duration)
 
 	mu        sync.Mutex
 	notifiers map[string]NotifierState
@@ -78,6 +82,14 @@ func (m *Metrics) setNotifier(st NotifierState) {
 	}
 	st.Failures = m.notifiers[st.Name].Failures
 	m.notifiers[st.Name] = st
+}
+
+// delivered reports a notifier's confirmation of an alert queued at
+// queued to DeliveryLatency.
+func (m *Metrics) delivered(notifier string, queued, now time.Time) {
+	if m.DeliveryLatency != nil {
+		m.DeliveryLatency(notifier, now.Sub(queued))
+	}
 }
 
 func (m *Metrics) notifierFailed(name string) {
@@ -264,6 +276,7 @@ func (w *worker) run(ctx context.Context, timeout time.Duration, results chan<- 
 // for and the failures so far.
 type round struct {
 	doc      Document
+	queued   time.Time // Entry.Queued
 	waiting  int
 	errs     []error // retryable
 	complete bool    // an Ack completed the alert
@@ -444,7 +457,7 @@ func (s *session) publish(name string, o *owed, now time.Time) {
 
 func (s *session) start(e *Entry) {
 	id := e.Doc.AlertID
-	r := &round{doc: e.Doc}
+	r := &round{doc: e.Doc, queued: e.Queued}
 	for _, w := range s.workers {
 		name := w.n.Name()
 		if _, rejected := e.Rejected[name]; rejected || slices.Contains(e.Acked, name) {
@@ -483,6 +496,7 @@ func (s *session) handle(res result, now time.Time) {
 	switch {
 	case res.err == nil:
 		s.fails.ok(res.notifier, now)
+		m.delivered(res.notifier, r.queued, now)
 		complete, err := o.Ack(res.id, res.notifier, now)
 		r.complete = r.complete || complete
 		s.outboxError(err, now)
@@ -564,6 +578,7 @@ func (s *session) shutdown() {
 			continue
 		}
 		now := time.Now()
+		s.d.Metrics.delivered(res.notifier, s.rounds[res.id].queued, now)
 		complete, err := s.d.Outbox.Ack(res.id, res.notifier, now)
 		s.outboxError(err, now)
 		if complete {

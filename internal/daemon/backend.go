@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +38,7 @@ type backend interface {
 	// active returns where the Alertmanager notifier name keeps the
 	// alerts it re-posts.
 	active(name string) (alerting.ActiveStore, error)
-	writeMetrics(w io.Writer)
+	writeMetrics(w *scrape)
 	close()
 }
 
@@ -198,7 +197,7 @@ func (a dirActive) Load() (map[string][]byte, error) {
 	return out, nil
 }
 
-func (b *dirBackend) writeMetrics(w io.Writer) {
+func (b *dirBackend) writeMetrics(w *scrape) {
 	if b.outbox == nil {
 		return
 	}
@@ -310,7 +309,7 @@ func (b *redisBackend) active(name string) (alerting.ActiveStore, error) {
 	return b.s.Active(name), nil
 }
 
-func (b *redisBackend) writeMetrics(w io.Writer) {
+func (b *redisBackend) writeMetrics(w *scrape) {
 	p := func(name, typ, help string, v int64) { writeMetric(w, name, typ, help, v) }
 	up := int64(0)
 	if b.s.Up() {

@@ -71,6 +71,9 @@ type Daemon struct {
 	// S3Client returns the clients of a type s3 source (s3.go); nil: s3
 	// sources are an error.
 	S3Client func(sc config.Source) (S3Clients, error)
+	// Version and Revision (the VCS commit) of the binary, for
+	// secwatch_build_info; "": unknown.
+	Version, Revision string
 
 	metrics *metrics
 	s3      s3Sources
@@ -145,6 +148,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		log.Error().Err(e).Msg("outbox entry unusable; moved aside")
 	}
 	m.outbox, m.backend = outbox, store
+	m.notifiers(names)
 	m.stallAfter = cfg.Alerts.StallAfter
 	disp := &alerting.Dispatcher{
 		Outbox:         outbox,
@@ -188,7 +192,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	var httpSrv *httpServer
 	if !d.Once && cfg.HTTP.Listen != "" {
-		httpSrv, err = startHTTP(cfg.HTTP.Listen, m, d.Log.With().Str("component", "http").Logger())
+		httpSrv, err = startHTTP(cfg.HTTP.Listen, m, d.Version, d.Revision, d.Log.With().Str("component", "http").Logger())
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/secwatch/secwatch/internal/alerting"
@@ -35,6 +35,9 @@ type metrics struct {
 	silenced           atomic.Int64
 
 	delivery alerting.Metrics
+	// latency is secwatch_alert_delivery_latency_seconds, observed by the
+	// dispatcher through delivery.DeliveryLatency.
+	latency *prometheus.HistogramVec
 	// stallAfter is alerts.stall_after: a notifier without a delivery for
 	// longer while alerts wait for it makes /healthz fail; 0: never.
 	stallAfter time.Duration
@@ -60,7 +63,9 @@ type sourceMetrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{start: time.Now(), sources: map[string]*sourceMetrics{}}
+	m := &metrics{start: time.Now(), sources: map[string]*sourceMetrics{}, latency: newLatency()}
+	m.delivery.DeliveryLatency = m.observeLatency
+	return m
 }
 
 // source returns the metrics of the named source, creating them.
@@ -131,27 +136,16 @@ func (m *metrics) alertCounts() (alerts, duplicates int64) {
 	return m.outbox.Queued(), m.outbox.Duplicates()
 }
 
-// metricHeader writes the HELP and TYPE lines of a metric.
-func metricHeader(w io.Writer, name, typ, help string) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-}
-
-// writeMetric writes a metric without labels: its HELP and TYPE lines and
-// its value.
-func writeMetric(w io.Writer, name, typ, help string, v int64) {
-	metricHeader(w, name, typ, help)
-	fmt.Fprintf(w, "%s %d\n", name, v)
-}
-
-// write renders every metric in the Prometheus text exposition format.
-func (m *metrics) write(w io.Writer) {
+// collect writes the daemon's own series into w (the registry adds the Go
+// runtime's, the process's, build info and the delivery latency).
+func (m *metrics) collect(w *scrape) {
 	writeMetric(w, "secwatch_up", "gauge", "1 while the daemon runs", 1)
 	writeMetric(w, "secwatch_start_time_seconds", "gauge", "start time of the daemon", m.start.Unix())
 	writeMetric(w, "secwatch_engine_events_total", "counter", "events observed by the engine", m.events.Load())
 	alerts, duplicates := m.alertCounts()
 	writeMetric(w, "secwatch_alerts_total", "counter", "alerts written to the outbox", alerts)
 	writeMetric(w, "secwatch_alerts_duplicate_total", "counter", "alerts fired again (after a restart) that the outbox already had", duplicates)
-	writeMetric(w, "secwatch_alerts_silenced_total", "counter", "alerts a silence muted (kept in the silenced directory)", m.silenced.Load())
+	writeMetric(w, "secwatch_alerts_silenced_total", "counter", "alerts a silence muted (kept with the state: the silenced directory, or Redis)", m.silenced.Load())
 	writeMetric(w, "secwatch_checkpoints_total", "counter", "checkpoints written", m.checkpoints.Load())
 	writeMetric(w, "secwatch_checkpoint_failures_total", "counter", "checkpoints that could not be written", m.checkpointFailures.Load())
 	m.state.write(w)
@@ -170,11 +164,11 @@ func (m *metrics) write(w io.Writer) {
 	ns := d.Notifiers()
 	metricHeader(w, "secwatch_notifier_pending", "gauge", "alerts waiting for the notifier")
 	for _, st := range ns {
-		fmt.Fprintf(w, "secwatch_notifier_pending{notifier=%q} %d\n", st.Name, st.Pending)
+		w.sample(float64(st.Pending), "notifier", st.Name)
 	}
 	metricHeader(w, "secwatch_notifier_failures_total", "counter", "failed delivery attempts of the notifier (retried or permanent)")
 	for _, st := range ns {
-		fmt.Fprintf(w, "secwatch_notifier_failures_total{notifier=%q} %d\n", st.Name, st.Failures)
+		w.sample(float64(st.Failures), "notifier", st.Name)
 	}
 	if m.outbox != nil {
 		writeMetric(w, "secwatch_outbox_depth", "gauge", "alerts waiting for delivery", int64(m.outbox.Len()))
@@ -229,17 +223,17 @@ func (m *metrics) write(w io.Writer) {
 	} {
 		metricHeader(w, s.name, s.typ, s.help)
 		for i, n := range names {
-			fmt.Fprintf(w, "%s{source=%q} %d\n", s.name, n, s.value(srcs[i]))
+			w.sample(float64(s.value(srcs[i])), "source", n)
 		}
 	}
 	metricHeader(w, "secwatch_source_lag_seconds", "gauge", "last event's delay from its timestamp to being read")
 	for i, n := range names {
-		fmt.Fprintf(w, "secwatch_source_lag_seconds{source=%q} %.3f\n", n, float64(srcs[i].stats.Lag.Load())/1e9)
+		w.sample(float64(srcs[i].stats.Lag.Load())/1e9, "source", n)
 	}
 	metricHeader(w, "secwatch_source_errors_total", "counter", "reads a source could not do, by kind (permanent, throttling, transient)")
 	for i, n := range names {
 		for _, k := range ingest.ErrorKinds {
-			fmt.Fprintf(w, "secwatch_source_errors_total{source=%q,kind=%q} %d\n", n, k, srcs[i].stats.Errors[k].Load())
+			w.sample(float64(srcs[i].stats.Errors[k].Load()), "source", n, "kind", k.String())
 		}
 	}
 
@@ -257,7 +251,7 @@ func (m *metrics) write(w io.Writer) {
 	} {
 		metricHeader(w, s.name, s.typ, s.help)
 		for _, r := range rs {
-			fmt.Fprintf(w, "%s{rule=%q} %d\n", s.name, r.Rule, s.value(r))
+			w.sample(float64(s.value(r)), "rule", r.Rule)
 		}
 	}
 }
@@ -268,8 +262,9 @@ type httpServer struct {
 	Addr string
 }
 
-// startHTTP serves /healthz and /metrics on addr.
-func startHTTP(addr string, m *metrics, log zerolog.Logger) (*httpServer, error) {
+// startHTTP serves /healthz and /metrics on addr; version and revision
+// label secwatch_build_info.
+func startHTTP(addr string, m *metrics, version, revision string, log zerolog.Logger) (*httpServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http listen %s: %w", addr, err)
@@ -283,10 +278,7 @@ func startHTTP(addr string, m *metrics, log zerolog.Logger) (*httpServer, error)
 		}
 		fmt.Fprintln(w, why)
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		m.write(w)
-	})
+	mux.Handle("GET /metrics", metricsHandler(m.registry(version, revision), log))
 	s := &httpServer{
 		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second},
 		done: make(chan struct{}),

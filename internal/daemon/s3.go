@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"io"
 	"slices"
 	"sync"
 
@@ -93,7 +92,7 @@ func (m *s3Metrics) stats(name string) *ingest.S3Stats {
 }
 
 // write renders the S3 metrics, if there is an S3 source.
-func (m *s3Metrics) write(w io.Writer) {
+func (m *s3Metrics) write(w *scrape) {
 	m.mu.Lock()
 	names := slices.Sorted(func(yield func(string) bool) {
 		for n := range m.byName {
@@ -125,11 +124,11 @@ func (m *s3Metrics) write(w io.Writer) {
 	} {
 		metricHeader(w, s.name, s.typ, s.help)
 		for i, n := range names {
-			fmt.Fprintf(w, "%s{source=%q} %d\n", s.name, n, s.value(stats[i]))
+			w.sample(float64(s.value(stats[i])), "source", n)
 		}
 	}
 	metricHeader(w, "secwatch_s3_oldest_message_age_seconds", "gauge", "age of the oldest queue message not yet deleted")
 	for i, n := range names {
-		fmt.Fprintf(w, "secwatch_s3_oldest_message_age_seconds{source=%q} %.3f\n", n, float64(stats[i].OldestWait.Load())/1e9)
+		w.sample(float64(stats[i].OldestWait.Load())/1e9, "source", n)
 	}
 }

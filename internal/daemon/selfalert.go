@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"io"
 	"sync/atomic"
 	"time"
 
@@ -169,7 +168,7 @@ func (h *stateHealth) reason() string {
 }
 
 // write writes secwatch_state_up.
-func (h *stateHealth) write(w io.Writer) {
+func (h *stateHealth) write(w *scrape) {
 	up := int64(1)
 	if h.problem() != nil {
 		up = 0
