@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -412,11 +414,16 @@ func (t *tailer) poll(ctx context.Context, out chan<- Record) error {
 
 // readOrder returns the open files, rotated ones first (so that a writer's
 // last lines in the old file come before the first lines of the new one),
-// then by path.
+// then in the order they were written: by modification time, then by
+// rotation suffix (app.log.2, app.log.1, app.log), then by path.
 func (t *tailer) readOrder() []*tailFile {
 	order := make([]*tailFile, 0, len(t.files))
+	mtimes := make(map[*tailFile]time.Time, len(t.files))
 	for _, tf := range t.files {
 		order = append(order, tf)
+		if fi, err := tf.file.Stat(); err == nil {
+			mtimes[tf] = fi.ModTime()
+		}
 	}
 	slices.SortFunc(order, func(a, b *tailFile) int {
 		if a.orphan != b.orphan {
@@ -425,12 +432,32 @@ func (t *tailer) readOrder() []*tailFile {
 			}
 			return 1
 		}
+		if c := mtimes[a].Compare(mtimes[b]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(rotationSuffix(b.path), rotationSuffix(a.path)); c != 0 {
+			return c
+		}
 		if c := strings.Compare(a.path, b.path); c != 0 {
 			return c
 		}
 		return strings.Compare(a.key, b.key)
 	})
 	return order
+}
+
+// rotationSuffix returns N of a path ending in ".N" (a rotated file, N
+// digits), or -1.
+func rotationSuffix(path string) int {
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 || strings.ContainsRune(path[i:], filepath.Separator) {
+		return -1
+	}
+	n, err := strconv.Atoi(path[i+1:])
+	if err != nil || n < 0 || path[i+1] == '+' {
+		return -1
+	}
+	return n
 }
 
 // expand returns the regular files the patterns match, sorted by path, each
@@ -568,6 +595,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		claimed[c.Key] = true
 	}
 	var cands []*candidate // for resumeByContent, made on first need
+	var rotated []rotatedFile
 	for _, c := range t.f.Cursors {
 		if c.Key == "" || t.files[c.Key] != nil {
 			continue
@@ -608,11 +636,34 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 			continue // not forgotten: perhaps readable on the next start
 		}
 		if !ok {
-			t.bad(at, "cursor: file "+c.Key+" at "+path+" changed (truncated, rewritten or a reused inode): reading it from the beginning")
 			if isMatched {
+				// Truncated while we were down: a matched copy holding
+				// what the cursor saw (copytruncate with app.log*) goes
+				// on from the cursor; the file itself starts again.
+				resumed, _, err := t.resumeByContent(ctx, out, c, matches, claimed, &cands)
+				if err != nil {
+					return err
+				}
 				t.freshKeys[c.Key] = true
-			} else if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
-				return errStopped
+				if resumed {
+					continue
+				}
+			}
+			t.bad(at, "cursor: file "+c.Key+" at "+path+" changed (truncated, rewritten or a reused inode): reading it from the beginning")
+			if !isMatched {
+				// Rewritten, then rotated away: read it all as a
+				// rotated file.
+				tf, since, err := t.openRotated(path, c.Key)
+				if err != nil {
+					return err
+				}
+				if tf == nil {
+					if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
+						return errStopped
+					}
+					continue
+				}
+				rotated = append(rotated, rotatedFile{c.Path, since})
 			}
 			continue
 		}
@@ -622,14 +673,91 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		}
 		tf.off, tf.line, tf.head, tf.dec.last = c.Offset, c.Line, head, c.Time
 		tf.setFingerprint()
+		t.files[c.Key] = tf
+		if path != c.Path {
+			if fi, err := fh.Stat(); err == nil {
+				rotated = append(rotated, rotatedFile{c.Path, fi.ModTime()})
+			}
+		}
 		if !isMatched {
 			// Rotated while we were down: finish it, then the new file.
 			tf.orphan, tf.grewAt = true, time.Now()
 			t.stats.Rotations.Add(1)
 		}
-		t.files[c.Key] = tf
+	}
+	return t.resumeSiblings(rotated, matched, claimed)
+}
+
+// rotatedFile is the path a cursor's file had, found rotated away from it
+// on start, with the file's modification time.
+type rotatedFile struct {
+	path  string
+	mtime time.Time
+}
+
+// resumeSiblings reads from their beginning the files rotated from the
+// same path after a cursor's file was (rotated twice or more while we were
+// down): the rotated siblings of its path (path.N) modified at or after
+// it, which no cursor names. Matched ones are read from the beginning
+// whatever Start says; the others are opened as rotated files.
+func (t *tailer) resumeSiblings(rotated []rotatedFile, matched map[string]string, claimed map[string]bool) error {
+	for _, r := range rotated {
+		entries, err := os.ReadDir(filepath.Dir(r.path))
+		if err != nil {
+			continue
+		}
+		base := filepath.Base(r.path)
+		for _, e := range entries {
+			p := filepath.Join(filepath.Dir(r.path), e.Name())
+			if !strings.HasPrefix(e.Name(), base+".") || rotationSuffix(p) < 0 {
+				continue
+			}
+			fi, err := os.Stat(p)
+			if err != nil || !fi.Mode().IsRegular() || fi.ModTime().Before(r.mtime) {
+				continue
+			}
+			key, ok := fileKey(fi)
+			if !ok || claimed[key] || t.files[key] != nil {
+				continue
+			}
+			if _, ok := matched[key]; ok {
+				t.freshKeys[key] = true
+				continue
+			}
+			if _, _, err := t.openRotated(p, key); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// openRotated opens the file with key at path, out of the glob, to be
+// read from its beginning and finished like a rotated file; nil if it is
+// not there. since is its modification time.
+func (t *tailer) openRotated(path, key string) (tf *tailFile, since time.Time, err error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, since, nil
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, since, nil
+	}
+	if k, _ := fileKey(fi); k != key {
+		fh.Close()
+		return nil, since, nil
+	}
+	tf, err = t.newTailFile(fh, key, path)
+	if err != nil {
+		return nil, since, err
+	}
+	tf.setFingerprint()
+	tf.orphan, tf.grewAt = true, time.Now()
+	t.stats.Rotations.Add(1)
+	t.files[key] = tf
+	return tf, fi.ModTime(), nil
 }
 
 // candidate is a matched file that no cursor names by key, which may
@@ -837,8 +965,18 @@ func openChecked(path, key string, c FileCursor, tailFP string) (fh *os.File, he
 // read reads what one file has gained since the last poll and sends it.
 func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile) error {
 	before := tf.readPos()
-	if err := t.checkTruncation(tf); err != nil {
+	truncated, err := t.checkTruncation(tf)
+	if err != nil {
 		return err
+	}
+	if truncated {
+		// The lines read before cannot be read again: have the daemon
+		// checkpoint what it has of them now.
+		c := tf.settledCursor()
+		if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Reset: true}) {
+			return errStopped
+		}
+		tf.sent, tf.sentAny = c, true
 	}
 	if tf.rd == nil {
 		tf.startReader(t.f.MaxLineBytes, true)
@@ -862,11 +1000,11 @@ func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile) erro
 }
 
 // checkTruncation starts a file again from the beginning if it shrank or
-// its first bytes changed.
-func (t *tailer) checkTruncation(tf *tailFile) error {
+// its first bytes changed, and reports whether it did.
+func (t *tailer) checkTruncation(tf *tailFile) (bool, error) {
 	fi, err := tf.file.Stat()
 	if err != nil {
-		return fmt.Errorf("stat %s: %w", tf.path, err)
+		return false, fmt.Errorf("stat %s: %w", tf.path, err)
 	}
 	size, mtime := fi.Size(), fi.ModTime()
 	changed := size != tf.size || !mtime.Equal(tf.mtime)
@@ -881,7 +1019,7 @@ func (t *tailer) checkTruncation(tf *tailFile) error {
 		tf.tailOff = -1
 		tf.setFingerprint()
 	}
-	return nil
+	return truncated, nil
 }
 
 // drain reads and sends the complete lines available from tf.rd.
