@@ -613,7 +613,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 			// taking the original for a rotated file would read the
 			// same lines twice. Failing that, the original, found by key
 			// in its directory, was rotated while we were down.
-			resumed, n, err := t.resumeByContent(ctx, out, c, matches, claimed, &cands)
+			resumed, n, err := t.resumeByContent(ctx, out, c, matches, claimed, &cands, true)
 			if err != nil {
 				return err
 			}
@@ -636,35 +636,33 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 			continue // not forgotten: perhaps readable on the next start
 		}
 		if !ok {
+			// Truncated or rewritten while we were down: a copy holding
+			// what the cursor saw (copytruncate) goes on from the
+			// cursor, and the file itself is read from its beginning
+			// under the same key.
+			resumed, err := t.resumeCopy(ctx, out, c, matches, matched, claimed)
+			if err != nil {
+				return err
+			}
+			if !resumed {
+				t.bad(at, "cursor: file "+c.Key+" at "+path+" changed (truncated, rewritten or a reused inode): reading it from the beginning")
+			}
 			if isMatched {
-				// Truncated while we were down: a matched copy holding
-				// what the cursor saw (copytruncate with app.log*) goes
-				// on from the cursor; the file itself starts again.
-				resumed, _, err := t.resumeByContent(ctx, out, c, matches, claimed, &cands)
-				if err != nil {
-					return err
-				}
 				t.freshKeys[c.Key] = true
-				if resumed {
-					continue
-				}
+				continue
 			}
-			t.bad(at, "cursor: file "+c.Key+" at "+path+" changed (truncated, rewritten or a reused inode): reading it from the beginning")
-			if !isMatched {
-				// Rewritten, then rotated away: read it all as a
-				// rotated file.
-				tf, since, err := t.openRotated(path, c.Key)
-				if err != nil {
-					return err
-				}
-				if tf == nil {
-					if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
-						return errStopped
-					}
-					continue
-				}
-				rotated = append(rotated, rotatedFile{c.Path, since})
+			// Rotated away too: read it all as a rotated file.
+			tf, since, err := t.openRotated(path, c.Key)
+			if err != nil {
+				return err
 			}
+			if tf == nil {
+				if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
+					return errStopped
+				}
+				continue
+			}
+			rotated = append(rotated, rotatedFile{c.Path, since, rotationSuffix(path)})
 			continue
 		}
 		tf, err := t.newTailFile(fh, c.Key, path)
@@ -676,7 +674,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		t.files[c.Key] = tf
 		if path != c.Path {
 			if fi, err := fh.Stat(); err == nil {
-				rotated = append(rotated, rotatedFile{c.Path, fi.ModTime()})
+				rotated = append(rotated, rotatedFile{c.Path, fi.ModTime(), rotationSuffix(path)})
 			}
 		}
 		if !isMatched {
@@ -691,45 +689,65 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 // rotatedFile is the path a cursor's file had, found rotated away from it
 // on start, with the file's modification time.
 type rotatedFile struct {
-	path  string
-	mtime time.Time
+	path   string
+	mtime  time.Time
+	suffix int // rotationSuffix of where it was found, if a sibling of path; else -1
 }
 
-// resumeSiblings reads from their beginning the files rotated from the
-// same path after a cursor's file was (rotated twice or more while we were
-// down): the rotated siblings of its path (path.N) modified at or after
-// it, which no cursor names. Matched ones are read from the beginning
-// whatever Start says; the others are opened as rotated files.
+// resumeSiblings reads from their beginning the files rotated from a
+// cursor's path after its file was (rotated twice or more while we were
+// down): the rotated siblings of the path (path.N) with a smaller N than
+// the file's, if it is one of them, and modified at or after it, which no
+// cursor names. Matched ones are read from the beginning whatever Start
+// says; the others are opened as rotated files.
 func (t *tailer) resumeSiblings(rotated []rotatedFile, matched map[string]string, claimed map[string]bool) error {
 	for _, r := range rotated {
-		entries, err := os.ReadDir(filepath.Dir(r.path))
-		if err != nil {
-			continue
-		}
-		base := filepath.Base(r.path)
-		for _, e := range entries {
-			p := filepath.Join(filepath.Dir(r.path), e.Name())
-			if !strings.HasPrefix(e.Name(), base+".") || rotationSuffix(p) < 0 {
+		for _, sb := range rotatedSiblings(r.path) {
+			if sb.mtime.Before(r.mtime) || (r.suffix >= 0 && rotationSuffix(sb.path) >= r.suffix) ||
+				claimed[sb.key] || t.files[sb.key] != nil {
 				continue
 			}
-			fi, err := os.Stat(p)
-			if err != nil || !fi.Mode().IsRegular() || fi.ModTime().Before(r.mtime) {
+			if _, ok := matched[sb.key]; ok {
+				t.freshKeys[sb.key] = true
 				continue
 			}
-			key, ok := fileKey(fi)
-			if !ok || claimed[key] || t.files[key] != nil {
-				continue
-			}
-			if _, ok := matched[key]; ok {
-				t.freshKeys[key] = true
-				continue
-			}
-			if _, _, err := t.openRotated(p, key); err != nil {
+			if _, _, err := t.openRotated(sb.path, sb.key); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// sibling is a rotated sibling of a path.
+type sibling struct {
+	match
+	mtime time.Time
+}
+
+// rotatedSiblings returns the regular files named like rotated copies of
+// path (path.N) in its directory.
+func rotatedSiblings(path string) []sibling {
+	dir, base := filepath.Split(path)
+	entries, err := os.ReadDir(filepath.Clean(dir))
+	if err != nil {
+		return nil
+	}
+	var sbs []sibling
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if !strings.HasPrefix(e.Name(), base+".") || rotationSuffix(p) < 0 {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if key, ok := fileKey(fi); ok {
+			sbs = append(sbs, sibling{match{p, key}, fi.ModTime()})
+		}
+	}
+	return sbs
 }
 
 // openRotated opens the file with key at path, out of the glob, to be
@@ -817,12 +835,13 @@ func (t *tailer) candidates(matches []match, claimed map[string]bool) []*candida
 // c.TailFingerprint is the same log under another device or inode
 // (copied, moved to another file system, a new mount). If exactly one
 // file matches, it is resumed at c's Offset and Line under its own key:
-// its first Progress record is sent, then the Done record that forgets
-// c.Key, so that a checkpoint between the two still names one of them.
+// its first Progress record is sent, then, if forget, the Done record that
+// forgets c.Key, so that a checkpoint between the two still names one of
+// them.
 // If several match, none is (which copy goes on is unknown): note says so
 // for the caller's report. Cursors without a TailFingerprint (older
 // versions) or at offset 0 are never matched by content.
-func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileCursor, matches []match, claimed map[string]bool, cands *[]*candidate) (resumed bool, note string, err error) {
+func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileCursor, matches []match, claimed map[string]bool, cands *[]*candidate, forget bool) (resumed bool, note string, err error) {
 	tailFP := c.TailFingerprint
 	if tailFP == "" || c.Fingerprint == "" || c.Offset <= 0 {
 		return false, "", nil
@@ -880,10 +899,34 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileC
 		return false, "", errStopped
 	}
 	tf.sent, tf.sentAny = nc, true
-	if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
+	if forget && !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
 		return false, "", errStopped
 	}
 	return true, "", nil
+}
+
+// resumeCopy resumes by content (resumeByContent) the copy of a cursor
+// whose file was truncated or rewritten while we were down, among the
+// matched files and the rotated siblings of its path, without forgetting
+// c.Key, which goes on with the file read again from its beginning. A copy
+// the glob does not match is read as a rotated file.
+func (t *tailer) resumeCopy(ctx context.Context, out chan<- Record, c FileCursor, matches []match, matched map[string]string, claimed map[string]bool) (bool, error) {
+	all := slices.Clone(matches)
+	for _, sb := range rotatedSiblings(c.Path) {
+		if _, ok := matched[sb.key]; !ok {
+			all = append(all, sb.match)
+		}
+	}
+	var cands []*candidate
+	resumed, _, err := t.resumeByContent(ctx, out, c, all, claimed, &cands, false)
+	for _, cd := range cands {
+		if _, ok := matched[cd.key]; cd.taken && !ok {
+			tf := t.files[cd.key]
+			tf.orphan, tf.grewAt = true, time.Now()
+			t.stats.Rotations.Add(1)
+		}
+	}
+	return resumed, err
 }
 
 // openContent opens the file of m and checks that it has the content of c
