@@ -640,11 +640,15 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 			// what the cursor saw (copytruncate) goes on from the
 			// cursor, and the file itself is read from its beginning
 			// under the same key.
-			resumed, err := t.resumeCopy(ctx, out, c, matches, matched, claimed)
+			cp, err := t.resumeCopy(ctx, out, c, matches, matched, claimed)
 			if err != nil {
 				return err
 			}
-			if !resumed {
+			if cp != nil {
+				if fi, err := cp.file.Stat(); err == nil {
+					rotated = append(rotated, rotatedFile{c.Path, fi.ModTime(), rotationSuffix(cp.path)})
+				}
+			} else {
 				t.bad(at, "cursor: file "+c.Key+" at "+path+" changed (truncated, rewritten or a reused inode): reading it from the beginning")
 			}
 			if isMatched {
@@ -909,8 +913,9 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileC
 // whose file was truncated or rewritten while we were down, among the
 // matched files and the rotated siblings of its path, without forgetting
 // c.Key, which goes on with the file read again from its beginning. A copy
-// the glob does not match is read as a rotated file.
-func (t *tailer) resumeCopy(ctx context.Context, out chan<- Record, c FileCursor, matches []match, matched map[string]string, claimed map[string]bool) (bool, error) {
+// the glob does not match is read as a rotated file. It returns the copy,
+// or nil.
+func (t *tailer) resumeCopy(ctx context.Context, out chan<- Record, c FileCursor, matches []match, matched map[string]string, claimed map[string]bool) (*tailFile, error) {
 	all := slices.Clone(matches)
 	for _, sb := range rotatedSiblings(c.Path) {
 		if _, ok := matched[sb.key]; !ok {
@@ -918,15 +923,21 @@ func (t *tailer) resumeCopy(ctx context.Context, out chan<- Record, c FileCursor
 		}
 	}
 	var cands []*candidate
-	resumed, _, err := t.resumeByContent(ctx, out, c, all, claimed, &cands, false)
+	if _, _, err := t.resumeByContent(ctx, out, c, all, claimed, &cands, false); err != nil {
+		return nil, err
+	}
 	for _, cd := range cands {
-		if _, ok := matched[cd.key]; cd.taken && !ok {
-			tf := t.files[cd.key]
+		if !cd.taken {
+			continue
+		}
+		tf := t.files[cd.key]
+		if _, ok := matched[cd.key]; !ok {
 			tf.orphan, tf.grewAt = true, time.Now()
 			t.stats.Rotations.Add(1)
 		}
+		return tf, nil
 	}
-	return resumed, err
+	return nil, nil
 }
 
 // openContent opens the file of m and checks that it has the content of c
@@ -1008,13 +1019,23 @@ func openChecked(path, key string, c FileCursor, tailFP string) (fh *os.File, he
 // read reads what one file has gained since the last poll and sends it.
 func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile) error {
 	before := tf.readPos()
-	truncated, err := t.checkTruncation(tf)
+	truncated, pre, err := t.checkTruncation(tf)
 	if err != nil {
 		return err
 	}
 	if truncated {
-		// The lines read before cannot be read again: have the daemon
-		// checkpoint what it has of them now.
+		// Copytruncate: the copy beside it, if one holds what was read,
+		// goes on from there. Then the lines read before cannot be read
+		// again: have the daemon checkpoint what it has of them now.
+		cp, err := t.resumeCopy(ctx, out, pre, nil, nil, nil)
+		if err != nil {
+			return err
+		}
+		if cp != nil {
+			if err := t.read(ctx, out, cp); err != nil {
+				return err
+			}
+		}
 		c := tf.settledCursor()
 		if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Reset: true}) {
 			return errStopped
@@ -1043,26 +1064,31 @@ func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile) erro
 }
 
 // checkTruncation starts a file again from the beginning if it shrank or
-// its first bytes changed, and reports whether it did.
-func (t *tailer) checkTruncation(tf *tailFile) (bool, error) {
+// its first bytes changed, and reports whether it did, with the cursor it
+// had (its TailFingerprint as of the last poll).
+func (t *tailer) checkTruncation(tf *tailFile) (truncated bool, pre FileCursor, err error) {
 	fi, err := tf.file.Stat()
 	if err != nil {
-		return false, fmt.Errorf("stat %s: %w", tf.path, err)
+		return false, pre, fmt.Errorf("stat %s: %w", tf.path, err)
 	}
 	size, mtime := fi.Size(), fi.ModTime()
 	changed := size != tf.size || !mtime.Equal(tf.mtime)
 	tf.size, tf.mtime = size, mtime
-	truncated := size < tf.readPos()
+	truncated = size < tf.readPos()
 	if !truncated && changed {
 		truncated = tf.rewritten()
 	}
 	if truncated {
+		pre = tf.cursor()
+		if tf.tailOff == tf.off {
+			pre.TailFingerprint = tf.tailFP
+		}
 		t.stats.Truncations.Add(1)
 		tf.rd, tf.off, tf.line, tf.head = nil, 0, 0, tf.head[:0]
 		tf.tailOff = -1
 		tf.setFingerprint()
 	}
-	return truncated, nil
+	return truncated, pre, nil
 }
 
 // drain reads and sends the complete lines available from tf.rd.

@@ -3,6 +3,7 @@ package ingest
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -215,6 +216,31 @@ func TestFileTruncationResets(t *testing.T) {
 		}
 		if len(resets) != 1 || resets[0].Offset != 0 || resets[0].Line != 0 || resets[0].Key != keyOf(t, path) {
 			t.Fatalf("got Reset cursors %+v, want one at offset 0 of %s", resets, keyOf(t, path))
+		}
+	})
+}
+
+// TestFileCopyTruncateReadsTheCopy: lines appended after the last poll and
+// before a copytruncate are read from the copy (app.log.1, which the glob
+// does not match), from where the truncated file was read to.
+func TestFileCopyTruncateReadsTheCopy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "app.log")
+		w := openWriter(t, path)
+		defer w.Close()
+		write(t, w, logLines("a1", "a2"))
+		r := startFile(t, &File{Paths: []string{path}, Start: "beginning"})
+		defer r.stop()
+		checkIDs(t, r.events(2), "a1", "a2")
+		r.tick(2)
+		write(t, w, logLines("a3"))
+		copyTruncate(t, path, path+".1")
+		write(t, w, logLines("t1"))
+		checkWhere(t, r.events(2), "app.log.1:3", "app.log:1")
+		r.noEvents(int(rotateWait/testPoll) + 2)
+		if !slices.Contains(r.done, keyOf(t, path+".1")) {
+			t.Errorf("got Done for %v, want the copy finished", r.done)
 		}
 	})
 }
