@@ -105,6 +105,10 @@ type FileCursor struct {
 	// Time is the time of the last line parsed before Offset: the time
 	// the next lines without one of their own inherit (mcp access lines).
 	Time time.Time `json:"time,omitzero"`
+	// ModTime, at offset 0 only, is the file's modification time (Unix
+	// nanoseconds) when the source last looked; 0 if unknown. It tells
+	// the rotated siblings written since (copies of lines never read).
+	ModTime int64 `json:"mtime,omitempty"`
 }
 
 // CursorKey returns c.Key.
@@ -253,7 +257,11 @@ type tailFile struct {
 // cursor is the cursor after the last line consumed, without its
 // TailFingerprint: the cursor of each event's record.
 func (tf *tailFile) cursor() FileCursor {
-	return FileCursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line, Time: tf.inherited()}
+	c := FileCursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line, Time: tf.inherited()}
+	if tf.off == 0 && !tf.mtime.IsZero() {
+		c.ModTime = tf.mtime.UnixNano()
+	}
+	return c
 }
 
 // settledCursor is cursor with its TailFingerprint, which it computes
@@ -613,7 +621,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 			// taking the original for a rotated file would read the
 			// same lines twice. Failing that, the original, found by key
 			// in its directory, was rotated while we were down.
-			resumed, n, err := t.resumeByContent(ctx, out, c, matches, claimed, &cands, true)
+			resumed, n, err := t.resumeByContent(ctx, out, c, matches, claimed, &cands, false)
 			if err != nil {
 				return err
 			}
@@ -676,6 +684,11 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		tf.off, tf.line, tf.head, tf.dec.last = c.Offset, c.Line, head, c.Time
 		tf.setFingerprint()
 		t.files[c.Key] = tf
+		if c.Offset == 0 && path == c.Path && c.ModTime != 0 {
+			// Nothing read from it, so a copytruncate while we were
+			// down shows only as a sibling written since.
+			rotated = append(rotated, rotatedFile{c.Path, time.Unix(0, c.ModTime+1), -1})
+		}
 		if path != c.Path {
 			if fi, err := fh.Stat(); err == nil {
 				rotated = append(rotated, rotatedFile{c.Path, fi.ModTime(), rotationSuffix(path)})
@@ -839,15 +852,17 @@ func (t *tailer) candidates(matches []match, claimed map[string]bool) []*candida
 // c.TailFingerprint is the same log under another device or inode
 // (copied, moved to another file system, a new mount). If exactly one
 // file matches, it is resumed at c's Offset and Line under its own key:
-// its first Progress record is sent, then, if forget, the Done record that
-// forgets c.Key, so that a checkpoint between the two still names one of
-// them.
+// its first Progress record is sent, then the Done record that forgets
+// c.Key, so that a checkpoint between the two still names one of them.
+// If truncated (c's file was truncated and goes on under c.Key: the
+// content is looked for in a copy), no Done record is sent, and a cursor
+// without TailFingerprint is matched on its Fingerprint alone.
 // If several match, none is (which copy goes on is unknown): note says so
-// for the caller's report. Cursors without a TailFingerprint (older
-// versions) or at offset 0 are never matched by content.
-func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileCursor, matches []match, claimed map[string]bool, cands *[]*candidate, forget bool) (resumed bool, note string, err error) {
+// for the caller's report. Otherwise, cursors without a TailFingerprint
+// and cursors at offset 0 are never matched by content.
+func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileCursor, matches []match, claimed map[string]bool, cands *[]*candidate, truncated bool) (resumed bool, note string, err error) {
 	tailFP := c.TailFingerprint
-	if tailFP == "" || c.Fingerprint == "" || c.Offset <= 0 {
+	if (tailFP == "" && !truncated) || c.Fingerprint == "" || c.Offset <= 0 {
 		return false, "", nil
 	}
 	if *cands == nil {
@@ -894,7 +909,9 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileC
 	}
 	tf.off, tf.line, tf.head, tf.dec.last = c.Offset, c.Line, head, c.Time
 	tf.setFingerprint()
-	tf.tailOff, tf.tailFP = c.Offset, hashHex(tail)
+	if tailFP != "" {
+		tf.tailOff, tf.tailFP = c.Offset, hashHex(tail)
+	}
 	t.files[cd.key] = tf
 	cd.taken = true
 	t.stats.ContentResumes.Add(1)
@@ -903,7 +920,7 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileC
 		return false, "", errStopped
 	}
 	tf.sent, tf.sentAny = nc, true
-	if forget && !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
+	if !truncated && !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
 		return false, "", errStopped
 	}
 	return true, "", nil
@@ -923,7 +940,7 @@ func (t *tailer) resumeCopy(ctx context.Context, out chan<- Record, c FileCursor
 		}
 	}
 	var cands []*candidate
-	if _, _, err := t.resumeByContent(ctx, out, c, all, claimed, &cands, false); err != nil {
+	if _, _, err := t.resumeByContent(ctx, out, c, all, claimed, &cands, true); err != nil {
 		return nil, err
 	}
 	for _, cd := range cands {
@@ -1073,6 +1090,13 @@ func (t *tailer) checkTruncation(tf *tailFile) (truncated bool, pre FileCursor, 
 	}
 	size, mtime := fi.Size(), fi.ModTime()
 	changed := size != tf.size || !mtime.Equal(tf.mtime)
+	if changed && tf.readPos() == 0 && !tf.mtime.IsZero() {
+		// Nothing read: a copytruncate since the last poll shows only
+		// as a sibling written since.
+		if err := t.resumeSiblings([]rotatedFile{{tf.path, tf.mtime.Add(time.Nanosecond), -1}}, nil, nil); err != nil {
+			return false, pre, err
+		}
+	}
 	tf.size, tf.mtime = size, mtime
 	truncated = size < tf.readPos()
 	if !truncated && changed {
