@@ -208,7 +208,12 @@ log: {level: warn, format: json}
 		}
 		if rotateAt >= 0 {
 			wait(rotateAt)
-			appendSome()
+			if rotation != "copytruncate" {
+				// Lines appended and copied away within one poll, with
+				// nothing read from the file yet, are lost with
+				// copytruncate (docs/formats.md).
+				appendSome()
+			}
 			rotate()
 			appendSome()
 			wait(delay - rotateAt)

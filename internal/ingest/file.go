@@ -1090,13 +1090,6 @@ func (t *tailer) checkTruncation(tf *tailFile) (truncated bool, pre FileCursor, 
 	}
 	size, mtime := fi.Size(), fi.ModTime()
 	changed := size != tf.size || !mtime.Equal(tf.mtime)
-	if changed && tf.readPos() == 0 && !tf.mtime.IsZero() {
-		// Nothing read: a copytruncate since the last poll shows only
-		// as a sibling written since.
-		if err := t.resumeSiblings([]rotatedFile{{tf.path, tf.mtime.Add(time.Nanosecond), -1}}, nil, nil); err != nil {
-			return false, pre, err
-		}
-	}
 	tf.size, tf.mtime = size, mtime
 	truncated = size < tf.readPos()
 	if !truncated && changed {
