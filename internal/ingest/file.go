@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,9 +106,10 @@ type FileCursor struct {
 	// Time is the time of the last line parsed before Offset: the time
 	// the next lines without one of their own inherit (mcp access lines).
 	Time time.Time `json:"time,omitzero"`
-	// ModTime, at offset 0 only, is the file's modification time (Unix
-	// nanoseconds) when the source last looked; 0 if unknown. It tells
-	// the rotated siblings written since (copies of lines never read).
+	// ModTime, at offset 0 only, is the newest modification time (Unix
+	// nanoseconds) among the rotated siblings of Path when the file was
+	// opened or truncated, 1 if it had none, 0 if unknown: the siblings
+	// modified after it were written since (copies of lines never read).
 	ModTime int64 `json:"mtime,omitempty"`
 }
 
@@ -246,6 +248,9 @@ type tailFile struct {
 
 	size  int64     // at the last check, to skip the fingerprint check
 	mtime time.Time // of an unchanged file
+	// siblingsAt0 is the cursor's ModTime at offset 0 (newestSibling when
+	// the file was opened or truncated).
+	siblingsAt0 int64
 
 	sent    FileCursor // the last cursor sent
 	sentAny bool
@@ -258,8 +263,8 @@ type tailFile struct {
 // TailFingerprint: the cursor of each event's record.
 func (tf *tailFile) cursor() FileCursor {
 	c := FileCursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line, Time: tf.inherited()}
-	if tf.off == 0 && !tf.mtime.IsZero() {
-		c.ModTime = tf.mtime.UnixNano()
+	if tf.off == 0 {
+		c.ModTime = tf.siblingsAt0
 	}
 	return c
 }
@@ -377,7 +382,9 @@ type match struct {
 	path, key string
 }
 
-// poll does one round: match, open, read, send.
+// poll does one round: match, open, read, send. Truncations are handled
+// before new files are opened, so that a copy the paths match is resumed
+// where its original was read to, not read again from its beginning.
 func (t *tailer) poll(ctx context.Context, out chan<- Record) error {
 	matches := t.expand()
 	if !t.started {
@@ -385,10 +392,11 @@ func (t *tailer) poll(ctx context.Context, out chan<- Record) error {
 			return err
 		}
 	}
-	live := make(map[string]bool, len(matches))
+	matched := make(map[string]string, len(matches))
+	var fresh []match
 	for _, m := range matches {
+		matched[m.key] = m.path
 		if tf, ok := t.files[m.key]; ok {
-			live[m.key] = true
 			if tf.orphan {
 				tf.orphan = false // renamed back into the glob
 			} else if tf.path != m.path {
@@ -397,24 +405,51 @@ func (t *tailer) poll(ctx context.Context, out chan<- Record) error {
 			tf.path = m.path
 			continue
 		}
-		tf, err := t.open(ctx, m)
-		if err != nil {
-			return err
-		}
-		if tf != nil {
-			live[tf.key] = true
-		}
+		fresh = append(fresh, m)
 	}
-	for _, tf := range t.files {
-		if !live[tf.key] && !tf.orphan {
+	for _, key := range slices.Sorted(maps.Keys(t.files)) {
+		tf := t.files[key]
+		if _, ok := matched[key]; !ok && !tf.orphan {
 			tf.orphan, tf.grewAt = true, time.Now()
 			t.stats.Rotations.Add(1)
+			if err := t.followRenamed(tf, matched); err != nil {
+				return err
+			}
+		}
+		if _, err := t.truncation(ctx, out, tf, matches, matched); err != nil {
+			return err
+		}
+	}
+	for _, m := range fresh {
+		if t.files[m.key] != nil {
+			continue // resumed as a copy, or opened as a successor
+		}
+		if _, err := t.open(ctx, m); err != nil {
+			return err
 		}
 	}
 	t.started = true
 	for _, tf := range t.readOrder() {
-		if err := t.read(ctx, out, tf); err != nil {
+		if err := t.read(ctx, out, tf, matches, matched); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// followRenamed opens, as rotated files read from their beginning, the
+// successors of tf, which has just left the paths: if it is now a rotated
+// sibling of its old path (path.N), the siblings with a smaller N
+// modified at or after it, which are not open (files created and rotated
+// away between two polls).
+func (t *tailer) followRenamed(tf *tailFile, matched map[string]string) error {
+	fi, err := tf.file.Stat()
+	if err != nil {
+		return nil // read reports it
+	}
+	for _, sb := range rotatedSiblings(tf.path) {
+		if sb.key == tf.key {
+			return t.resumeSiblings([]rotatedFile{{tf.path, fi.ModTime(), rotationSuffix(sb.path)}}, matched, nil)
 		}
 	}
 	return nil
@@ -521,9 +556,23 @@ func (t *tailer) open(ctx context.Context, m match) (*tailFile, error) {
 		return nil, fmt.Errorf("stat %s: %w", m.path, err)
 	}
 	key, ok := fileKey(fi)
-	if !ok || t.files[key] != nil {
-		// Replaced between the glob and the open by a file already open
-		// (renamed over it): nothing new here.
+	fromEnd := !t.started && !t.freshPaths[m.path] && !t.freshKeys[m.key] && t.f.Start != "beginning"
+	if ok && key != m.key && !fromEnd && t.files[m.key] == nil {
+		// The file matched was rotated between the glob and the open:
+		// read it as a rotated file; the one at the path now is opened
+		// by the next poll.
+		fh.Close()
+		for _, sb := range rotatedSiblings(m.path) {
+			if sb.key == m.key {
+				tf, _, err := t.openRotated(sb.path, sb.key)
+				return tf, err
+			}
+		}
+		return nil, nil
+	}
+	if !ok || key != m.key || t.files[key] != nil {
+		// Replaced between the glob and the open (renamed over it):
+		// the next poll sees what is there now.
 		fh.Close()
 		return nil, nil
 	}
@@ -531,7 +580,6 @@ func (t *tailer) open(ctx context.Context, m match) (*tailFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	fromEnd := !t.started && !t.freshPaths[m.path] && !t.freshKeys[key] && t.f.Start != "beginning"
 	if fromEnd {
 		off, lines, head, err := lastLineEnd(ctx, fh, fi.Size())
 		if err != nil {
@@ -539,10 +587,22 @@ func (t *tailer) open(ctx context.Context, m match) (*tailFile, error) {
 			return nil, err
 		}
 		tf.off, tf.line, tf.head = off, lines, head
+	} else {
+		tf.siblingsAt0 = newestSibling(m.path)
 	}
 	tf.setFingerprint()
 	t.files[key] = tf
 	return tf, nil
+}
+
+// newestSibling returns the newest modification time (Unix nanoseconds)
+// among the rotated siblings of path, or 1 if it has none.
+func newestSibling(path string) int64 {
+	newest := int64(1)
+	for _, sb := range rotatedSiblings(path) {
+		newest = max(newest, sb.mtime.UnixNano())
+	}
+	return newest
 }
 
 func (t *tailer) newTailFile(fh *os.File, key, path string) (*tailFile, error) {
@@ -660,7 +720,22 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 				t.bad(at, "cursor: file "+c.Key+" at "+path+" changed (truncated, rewritten or a reused inode): reading it from the beginning")
 			}
 			if isMatched {
+				// Read again from its beginning; its cursor goes back at
+				// once (after the copy's), so that a checkpoint never
+				// keeps the cursor of content that is gone.
 				t.freshKeys[c.Key] = true
+				tf, err := t.open(ctx, match{path, c.Key})
+				if err != nil {
+					return err
+				}
+				if tf != nil {
+					if _, _, err := t.checkTruncation(tf); err != nil {
+						return err
+					}
+					if err := t.reset(ctx, out, tf); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			// Rotated away too: read it all as a rotated file.
@@ -687,6 +762,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		if c.Offset == 0 && path == c.Path && c.ModTime != 0 {
 			// Nothing read from it, so a copytruncate while we were
 			// down shows only as a sibling written since.
+			tf.siblingsAt0 = c.ModTime
 			rotated = append(rotated, rotatedFile{c.Path, time.Unix(0, c.ModTime+1), -1})
 		}
 		if path != c.Path {
@@ -1034,30 +1110,14 @@ func openChecked(path, key string, c FileCursor, tailFP string) (fh *os.File, he
 }
 
 // read reads what one file has gained since the last poll and sends it.
-func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile) error {
+func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matches []match, matched map[string]string) error {
 	before := tf.readPos()
-	truncated, pre, err := t.checkTruncation(tf)
+	truncated, err := t.truncation(ctx, out, tf, matches, matched)
 	if err != nil {
 		return err
 	}
 	if truncated {
-		// Copytruncate: the copy beside it, if one holds what was read,
-		// goes on from there. Then the lines read before cannot be read
-		// again: have the daemon checkpoint what it has of them now.
-		cp, err := t.resumeCopy(ctx, out, pre, nil, nil, nil)
-		if err != nil {
-			return err
-		}
-		if cp != nil {
-			if err := t.read(ctx, out, cp); err != nil {
-				return err
-			}
-		}
-		c := tf.settledCursor()
-		if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Reset: true}) {
-			return errStopped
-		}
-		tf.sent, tf.sentAny = c, true
+		before = 0
 	}
 	if tf.rd == nil {
 		tf.startReader(t.f.MaxLineBytes, true)
@@ -1078,6 +1138,45 @@ func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile) erro
 		}
 	}
 	return t.progress(ctx, out, tf)
+}
+
+// truncation checks whether tf was truncated or rewritten (copytruncate)
+// and, if so, resumes its copy (a matched file or a rotated sibling of its
+// path holding what was read) from the read position, opens the siblings
+// rotated after the copy from their beginning, and sends the Reset record
+// of tf at offset 0, after the copy's first record, so that a checkpoint
+// holds both. The copy and its successors are read by the poll's read
+// loop (orphans and older files first).
+func (t *tailer) truncation(ctx context.Context, out chan<- Record, tf *tailFile, matches []match, matched map[string]string) (bool, error) {
+	truncated, pre, err := t.checkTruncation(tf)
+	if err != nil || !truncated {
+		return false, err
+	}
+	cp, err := t.resumeCopy(ctx, out, pre, matches, matched, nil)
+	if err != nil {
+		return true, err
+	}
+	if cp != nil {
+		if fi, err := cp.file.Stat(); err == nil {
+			succ := rotatedFile{pre.Path, fi.ModTime(), rotationSuffix(cp.path)}
+			if err := t.resumeSiblings([]rotatedFile{succ}, matched, nil); err != nil {
+				return true, err
+			}
+		}
+	}
+	return true, t.reset(ctx, out, tf)
+}
+
+// reset sends the Reset record of tf, back at offset 0: the lines read
+// before can no longer be read again, and the daemon checkpoints now.
+func (t *tailer) reset(ctx context.Context, out chan<- Record, tf *tailFile) error {
+	tf.siblingsAt0 = newestSibling(tf.path)
+	c := tf.settledCursor()
+	if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Reset: true}) {
+		return errStopped
+	}
+	tf.sent, tf.sentAny = c, true
+	return nil
 }
 
 // checkTruncation starts a file again from the beginning if it shrank or
