@@ -518,7 +518,8 @@ func (t *tailer) expand() []match {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil || !fi.Mode().IsRegular() {
-			continue // gone since the glob, a directory, a FIFO…
+			t.notRegular(p, fi, err)
+			continue
 		}
 		key, ok := fileKey(fi)
 		if !ok || seen[key] {
@@ -528,6 +529,42 @@ func (t *tailer) expand() []match {
 		matches = append(matches, match{path: p, key: key})
 	}
 	return matches
+}
+
+// notRegular reports a matched path that is not a regular file (a
+// directory, a FIFO, a socket, a device, a dangling symbolic link or a
+// loop of them) as a read error, once until it changes; it is never
+// opened, so a FIFO cannot block the poll. A path gone since the glob is
+// not reported.
+func (t *tailer) notRegular(path string, fi os.FileInfo, statErr error) {
+	lfi, err := os.Lstat(path)
+	if err != nil {
+		return
+	}
+	var what string
+	switch {
+	case statErr != nil && errors.Is(statErr, syscall.ELOOP):
+		what = "a loop of symbolic links"
+	case statErr != nil && errors.Is(statErr, os.ErrNotExist):
+		what = "a dangling symbolic link"
+	case statErr != nil:
+		t.reportOpen(path, statErr)
+		return
+	case fi.IsDir():
+		what = "a directory"
+	case fi.Mode()&os.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case fi.Mode()&os.ModeSocket != 0:
+		what = "a socket"
+	case fi.Mode()&os.ModeDevice != 0:
+		what = "a device"
+	case lfi.Mode()&os.ModeSymlink != 0:
+		what = "a symbolic link to a special file"
+	default:
+		what = "a special file"
+	}
+	msg := what + ", not a regular file: skipped"
+	t.fail(path, msg, errors.New(msg))
 }
 
 // fileKey returns "<dev>:<inode>" of fi.
