@@ -648,7 +648,11 @@ func (t *tailer) newTailFile(fh *os.File, key, path string) (*tailFile, error) {
 		fh.Close()
 		return nil, fmt.Errorf("parser: %w", err)
 	}
-	return &tailFile{key: key, path: path, file: fh, dec: dec, tailOff: -1}, nil
+	tf := &tailFile{key: key, path: path, file: fh, dec: dec, tailOff: -1}
+	if fi, err := fh.Stat(); err == nil {
+		tf.size = fi.Size() // a file that shrinks from now on was truncated
+	}
+	return tf, nil
 }
 
 func (t *tailer) reportOpen(path string, err error) {
@@ -736,6 +740,13 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 			continue
 		}
 		fh, head, ok, err := openCursor(path, c)
+		if (err != nil && errors.Is(err, os.ErrNotExist)) || (err == nil && !ok && keyAt(path) != c.Key) {
+			// Rotated since the glob: look for it again by key.
+			if p := findKey(c); p != "" {
+				path, isMatched = p, p == matched[c.Key]
+				fh, head, ok, err = openCursor(path, c)
+			}
+		}
 		if err != nil {
 			t.reportOpen(path, err)
 			continue // not forgotten: perhaps readable on the next start
@@ -1079,6 +1090,16 @@ func openContent(m match, c FileCursor, tailFP string) (fh *os.File, head, tail 
 	return fh, head, tail, ok
 }
 
+// keyAt returns the key of the file at path, or "".
+func keyAt(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	key, _ := fileKey(fi)
+	return key
+}
+
 // findKey looks for the file of c in the directory of its path (and of the
 // path's target, when it is a symbolic link); "" if it is not there.
 func findKey(c FileCursor) string {
@@ -1193,13 +1214,18 @@ func (t *tailer) truncation(ctx context.Context, out chan<- Record, tf *tailFile
 	if err != nil {
 		return true, err
 	}
+	var succ []rotatedFile
 	if cp != nil {
 		if fi, err := cp.file.Stat(); err == nil {
-			succ := rotatedFile{pre.Path, fi.ModTime(), rotationSuffix(cp.path)}
-			if err := t.resumeSiblings([]rotatedFile{succ}, matched, nil); err != nil {
-				return true, err
-			}
+			succ = append(succ, rotatedFile{pre.Path, fi.ModTime(), rotationSuffix(cp.path)})
 		}
+	} else if pre.Offset == 0 && pre.ModTime != 0 {
+		// It shrank with nothing read from it: the lines it lost can only
+		// be in the siblings written since it was at offset 0.
+		succ = append(succ, rotatedFile{pre.Path, time.Unix(0, pre.ModTime+1), -1})
+	}
+	if err := t.resumeSiblings(succ, matched, nil); err != nil {
+		return true, err
 	}
 	return true, t.reset(ctx, out, tf)
 }
@@ -1226,8 +1252,9 @@ func (t *tailer) checkTruncation(tf *tailFile) (truncated bool, pre FileCursor, 
 	}
 	size, mtime := fi.Size(), fi.ModTime()
 	changed := size != tf.size || !mtime.Equal(tf.mtime)
+	prevSize := tf.size
 	tf.size, tf.mtime = size, mtime
-	truncated = size < tf.readPos()
+	truncated = size < tf.readPos() || size < prevSize
 	if !truncated && changed {
 		truncated = tf.rewritten()
 	}

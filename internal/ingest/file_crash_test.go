@@ -185,6 +185,7 @@ func crashModelRun(t *testing.T, seed uint64, steps int, rotation string, glob b
 					// A copy of a file nothing was read from cannot be
 					// recognised while running (docs/formats.md): the
 					// source polls once after its Reset first.
+					run.take(m)
 					if c, ok := m.cursors[keyOf(t, path)]; ok && c.Offset == 0 {
 						time.Sleep(testPoll)
 						synctest.Wait()
