@@ -257,6 +257,17 @@ type tailFile struct {
 
 	orphan bool      // no longer matched by the glob (renamed or deleted)
 	grewAt time.Time // orphans: when it last grew, or became an orphan
+	// rotatedTo is where an orphan was found renamed to (path.N), for the
+	// read order; "" if not looked for.
+	rotatedTo string
+}
+
+// orderPath is the path that orders tf among files of the same time.
+func (tf *tailFile) orderPath() string {
+	if tf.rotatedTo != "" {
+		return tf.rotatedTo
+	}
+	return tf.path
 }
 
 // cursor is the cursor after the last line consumed, without its
@@ -449,6 +460,7 @@ func (t *tailer) followRenamed(tf *tailFile, matched map[string]string) error {
 	}
 	for _, sb := range rotatedSiblings(tf.path) {
 		if sb.key == tf.key {
+			tf.rotatedTo = sb.path // read before its successors
 			return t.resumeSiblings([]rotatedFile{{tf.path, fi.ModTime(), rotationSuffix(sb.path)}}, matched, nil)
 		}
 	}
@@ -478,7 +490,7 @@ func (t *tailer) readOrder() []*tailFile {
 		if c := mtimes[a].Compare(mtimes[b]); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(rotationSuffix(b.path), rotationSuffix(a.path)); c != 0 {
+		if c := cmp.Compare(rotationSuffix(b.orderPath()), rotationSuffix(a.orderPath())); c != 0 {
 			return c
 		}
 		if c := strings.Compare(a.path, b.path); c != 0 {

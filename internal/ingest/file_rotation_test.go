@@ -244,3 +244,112 @@ func TestFileCopyTruncateReadsTheCopy(t *testing.T) {
 		}
 	})
 }
+
+// TestFileRotationsBetweenPolls: rotations the source sees only as their
+// result, one poll later, lose no line and read none twice.
+func TestFileRotationsBetweenPolls(t *testing.T) {
+	tests := []struct {
+		name   string
+		glob   string
+		rotate func(t *testing.T, path string, w *os.File) *os.File
+		want   []string
+	}{
+		{
+			// app.log is renamed away twice: the file created between the
+			// two renames (app.log.1 now) is read as a rotated file.
+			name: "renamed twice",
+			glob: "app.log",
+			rotate: func(t *testing.T, path string, w *os.File) *os.File {
+				write(t, w, logLines("3"))
+				w.Close()
+				rename(t, path, path+".1")
+				w = openWriter(t, path)
+				write(t, w, logLines("m1", "m2"))
+				w.Close()
+				rename(t, path+".1", path+".2")
+				rename(t, path, path+".1")
+				w = openWriter(t, path)
+				write(t, w, logLines("n1"))
+				return w
+			},
+			want: []string{"3", "m1", "m2", "n1"},
+		},
+		{
+			// Copytruncate with a glob that matches the copy: the copy is
+			// resumed where app.log was read to, not read again.
+			name: "copy-truncated, copy matched",
+			glob: "app.log*",
+			rotate: func(t *testing.T, path string, w *os.File) *os.File {
+				write(t, w, logLines("3"))
+				copyTruncate(t, path, path+".1")
+				write(t, w, logLines("t1"))
+				return w
+			},
+			want: []string{"3", "t1"},
+		},
+		{
+			// Copytruncate twice: the rest of the first copy, then the
+			// whole second one, then the truncated file.
+			name: "copy-truncated twice",
+			glob: "app.log",
+			rotate: func(t *testing.T, path string, w *os.File) *os.File {
+				write(t, w, logLines("3"))
+				copyTruncate(t, path, path+".1")
+				write(t, w, logLines("s1", "s2"))
+				rename(t, path+".1", path+".2")
+				copyTruncate(t, path, path+".1")
+				write(t, w, logLines("t1"))
+				return w
+			},
+			want: []string{"3", "s1", "s2", "t1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				dir := t.TempDir()
+				path := filepath.Join(dir, "app.log")
+				w := openWriter(t, path)
+				write(t, w, logLines("1", "2"))
+				r := startFile(t, &File{Paths: []string{filepath.Join(dir, tt.glob)}, Start: "beginning"})
+				defer r.stop()
+				checkIDs(t, r.events(2), "1", "2")
+				r.tick(2)
+				w = tt.rotate(t, path, w)
+				defer w.Close()
+				checkIDs(t, r.events(len(tt.want)), tt.want...)
+				r.noEvents(int(rotateWait/testPoll) + 2)
+			})
+		})
+	}
+}
+
+// TestFileTruncatedWhileDownResets: a file truncated while the daemon was
+// down goes back to offset 0 at once, after its copy's record, so that a
+// checkpoint taken while the copy is read cannot keep the cursor of the
+// content the truncation removed.
+func TestFileTruncatedWhileDownResets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "app.log")
+		w := openWriter(t, path)
+		defer w.Close()
+		write(t, w, logLines("1", "2"))
+		r := startFile(t, &File{Paths: []string{path}, Start: "beginning"})
+		checkIDs(t, r.events(2), "1", "2")
+		r.tick(2)
+		r.stop()
+		cursors := r.cursorList()
+
+		write(t, w, logLines("3"))
+		copyTruncate(t, path, path+".1")
+		write(t, w, logLines("t1"))
+		r2 := startFile(t, &File{Paths: []string{path}, Cursors: cursors})
+		defer r2.stop()
+		checkWhere(t, r2.events(2), "app.log.1:3", "app.log:1")
+		key := keyOf(t, path)
+		if len(r2.resets) != 1 || r2.resets[0].Key != key || r2.resets[0].Offset != 0 || r2.resets[0].ModTime == 0 {
+			t.Fatalf("got Reset cursors %+v, want one at offset 0 of %s with the newest sibling's time", r2.resets, key)
+		}
+	})
+}
