@@ -171,6 +171,10 @@ type tailer struct {
 	// From the cursors, for the first poll: files to read from the
 	// beginning whatever Start says.
 	freshPaths, freshKeys map[string]bool
+	// lastTime is the time of the last line read of each log (path
+	// without its rotation suffix): what the first line of its next
+	// generation inherits if it carries none.
+	lastTime map[string]time.Time
 }
 
 func newTailer(f *File) (*tailer, error) {
@@ -199,6 +203,12 @@ func newTailer(f *File) (*tailer, error) {
 		openErrs:   make(map[string]string),
 		freshPaths: make(map[string]bool),
 		freshKeys:  make(map[string]bool),
+		lastTime:   make(map[string]time.Time),
+	}
+	for _, c := range f.Cursors {
+		if b := rotationBase(c.Path); c.Time.After(t.lastTime[b]) {
+			t.lastTime[b] = c.Time
+		}
 	}
 	if t.stats == nil {
 		t.stats = new(SourceStats)
@@ -499,6 +509,14 @@ func (t *tailer) readOrder() []*tailFile {
 		return strings.Compare(a.key, b.key)
 	})
 	return order
+}
+
+// rotationBase returns path without its rotation suffix (".N").
+func rotationBase(path string) string {
+	if rotationSuffix(path) < 0 {
+		return path
+	}
+	return path[:strings.LastIndexByte(path, '.')]
 }
 
 // rotationSuffix returns N of a path ending in ".N" (a rotated file, N
@@ -1189,11 +1207,20 @@ func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matc
 	if truncated {
 		before = 0
 	}
+	base := rotationBase(tf.orderPath())
+	if tf.off == 0 && tf.dec.last.IsZero() {
+		// A generation read from its start goes on from the one read
+		// before it (rotated files are read first).
+		tf.dec.last = t.lastTime[base]
+	}
 	if tf.rd == nil {
 		tf.startReader(t.f.MaxLineBytes, true)
 	}
 	if err := t.drain(ctx, out, tf); err != nil {
 		return err
+	}
+	if !tf.dec.last.IsZero() {
+		t.lastTime[base] = tf.dec.last
 	}
 	grew := tf.readPos() != before
 	if !grew && !tf.pending() {
