@@ -248,11 +248,16 @@ func crashModelRun(t *testing.T, seed uint64, steps int, rotation string, glob b
 	})
 }
 
+// lsDir renders the files of dir with key, size and modification time,
+// for the trace.
 func lsDir(dir string) string {
 	es, _ := os.ReadDir(dir)
 	var b strings.Builder
 	for _, e := range es {
-		fi, _ := os.Stat(filepath.Join(dir, e.Name()))
+		fi, err := os.Stat(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
 		k, _ := fileKey(fi)
 		fmt.Fprintf(&b, " %s(%s,%d,%s)", e.Name(), k, fi.Size(), fi.ModTime().Format("05.000000"))
 	}
