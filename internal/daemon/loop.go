@@ -124,11 +124,12 @@ func (l *engineLoop) observe(rec *ingest.Record) {
 	}
 	// An S3 object's cursor comes and goes with every object: the queue
 	// message it came from is what survives a crash, not a path.
-	if _, object := rec.Cursor.(ingest.S3Cursor); known == rec.Done && !object {
-		// A file appeared or went away (start, rotation): checkpoint now,
-		// not at the next interval, so that a crash before then cannot
-		// forget a file that has since been renamed out of the source's
-		// paths.
+	if _, object := rec.Cursor.(ingest.S3Cursor); (known == rec.Done || rec.Reset) && !object {
+		// A file appeared or went away (start, rotation), or was
+		// truncated: checkpoint now, not at the next interval, so that a
+		// crash before then cannot forget a file that has since been
+		// renamed out of the source's paths, nor the window state of
+		// lines that can no longer be read again.
 		if err := l.checkpoint(); err != nil {
 			l.log.Error().Err(err).Msg("checkpoint failed; will retry")
 		}

@@ -2,15 +2,18 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -103,6 +106,11 @@ type FileCursor struct {
 	// Time is the time of the last line parsed before Offset: the time
 	// the next lines without one of their own inherit (mcp access lines).
 	Time time.Time `json:"time,omitzero"`
+	// ModTime, at offset 0 only, is the newest modification time (Unix
+	// nanoseconds) among the rotated siblings of Path when the file was
+	// opened or truncated, 1 if it had none, 0 if unknown: the siblings
+	// modified after it were written since (copies of lines never read).
+	ModTime int64 `json:"mtime,omitempty"`
 }
 
 // CursorKey returns c.Key.
@@ -163,6 +171,10 @@ type tailer struct {
 	// From the cursors, for the first poll: files to read from the
 	// beginning whatever Start says.
 	freshPaths, freshKeys map[string]bool
+	// lastTime is the time of the last line read of each log (path
+	// without its rotation suffix): what the first line of its next
+	// generation inherits if it carries none.
+	lastTime map[string]time.Time
 }
 
 func newTailer(f *File) (*tailer, error) {
@@ -191,6 +203,12 @@ func newTailer(f *File) (*tailer, error) {
 		openErrs:   make(map[string]string),
 		freshPaths: make(map[string]bool),
 		freshKeys:  make(map[string]bool),
+		lastTime:   make(map[string]time.Time),
+	}
+	for _, c := range f.Cursors {
+		if b := rotationBase(c.Path); c.Time.After(t.lastTime[b]) {
+			t.lastTime[b] = c.Time
+		}
 	}
 	if t.stats == nil {
 		t.stats = new(SourceStats)
@@ -240,18 +258,36 @@ type tailFile struct {
 
 	size  int64     // at the last check, to skip the fingerprint check
 	mtime time.Time // of an unchanged file
+	// siblingsAt0 is the cursor's ModTime at offset 0 (newestSibling when
+	// the file was opened or truncated).
+	siblingsAt0 int64
 
 	sent    FileCursor // the last cursor sent
 	sentAny bool
 
 	orphan bool      // no longer matched by the glob (renamed or deleted)
 	grewAt time.Time // orphans: when it last grew, or became an orphan
+	// rotatedTo is where an orphan was found renamed to (path.N), for the
+	// read order; "" if not looked for.
+	rotatedTo string
+}
+
+// orderPath is the path that orders tf among files of the same time.
+func (tf *tailFile) orderPath() string {
+	if tf.rotatedTo != "" {
+		return tf.rotatedTo
+	}
+	return tf.path
 }
 
 // cursor is the cursor after the last line consumed, without its
 // TailFingerprint: the cursor of each event's record.
 func (tf *tailFile) cursor() FileCursor {
-	return FileCursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line, Time: tf.inherited()}
+	c := FileCursor{Key: tf.key, Path: tf.path, Fingerprint: tf.fpHex, Offset: tf.off, Line: tf.line, Time: tf.inherited()}
+	if tf.off == 0 {
+		c.ModTime = tf.siblingsAt0
+	}
+	return c
 }
 
 // settledCursor is cursor with its TailFingerprint, which it computes
@@ -367,7 +403,9 @@ type match struct {
 	path, key string
 }
 
-// poll does one round: match, open, read, send.
+// poll does one round: match, open, read, send. Truncations are handled
+// before new files are opened, so that a copy the paths match is resumed
+// where its original was read to, not read again from its beginning.
 func (t *tailer) poll(ctx context.Context, out chan<- Record) error {
 	matches := t.expand()
 	if !t.started {
@@ -375,10 +413,11 @@ func (t *tailer) poll(ctx context.Context, out chan<- Record) error {
 			return err
 		}
 	}
-	live := make(map[string]bool, len(matches))
+	matched := make(map[string]string, len(matches))
+	var fresh []match
 	for _, m := range matches {
+		matched[m.key] = m.path
 		if tf, ok := t.files[m.key]; ok {
-			live[m.key] = true
 			if tf.orphan {
 				tf.orphan = false // renamed back into the glob
 			} else if tf.path != m.path {
@@ -387,24 +426,52 @@ func (t *tailer) poll(ctx context.Context, out chan<- Record) error {
 			tf.path = m.path
 			continue
 		}
-		tf, err := t.open(ctx, m)
-		if err != nil {
-			return err
-		}
-		if tf != nil {
-			live[tf.key] = true
-		}
+		fresh = append(fresh, m)
 	}
-	for _, tf := range t.files {
-		if !live[tf.key] && !tf.orphan {
+	for _, key := range slices.Sorted(maps.Keys(t.files)) {
+		tf := t.files[key]
+		if _, ok := matched[key]; !ok && !tf.orphan {
 			tf.orphan, tf.grewAt = true, time.Now()
 			t.stats.Rotations.Add(1)
+			if err := t.followRenamed(tf, matched); err != nil {
+				return err
+			}
+		}
+		if _, err := t.truncation(ctx, out, tf, matches, matched); err != nil {
+			return err
+		}
+	}
+	for _, m := range fresh {
+		if t.files[m.key] != nil {
+			continue // resumed as a copy, or opened as a successor
+		}
+		if _, err := t.open(ctx, m); err != nil {
+			return err
 		}
 	}
 	t.started = true
 	for _, tf := range t.readOrder() {
-		if err := t.read(ctx, out, tf); err != nil {
+		if err := t.read(ctx, out, tf, matches, matched); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// followRenamed opens, as rotated files read from their beginning, the
+// successors of tf, which has just left the paths: if it is now a rotated
+// sibling of its old path (path.N), the siblings with a smaller N
+// modified at or after it, which are not open (files created and rotated
+// away between two polls).
+func (t *tailer) followRenamed(tf *tailFile, matched map[string]string) error {
+	fi, err := tf.file.Stat()
+	if err != nil {
+		return nil // read reports it
+	}
+	for _, sb := range rotatedSiblings(tf.path) {
+		if sb.key == tf.key {
+			tf.rotatedTo = sb.path // read before its successors
+			return t.resumeSiblings([]rotatedFile{{tf.path, fi.ModTime(), rotationSuffix(sb.path)}}, matched, nil)
 		}
 	}
 	return nil
@@ -412,11 +479,16 @@ func (t *tailer) poll(ctx context.Context, out chan<- Record) error {
 
 // readOrder returns the open files, rotated ones first (so that a writer's
 // last lines in the old file come before the first lines of the new one),
-// then by path.
+// then in the order they were written: by modification time, then by
+// rotation suffix (app.log.2, app.log.1, app.log), then by path.
 func (t *tailer) readOrder() []*tailFile {
 	order := make([]*tailFile, 0, len(t.files))
+	mtimes := make(map[*tailFile]time.Time, len(t.files))
 	for _, tf := range t.files {
 		order = append(order, tf)
+		if fi, err := tf.file.Stat(); err == nil {
+			mtimes[tf] = fi.ModTime()
+		}
 	}
 	slices.SortFunc(order, func(a, b *tailFile) int {
 		if a.orphan != b.orphan {
@@ -425,12 +497,40 @@ func (t *tailer) readOrder() []*tailFile {
 			}
 			return 1
 		}
+		if c := mtimes[a].Compare(mtimes[b]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(rotationSuffix(b.orderPath()), rotationSuffix(a.orderPath())); c != 0 {
+			return c
+		}
 		if c := strings.Compare(a.path, b.path); c != 0 {
 			return c
 		}
 		return strings.Compare(a.key, b.key)
 	})
 	return order
+}
+
+// rotationBase returns path without its rotation suffix (".N").
+func rotationBase(path string) string {
+	if rotationSuffix(path) < 0 {
+		return path
+	}
+	return path[:strings.LastIndexByte(path, '.')]
+}
+
+// rotationSuffix returns N of a path ending in ".N" (a rotated file, N
+// digits), or -1.
+func rotationSuffix(path string) int {
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 || strings.ContainsRune(path[i:], filepath.Separator) {
+		return -1
+	}
+	n, err := strconv.Atoi(path[i+1:])
+	if err != nil || n < 0 || path[i+1] == '+' {
+		return -1
+	}
+	return n
 }
 
 // expand returns the regular files the patterns match, sorted by path, each
@@ -448,7 +548,8 @@ func (t *tailer) expand() []match {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil || !fi.Mode().IsRegular() {
-			continue // gone since the glob, a directory, a FIFO…
+			t.notRegular(p, fi, err)
+			continue
 		}
 		key, ok := fileKey(fi)
 		if !ok || seen[key] {
@@ -458,6 +559,42 @@ func (t *tailer) expand() []match {
 		matches = append(matches, match{path: p, key: key})
 	}
 	return matches
+}
+
+// notRegular reports a matched path that is not a regular file (a
+// directory, a FIFO, a socket, a device, a dangling symbolic link or a
+// loop of them) as a read error, once until it changes; it is never
+// opened, so a FIFO cannot block the poll. A path gone since the glob is
+// not reported.
+func (t *tailer) notRegular(path string, fi os.FileInfo, statErr error) {
+	lfi, err := os.Lstat(path)
+	if err != nil {
+		return
+	}
+	var what string
+	switch {
+	case statErr != nil && errors.Is(statErr, syscall.ELOOP):
+		what = "a loop of symbolic links"
+	case statErr != nil && errors.Is(statErr, os.ErrNotExist):
+		what = "a dangling symbolic link"
+	case statErr != nil:
+		t.reportOpen(path, statErr)
+		return
+	case fi.IsDir():
+		what = "a directory"
+	case fi.Mode()&os.ModeNamedPipe != 0:
+		what = "a named pipe (FIFO)"
+	case fi.Mode()&os.ModeSocket != 0:
+		what = "a socket"
+	case fi.Mode()&os.ModeDevice != 0:
+		what = "a device"
+	case lfi.Mode()&os.ModeSymlink != 0:
+		what = "a symbolic link to a special file"
+	default:
+		what = "a special file"
+	}
+	msg := what + ", not a regular file: skipped"
+	t.fail(path, msg, errors.New(msg))
 }
 
 // fileKey returns "<dev>:<inode>" of fi.
@@ -486,9 +623,23 @@ func (t *tailer) open(ctx context.Context, m match) (*tailFile, error) {
 		return nil, fmt.Errorf("stat %s: %w", m.path, err)
 	}
 	key, ok := fileKey(fi)
-	if !ok || t.files[key] != nil {
-		// Replaced between the glob and the open by a file already open
-		// (renamed over it): nothing new here.
+	fromEnd := !t.started && !t.freshPaths[m.path] && !t.freshKeys[m.key] && t.f.Start != "beginning"
+	if ok && key != m.key && !fromEnd && t.files[m.key] == nil {
+		// The file matched was rotated between the glob and the open:
+		// read it as a rotated file; the one at the path now is opened
+		// by the next poll.
+		fh.Close()
+		for _, sb := range rotatedSiblings(m.path) {
+			if sb.key == m.key {
+				tf, _, err := t.openRotated(sb.path, sb.key)
+				return tf, err
+			}
+		}
+		return nil, nil
+	}
+	if !ok || key != m.key || t.files[key] != nil {
+		// Replaced between the glob and the open (renamed over it):
+		// the next poll sees what is there now.
 		fh.Close()
 		return nil, nil
 	}
@@ -496,7 +647,6 @@ func (t *tailer) open(ctx context.Context, m match) (*tailFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	fromEnd := !t.started && !t.freshPaths[m.path] && !t.freshKeys[key] && t.f.Start != "beginning"
 	if fromEnd {
 		off, lines, head, err := lastLineEnd(ctx, fh, fi.Size())
 		if err != nil {
@@ -504,10 +654,22 @@ func (t *tailer) open(ctx context.Context, m match) (*tailFile, error) {
 			return nil, err
 		}
 		tf.off, tf.line, tf.head = off, lines, head
+	} else {
+		tf.siblingsAt0 = newestSibling(m.path)
 	}
 	tf.setFingerprint()
 	t.files[key] = tf
 	return tf, nil
+}
+
+// newestSibling returns the newest modification time (Unix nanoseconds)
+// among the rotated siblings of path, or 1 if it has none.
+func newestSibling(path string) int64 {
+	newest := int64(1)
+	for _, sb := range rotatedSiblings(path) {
+		newest = max(newest, sb.mtime.UnixNano())
+	}
+	return newest
 }
 
 func (t *tailer) newTailFile(fh *os.File, key, path string) (*tailFile, error) {
@@ -516,7 +678,11 @@ func (t *tailer) newTailFile(fh *os.File, key, path string) (*tailFile, error) {
 		fh.Close()
 		return nil, fmt.Errorf("parser: %w", err)
 	}
-	return &tailFile{key: key, path: path, file: fh, dec: dec, tailOff: -1}, nil
+	tf := &tailFile{key: key, path: path, file: fh, dec: dec, tailOff: -1}
+	if fi, err := fh.Stat(); err == nil {
+		tf.size = fi.Size() // a file that shrinks from now on was truncated
+	}
+	return tf, nil
 }
 
 func (t *tailer) reportOpen(path string, err error) {
@@ -568,6 +734,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		claimed[c.Key] = true
 	}
 	var cands []*candidate // for resumeByContent, made on first need
+	var rotated []rotatedFile
 	for _, c := range t.f.Cursors {
 		if c.Key == "" || t.files[c.Key] != nil {
 			continue
@@ -585,7 +752,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 			// taking the original for a rotated file would read the
 			// same lines twice. Failing that, the original, found by key
 			// in its directory, was rotated while we were down.
-			resumed, n, err := t.resumeByContent(ctx, out, c, matches, claimed, &cands)
+			resumed, n, err := t.resumeByContent(ctx, out, c, matches, claimed, &cands, false)
 			if err != nil {
 				return err
 			}
@@ -603,17 +770,64 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 			continue
 		}
 		fh, head, ok, err := openCursor(path, c)
+		if (err != nil && errors.Is(err, os.ErrNotExist)) || (err == nil && !ok && keyAt(path) != c.Key) {
+			// Rotated since the glob: look for it again by key.
+			if p := findKey(c); p != "" {
+				path, isMatched = p, p == matched[c.Key]
+				fh, head, ok, err = openCursor(path, c)
+			}
+		}
 		if err != nil {
 			t.reportOpen(path, err)
 			continue // not forgotten: perhaps readable on the next start
 		}
 		if !ok {
-			t.bad(at, "cursor: file "+c.Key+" at "+path+" changed (truncated, rewritten or a reused inode): reading it from the beginning")
-			if isMatched {
-				t.freshKeys[c.Key] = true
-			} else if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
-				return errStopped
+			// Truncated or rewritten while we were down: a copy holding
+			// what the cursor saw (copytruncate) goes on from the
+			// cursor, and the file itself is read from its beginning
+			// under the same key.
+			cp, err := t.resumeCopy(ctx, out, c, matches, matched, claimed)
+			if err != nil {
+				return err
 			}
+			if cp != nil {
+				if fi, err := cp.file.Stat(); err == nil {
+					rotated = append(rotated, rotatedFile{c.Path, fi.ModTime(), rotationSuffix(cp.path)})
+				}
+			} else {
+				t.bad(at, "cursor: file "+c.Key+" at "+path+" changed (truncated, rewritten or a reused inode): reading it from the beginning")
+			}
+			if isMatched {
+				// Read again from its beginning; its cursor goes back at
+				// once (after the copy's), so that a checkpoint never
+				// keeps the cursor of content that is gone.
+				t.freshKeys[c.Key] = true
+				tf, err := t.open(ctx, match{path, c.Key})
+				if err != nil {
+					return err
+				}
+				if tf != nil {
+					if _, _, err := t.checkTruncation(tf); err != nil {
+						return err
+					}
+					if err := t.reset(ctx, out, tf); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			// Rotated away too: read it all as a rotated file.
+			tf, since, err := t.openRotated(path, c.Key)
+			if err != nil {
+				return err
+			}
+			if tf == nil {
+				if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
+					return errStopped
+				}
+				continue
+			}
+			rotated = append(rotated, rotatedFile{c.Path, since, rotationSuffix(path)})
 			continue
 		}
 		tf, err := t.newTailFile(fh, c.Key, path)
@@ -622,14 +836,117 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		}
 		tf.off, tf.line, tf.head, tf.dec.last = c.Offset, c.Line, head, c.Time
 		tf.setFingerprint()
+		t.files[c.Key] = tf
+		if c.Offset == 0 && path == c.Path && c.ModTime != 0 {
+			// Nothing read from it, so a copytruncate while we were
+			// down shows only as a sibling written since.
+			tf.siblingsAt0 = c.ModTime
+			rotated = append(rotated, rotatedFile{c.Path, time.Unix(0, c.ModTime+1), -1})
+		}
+		if path != c.Path {
+			if fi, err := fh.Stat(); err == nil {
+				rotated = append(rotated, rotatedFile{c.Path, fi.ModTime(), rotationSuffix(path)})
+			}
+		}
 		if !isMatched {
 			// Rotated while we were down: finish it, then the new file.
 			tf.orphan, tf.grewAt = true, time.Now()
 			t.stats.Rotations.Add(1)
 		}
-		t.files[c.Key] = tf
+	}
+	return t.resumeSiblings(rotated, matched, claimed)
+}
+
+// rotatedFile is the path a cursor's file had, found rotated away from it
+// on start, with the file's modification time.
+type rotatedFile struct {
+	path   string
+	mtime  time.Time
+	suffix int // rotationSuffix of where it was found, if a sibling of path; else -1
+}
+
+// resumeSiblings reads from their beginning the files rotated from a
+// cursor's path after its file was (rotated twice or more while we were
+// down): the rotated siblings of the path (path.N) with a smaller N than
+// the file's, if it is one of them, and modified at or after it, which no
+// cursor names. Matched ones are read from the beginning whatever Start
+// says; the others are opened as rotated files.
+func (t *tailer) resumeSiblings(rotated []rotatedFile, matched map[string]string, claimed map[string]bool) error {
+	for _, r := range rotated {
+		for _, sb := range rotatedSiblings(r.path) {
+			if sb.mtime.Before(r.mtime) || (r.suffix >= 0 && rotationSuffix(sb.path) >= r.suffix) ||
+				claimed[sb.key] || t.files[sb.key] != nil {
+				continue
+			}
+			if _, ok := matched[sb.key]; ok {
+				t.freshKeys[sb.key] = true
+				continue
+			}
+			if _, _, err := t.openRotated(sb.path, sb.key); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// sibling is a rotated sibling of a path.
+type sibling struct {
+	match
+	mtime time.Time
+}
+
+// rotatedSiblings returns the regular files named like rotated copies of
+// path (path.N) in its directory.
+func rotatedSiblings(path string) []sibling {
+	dir, base := filepath.Split(path)
+	entries, err := os.ReadDir(filepath.Clean(dir))
+	if err != nil {
+		return nil
+	}
+	var sbs []sibling
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if !strings.HasPrefix(e.Name(), base+".") || rotationSuffix(p) < 0 {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if key, ok := fileKey(fi); ok {
+			sbs = append(sbs, sibling{match{p, key}, fi.ModTime()})
+		}
+	}
+	return sbs
+}
+
+// openRotated opens the file with key at path, out of the glob, to be
+// read from its beginning and finished like a rotated file; nil if it is
+// not there. since is its modification time.
+func (t *tailer) openRotated(path, key string) (tf *tailFile, since time.Time, err error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, since, nil
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, since, nil
+	}
+	if k, _ := fileKey(fi); k != key {
+		fh.Close()
+		return nil, since, nil
+	}
+	tf, err = t.newTailFile(fh, key, path)
+	if err != nil {
+		return nil, since, err
+	}
+	tf.setFingerprint()
+	tf.orphan, tf.grewAt = true, time.Now()
+	t.stats.Rotations.Add(1)
+	t.files[key] = tf
+	return tf, fi.ModTime(), nil
 }
 
 // candidate is a matched file that no cursor names by key, which may
@@ -691,12 +1008,15 @@ func (t *tailer) candidates(matches []match, claimed map[string]bool) []*candida
 // file matches, it is resumed at c's Offset and Line under its own key:
 // its first Progress record is sent, then the Done record that forgets
 // c.Key, so that a checkpoint between the two still names one of them.
+// If truncated (c's file was truncated and goes on under c.Key: the
+// content is looked for in a copy), no Done record is sent, and a cursor
+// without TailFingerprint is matched on its Fingerprint alone.
 // If several match, none is (which copy goes on is unknown): note says so
-// for the caller's report. Cursors without a TailFingerprint (older
-// versions) or at offset 0 are never matched by content.
-func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileCursor, matches []match, claimed map[string]bool, cands *[]*candidate) (resumed bool, note string, err error) {
+// for the caller's report. Otherwise, cursors without a TailFingerprint
+// and cursors at offset 0 are never matched by content.
+func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileCursor, matches []match, claimed map[string]bool, cands *[]*candidate, truncated bool) (resumed bool, note string, err error) {
 	tailFP := c.TailFingerprint
-	if tailFP == "" || c.Fingerprint == "" || c.Offset <= 0 {
+	if (tailFP == "" && !truncated) || c.Fingerprint == "" || c.Offset <= 0 {
 		return false, "", nil
 	}
 	if *cands == nil {
@@ -743,7 +1063,9 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileC
 	}
 	tf.off, tf.line, tf.head, tf.dec.last = c.Offset, c.Line, head, c.Time
 	tf.setFingerprint()
-	tf.tailOff, tf.tailFP = c.Offset, hashHex(tail)
+	if tailFP != "" {
+		tf.tailOff, tf.tailFP = c.Offset, hashHex(tail)
+	}
 	t.files[cd.key] = tf
 	cd.taken = true
 	t.stats.ContentResumes.Add(1)
@@ -752,10 +1074,41 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileC
 		return false, "", errStopped
 	}
 	tf.sent, tf.sentAny = nc, true
-	if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
+	if !truncated && !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Done: true}) {
 		return false, "", errStopped
 	}
 	return true, "", nil
+}
+
+// resumeCopy resumes by content (resumeByContent) the copy of a cursor
+// whose file was truncated or rewritten while we were down, among the
+// matched files and the rotated siblings of its path, without forgetting
+// c.Key, which goes on with the file read again from its beginning. A copy
+// the glob does not match is read as a rotated file. It returns the copy,
+// or nil.
+func (t *tailer) resumeCopy(ctx context.Context, out chan<- Record, c FileCursor, matches []match, matched map[string]string, claimed map[string]bool) (*tailFile, error) {
+	all := slices.Clone(matches)
+	for _, sb := range rotatedSiblings(c.Path) {
+		if _, ok := matched[sb.key]; !ok {
+			all = append(all, sb.match)
+		}
+	}
+	var cands []*candidate
+	if _, _, err := t.resumeByContent(ctx, out, c, all, claimed, &cands, true); err != nil {
+		return nil, err
+	}
+	for _, cd := range cands {
+		if !cd.taken {
+			continue
+		}
+		tf := t.files[cd.key]
+		if _, ok := matched[cd.key]; !ok {
+			tf.orphan, tf.grewAt = true, time.Now()
+			t.stats.Rotations.Add(1)
+		}
+		return tf, nil
+	}
+	return nil, nil
 }
 
 // openContent opens the file of m and checks that it has the content of c
@@ -765,6 +1118,16 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileC
 func openContent(m match, c FileCursor, tailFP string) (fh *os.File, head, tail []byte, ok bool) {
 	fh, head, tail, ok, _ = openChecked(m.path, m.key, c, tailFP)
 	return fh, head, tail, ok
+}
+
+// keyAt returns the key of the file at path, or "".
+func keyAt(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	key, _ := fileKey(fi)
+	return key
 }
 
 // findKey looks for the file of c in the directory of its path (and of the
@@ -835,16 +1198,29 @@ func openChecked(path, key string, c FileCursor, tailFP string) (fh *os.File, he
 }
 
 // read reads what one file has gained since the last poll and sends it.
-func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile) error {
+func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matches []match, matched map[string]string) error {
 	before := tf.readPos()
-	if err := t.checkTruncation(tf); err != nil {
+	truncated, err := t.truncation(ctx, out, tf, matches, matched)
+	if err != nil {
 		return err
+	}
+	if truncated {
+		before = 0
+	}
+	base := rotationBase(tf.orderPath())
+	if tf.off == 0 && tf.dec.last.IsZero() {
+		// A generation read from its start goes on from the one read
+		// before it (rotated files are read first).
+		tf.dec.last = t.lastTime[base]
 	}
 	if tf.rd == nil {
 		tf.startReader(t.f.MaxLineBytes, true)
 	}
 	if err := t.drain(ctx, out, tf); err != nil {
 		return err
+	}
+	if !tf.dec.last.IsZero() {
+		t.lastTime[base] = tf.dec.last
 	}
 	grew := tf.readPos() != before
 	if !grew && !tf.pending() {
@@ -861,27 +1237,77 @@ func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile) erro
 	return t.progress(ctx, out, tf)
 }
 
+// truncation checks whether tf was truncated or rewritten (copytruncate)
+// and, if so, resumes its copy (a matched file or a rotated sibling of its
+// path holding what was read) from the read position, opens the siblings
+// rotated after the copy from their beginning, and sends the Reset record
+// of tf at offset 0, after the copy's first record, so that a checkpoint
+// holds both. The copy and its successors are read by the poll's read
+// loop (orphans and older files first).
+func (t *tailer) truncation(ctx context.Context, out chan<- Record, tf *tailFile, matches []match, matched map[string]string) (bool, error) {
+	truncated, pre, err := t.checkTruncation(tf)
+	if err != nil || !truncated {
+		return false, err
+	}
+	cp, err := t.resumeCopy(ctx, out, pre, matches, matched, nil)
+	if err != nil {
+		return true, err
+	}
+	var succ []rotatedFile
+	if cp != nil {
+		if fi, err := cp.file.Stat(); err == nil {
+			succ = append(succ, rotatedFile{pre.Path, fi.ModTime(), rotationSuffix(cp.path)})
+		}
+	} else if pre.Offset == 0 && pre.ModTime != 0 {
+		// It shrank with nothing read from it: the lines it lost can only
+		// be in the siblings written since it was at offset 0.
+		succ = append(succ, rotatedFile{pre.Path, time.Unix(0, pre.ModTime+1), -1})
+	}
+	if err := t.resumeSiblings(succ, matched, nil); err != nil {
+		return true, err
+	}
+	return true, t.reset(ctx, out, tf)
+}
+
+// reset sends the Reset record of tf, back at offset 0: the lines read
+// before can no longer be read again, and the daemon checkpoints now.
+func (t *tailer) reset(ctx context.Context, out chan<- Record, tf *tailFile) error {
+	tf.siblingsAt0 = newestSibling(tf.path)
+	c := tf.settledCursor()
+	if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Reset: true}) {
+		return errStopped
+	}
+	tf.sent, tf.sentAny = c, true
+	return nil
+}
+
 // checkTruncation starts a file again from the beginning if it shrank or
-// its first bytes changed.
-func (t *tailer) checkTruncation(tf *tailFile) error {
+// its first bytes changed, and reports whether it did, with the cursor it
+// had (its TailFingerprint as of the last poll).
+func (t *tailer) checkTruncation(tf *tailFile) (truncated bool, pre FileCursor, err error) {
 	fi, err := tf.file.Stat()
 	if err != nil {
-		return fmt.Errorf("stat %s: %w", tf.path, err)
+		return false, pre, fmt.Errorf("stat %s: %w", tf.path, err)
 	}
 	size, mtime := fi.Size(), fi.ModTime()
 	changed := size != tf.size || !mtime.Equal(tf.mtime)
+	prevSize := tf.size
 	tf.size, tf.mtime = size, mtime
-	truncated := size < tf.readPos()
+	truncated = size < tf.readPos() || size < prevSize
 	if !truncated && changed {
 		truncated = tf.rewritten()
 	}
 	if truncated {
+		pre = tf.cursor()
+		if tf.tailOff == tf.off {
+			pre.TailFingerprint = tf.tailFP
+		}
 		t.stats.Truncations.Add(1)
 		tf.rd, tf.off, tf.line, tf.head = nil, 0, 0, tf.head[:0]
 		tf.tailOff = -1
 		tf.setFingerprint()
 	}
-	return nil
+	return truncated, pre, nil
 }
 
 // drain reads and sends the complete lines available from tf.rd.

@@ -107,6 +107,7 @@ type tailRig struct {
 
 	cursors map[string]FileCursor // the latest per key, as the daemon keeps them
 	done    []string              // keys of Done records
+	resets  []FileCursor          // cursors of Reset records
 }
 
 // startFile runs f (inside a bubble) with the rig's stats, Bad and a
@@ -150,6 +151,9 @@ func (r *tailRig) stop() {
 func (r *tailRig) keep(rec Record) {
 	if rec.Source != r.f.Name {
 		r.t.Errorf("record Source %q, want %q", rec.Source, r.f.Name)
+	}
+	if rec.Reset {
+		r.resets = append(r.resets, rec.Cursor.(FileCursor))
 	}
 	if rec.Done {
 		delete(r.cursors, rec.Cursor.(FileCursor).Key)

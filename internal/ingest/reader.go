@@ -12,6 +12,10 @@ import (
 // DefaultMaxLineBytes is the line length limit when none is configured.
 const DefaultMaxLineBytes = 1 << 20
 
+// growDoubling is the largest line buffer a Reader reaches by doubling;
+// past it, the buffer grows to its limit at once.
+const growDoubling = 1 << 20
+
 // Position locates a line in its input.
 type Position struct {
 	File   string
@@ -200,7 +204,10 @@ func checkLine(line []byte, max int) error {
 }
 
 // fill reads more data, first making room: unread data moves to the front
-// and the buffer grows up to max+2 bytes (a line of max bytes plus "\r\n").
+// and the buffer grows up to max+2 bytes (a line of max bytes plus "\r\n"):
+// by doubling up to growDoubling, then straight to max+2, so that a long
+// line allocates about one buffer of max+2 bytes, not twice that in
+// buffers outgrown.
 func (r *Reader) fill(max int) error {
 	if r.start > 0 {
 		n := copy(r.buf, r.buf[r.start:r.end])
@@ -212,6 +219,9 @@ func (r *Reader) fill(max int) error {
 		size := 2 * len(r.buf)
 		if size == 0 {
 			size = 64 << 10
+		}
+		if size > growDoubling {
+			size = limit
 		}
 		size = min(size, limit)
 		if size <= len(r.buf) {

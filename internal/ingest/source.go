@@ -47,6 +47,10 @@ type Record struct {
 	Cursor   Cursor // nil for a source that cannot resume (Stdin)
 	Progress bool   // no event: only Cursor is meaningful
 	Done     bool   // with Progress: forget Cursor's key
+	// Reset, with Progress, says the cursor went back: its file was
+	// truncated, so the lines read before can no longer be read again
+	// and the daemon checkpoints now.
+	Reset bool
 }
 
 // Cursor is where a source resumes after a record, as a value of the
