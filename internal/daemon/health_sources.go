@@ -36,7 +36,7 @@ func downAfter(sc config.Source) time.Duration {
 
 // track starts the down_after clock of sm at now.
 func (sm *sourceMetrics) track(bound time.Duration, now time.Time) {
-	sm.downAfter = bound
+	sm.downAfter.Store(int64(bound))
 	sm.since.Store(now.UnixNano())
 }
 
@@ -47,11 +47,12 @@ func (sm *sourceMetrics) isUp(now time.Time) bool {
 	if !sm.up.Load() {
 		return false
 	}
-	if sm.downAfter <= 0 {
+	bound := time.Duration(sm.downAfter.Load())
+	if bound <= 0 {
 		return true
 	}
 	last := max(sm.stats.LastRead.Load(), sm.since.Load())
-	return now.Sub(time.Unix(0, last)) <= sm.downAfter
+	return now.Sub(time.Unix(0, last)) <= bound
 }
 
 // describe names a down source with its last read error, for /healthz.

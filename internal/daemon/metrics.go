@@ -57,8 +57,9 @@ type sourceMetrics struct {
 	rejected atomic.Int64
 	restarts atomic.Int64
 	up       atomic.Bool
-	// downAfter and since: see isUp (health_sources.go).
-	downAfter time.Duration
+	// downAfter (a time.Duration) and since: see isUp (health_sources.go);
+	// atomic because /metrics may read them while the sources start.
+	downAfter atomic.Int64
 	since     atomic.Int64
 }
 
