@@ -723,7 +723,9 @@ func (d *daemon) observed() (int64, error) {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "secwatch_engine_events_total "); ok {
-			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			// The exposition writes large counts as floats (9.0e+06).
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int64(f), err
 		}
 	}
 	if err := sc.Err(); err != nil {
