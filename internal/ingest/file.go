@@ -827,7 +827,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 				}
 				continue
 			}
-			rotated = append(rotated, rotatedFile{c.Path, since, rotationSuffix(path)})
+			rotated = append(rotated, rotatedFile{t.logPath(c.Path), since, rotationSuffix(path)})
 			continue
 		}
 		tf, err := t.newTailFile(fh, c.Key, path)
@@ -845,7 +845,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		}
 		if path != c.Path {
 			if fi, err := fh.Stat(); err == nil {
-				rotated = append(rotated, rotatedFile{c.Path, fi.ModTime(), rotationSuffix(path)})
+				rotated = append(rotated, rotatedFile{t.logPath(c.Path), fi.ModTime(), rotationSuffix(path)})
 			}
 		}
 		if !isMatched {
@@ -855,6 +855,19 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		}
 	}
 	return t.resumeSiblings(rotated, matched, claimed)
+}
+
+// logPath returns the path whose rotated siblings p is among: p if the
+// paths match it, else p without its rotation suffix. The cursor of a
+// rotated file read on start carries the rotated name (app.log.1); its
+// successors are siblings of app.log, not of app.log.1.
+func (t *tailer) logPath(p string) string {
+	for _, pat := range t.f.Paths {
+		if ok, _ := filepath.Match(pat, p); ok {
+			return p
+		}
+	}
+	return rotationBase(p)
 }
 
 // rotatedFile is the path a cursor's file had, found rotated away from it
