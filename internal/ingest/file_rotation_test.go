@@ -353,3 +353,45 @@ func TestFileTruncatedWhileDownResets(t *testing.T) {
 		}
 	})
 }
+
+// TestFileSuccessorsOfARotatedCursor: the cursor of a rotated file read on
+// start carries its rotated name (app.log.1); a generation created and
+// rotated away while down, never named by a cursor, is its successor
+// among the siblings of app.log and is read.
+func TestFileSuccessorsOfARotatedCursor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "app.log")
+		writeFile(t, path, logLines("1", "2"))
+		r := startFile(t, &File{Paths: []string{path}, Start: "beginning"})
+		checkIDs(t, r.events(2), "1", "2")
+		r.tick(2)
+		r.stop()
+		cursors := r.cursorList()
+
+		rename(t, path, path+".1")
+		writeFile(t, path, logLines("3"))
+		r2 := startFile(t, &File{Paths: []string{path}, Cursors: cursors})
+		checkIDs(t, r2.events(1), "3")
+		r2.tick(2)
+		r2.stop()
+		// Killed before the new file's cursor was saved: only the
+		// rotated file's, under its rotated name, is kept.
+		var kept []FileCursor
+		for _, c := range r2.cursorList() {
+			if c.Path == path+".1" {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) != 1 {
+			t.Fatalf("got cursors %+v, want one at %s.1", r2.cursorList(), path)
+		}
+
+		rename(t, path+".1", path+".2")
+		rename(t, path, path+".1")
+		writeFile(t, path, logLines("4"))
+		r3 := startFile(t, &File{Paths: []string{path}, Start: "beginning", Cursors: kept})
+		defer r3.stop()
+		checkWhere(t, r3.events(2), "app.log.1:1", "app.log:1")
+	})
+}
