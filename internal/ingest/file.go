@@ -895,12 +895,41 @@ func (t *tailer) resumeSiblings(rotated []rotatedFile, matched map[string]string
 				t.freshKeys[sb.key] = true
 				continue
 			}
+			if t.copyOfOpen(sb.path) {
+				continue
+			}
 			if _, _, err := t.openRotated(sb.path, sb.key); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// copyOfOpen reports whether the file at path begins with what an open
+// file the paths match has read (its first KiB, as far as read): a copy
+// made by a copytruncate of that file (on start, after its cursor was
+// looked up), which its truncation resumes from the read position, not a
+// successor to read from its beginning.
+func (t *tailer) copyOfOpen(path string) bool {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return false
+	}
+	for _, tf := range t.files {
+		if tf.orphan || tf.off == 0 || tf.fpHex == "" || fi.Size() < tf.off {
+			continue
+		}
+		if head, ok := readHead(fh, tf.off); ok && hashHex(head) == tf.fpHex {
+			return true
+		}
+	}
+	return false
 }
 
 // sibling is a rotated sibling of a path.

@@ -395,3 +395,45 @@ func TestFileSuccessorsOfARotatedCursor(t *testing.T) {
 		checkWhere(t, r3.events(2), "app.log.1:1", "app.log:1")
 	})
 }
+
+// TestFileCopyOfOpenFileIsNotASuccessor: started between logrotate's copy
+// and its truncate, the copy (app.log.1) is newer than a rotated file
+// found under another name, but it is the live file's copy, not a
+// successor: it is resumed from the read position when the truncation
+// comes, not read from its beginning.
+func TestFileCopyOfOpenFileIsNotASuccessor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "app.log")
+		writeFile(t, path, logLines("1", "2"))
+		r := startFile(t, &File{Paths: []string{path}, Start: "beginning"})
+		checkIDs(t, r.events(2), "1", "2")
+		r.tick(2)
+		r.stop()
+
+		rename(t, path, path+".1")
+		writeFile(t, path, logLines("3"))
+		r2 := startFile(t, &File{Paths: []string{path}, Cursors: r.cursorList()})
+		checkIDs(t, r2.events(1), "3")
+		r2.tick(2)
+		r2.stop()
+
+		rename(t, path+".1", path+".2")
+		writeFile(t, path, logLines("4"))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, ".copy"), string(data))
+		rename(t, filepath.Join(dir, ".copy"), path+".1")
+		r3 := startFile(t, &File{Paths: []string{path}, Start: "beginning", Cursors: r2.cursorList()})
+		defer r3.stop()
+		checkWhere(t, r3.events(1), "app.log:2")
+		if err := os.Truncate(path, 0); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, path, logLines("5"))
+		checkWhere(t, r3.events(1), "app.log:1")
+		r3.noEvents(3)
+	})
+}
