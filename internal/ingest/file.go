@@ -450,8 +450,22 @@ func (t *tailer) poll(ctx context.Context, out chan<- Record) error {
 		}
 	}
 	t.started = true
+	var done []*tailFile
 	for _, tf := range t.readOrder() {
-		if err := t.read(ctx, out, tf, matches, matched); err != nil {
+		finished, err := t.read(ctx, out, tf, matches, matched)
+		if err != nil {
+			return err
+		}
+		if finished {
+			done = append(done, tf)
+		}
+	}
+	// Forgotten newest first: a kill between two Done records then keeps
+	// the cursor of the older file, never that of an older file beside a
+	// newer one forgotten, which its next start would take for a successor
+	// never read (resumeSiblings).
+	for _, tf := range slices.Backward(done) {
+		if err := t.forget(ctx, out, tf); err != nil {
 			return err
 		}
 	}
@@ -1240,11 +1254,12 @@ func openChecked(path, key string, c FileCursor, tailFP string) (fh *os.File, he
 }
 
 // read reads what one file has gained since the last poll and sends it.
-func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matches []match, matched map[string]string) error {
+// finished is true for an orphan read to its end and to be forgotten.
+func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matches []match, matched map[string]string) (finished bool, err error) {
 	before := tf.readPos()
 	truncated, err := t.truncation(ctx, out, tf, matches, matched)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if truncated {
 		before = 0
@@ -1259,7 +1274,7 @@ func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matc
 		tf.startReader(t.f.MaxLineBytes, true)
 	}
 	if err := t.drain(ctx, out, tf); err != nil {
-		return err
+		return false, err
 	}
 	if !tf.dec.last.IsZero() {
 		t.lastTime[base] = tf.dec.last
@@ -1273,10 +1288,10 @@ func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matc
 			tf.grewAt = time.Now()
 		}
 		if t.finished(tf) {
-			return t.finish(ctx, out, tf)
+			return true, t.finish(ctx, out, tf)
 		}
 	}
-	return t.progress(ctx, out, tf)
+	return false, t.progress(ctx, out, tf)
 }
 
 // truncation checks whether tf was truncated or rewritten (copytruncate)
@@ -1404,15 +1419,18 @@ func (t *tailer) finished(tf *tailFile) bool {
 	return time.Since(tf.grewAt) >= rotateWait
 }
 
-// finish reads an orphan's final unterminated line, if any, closes it and
-// sends its Done record.
+// finish reads an orphan's final unterminated line, if any; forget then
+// closes it.
 func (t *tailer) finish(ctx context.Context, out chan<- Record, tf *tailFile) error {
 	if tf.pending() {
 		tf.startReader(t.f.MaxLineBytes, false)
-		if err := t.drain(ctx, out, tf); err != nil {
-			return err
-		}
+		return t.drain(ctx, out, tf)
 	}
+	return nil
+}
+
+// forget closes a finished orphan and sends its Done record.
+func (t *tailer) forget(ctx context.Context, out chan<- Record, tf *tailFile) error {
 	c := tf.settledCursor()
 	tf.file.Close()
 	delete(t.files, tf.key)

@@ -437,3 +437,34 @@ func TestFileCopyOfOpenFileIsNotASuccessor(t *testing.T) {
 		r3.noEvents(3)
 	})
 }
+
+// TestFileFinishedNewestFirst: rotated files finished in one poll are
+// forgotten newest first, so that a kill between two Done records never
+// keeps an older file's cursor beside a newer file forgotten (the next
+// start would read the newer one again as a successor never read).
+func TestFileFinishedNewestFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "app.log")
+		writeFile(t, path, logLines("1"))
+		r := startFile(t, &File{Paths: []string{path}, Start: "beginning"})
+		checkIDs(t, r.events(1), "1")
+		older := keyOf(t, path)
+		rename(t, path, path+".1")
+		writeFile(t, path, logLines("2"))
+		checkIDs(t, r.events(1), "2")
+		newer := keyOf(t, path)
+		rename(t, path+".1", path+".2")
+		rename(t, path, path+".1")
+		writeFile(t, path, "")
+		r.tick(2)
+		r.stop()
+
+		r2 := startFile(t, &File{Paths: []string{path}, Start: "beginning", Cursors: r.cursorList()})
+		defer r2.stop()
+		r2.noEvents(int(rotateWait/testPoll) + 2)
+		if got, want := r2.done, []string{newer, older}; !slices.Equal(got, want) {
+			t.Errorf("got Done records for %v, want %v (newest first)", got, want)
+		}
+	})
+}
