@@ -450,8 +450,22 @@ func (t *tailer) poll(ctx context.Context, out chan<- Record) error {
 		}
 	}
 	t.started = true
+	var done []*tailFile
 	for _, tf := range t.readOrder() {
-		if err := t.read(ctx, out, tf, matches, matched); err != nil {
+		finished, err := t.read(ctx, out, tf, matches, matched)
+		if err != nil {
+			return err
+		}
+		if finished {
+			done = append(done, tf)
+		}
+	}
+	// Forgotten newest first: a kill between two Done records then keeps
+	// the cursor of the older file, never that of an older file beside a
+	// newer one forgotten, which its next start would take for a successor
+	// never read (resumeSiblings).
+	for _, tf := range slices.Backward(done) {
+		if err := t.forget(ctx, out, tf); err != nil {
 			return err
 		}
 	}
@@ -827,7 +841,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 				}
 				continue
 			}
-			rotated = append(rotated, rotatedFile{c.Path, since, rotationSuffix(path)})
+			rotated = append(rotated, rotatedFile{t.logPath(c.Path), since, rotationSuffix(path)})
 			continue
 		}
 		tf, err := t.newTailFile(fh, c.Key, path)
@@ -845,7 +859,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		}
 		if path != c.Path {
 			if fi, err := fh.Stat(); err == nil {
-				rotated = append(rotated, rotatedFile{c.Path, fi.ModTime(), rotationSuffix(path)})
+				rotated = append(rotated, rotatedFile{t.logPath(c.Path), fi.ModTime(), rotationSuffix(path)})
 			}
 		}
 		if !isMatched {
@@ -855,6 +869,19 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 		}
 	}
 	return t.resumeSiblings(rotated, matched, claimed)
+}
+
+// logPath returns the path whose rotated siblings p is among: p if the
+// paths match it, else p without its rotation suffix. The cursor of a
+// rotated file read on start carries the rotated name (app.log.1); its
+// successors are siblings of app.log, not of app.log.1.
+func (t *tailer) logPath(p string) string {
+	for _, pat := range t.f.Paths {
+		if ok, _ := filepath.Match(pat, p); ok {
+			return p
+		}
+	}
+	return rotationBase(p)
 }
 
 // rotatedFile is the path a cursor's file had, found rotated away from it
@@ -882,12 +909,41 @@ func (t *tailer) resumeSiblings(rotated []rotatedFile, matched map[string]string
 				t.freshKeys[sb.key] = true
 				continue
 			}
+			if t.copyOfOpen(sb.path) {
+				continue
+			}
 			if _, _, err := t.openRotated(sb.path, sb.key); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// copyOfOpen reports whether the file at path begins with what an open
+// file the paths match has read (its first KiB, as far as read): a copy
+// made by a copytruncate of that file (on start, after its cursor was
+// looked up), which its truncation resumes from the read position, not a
+// successor to read from its beginning.
+func (t *tailer) copyOfOpen(path string) bool {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return false
+	}
+	for _, tf := range t.files {
+		if tf.orphan || tf.off == 0 || tf.fpHex == "" || fi.Size() < tf.off {
+			continue
+		}
+		if head, ok := readHead(fh, tf.off); ok && hashHex(head) == tf.fpHex {
+			return true
+		}
+	}
+	return false
 }
 
 // sibling is a rotated sibling of a path.
@@ -1198,11 +1254,12 @@ func openChecked(path, key string, c FileCursor, tailFP string) (fh *os.File, he
 }
 
 // read reads what one file has gained since the last poll and sends it.
-func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matches []match, matched map[string]string) error {
+// finished is true for an orphan read to its end and to be forgotten.
+func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matches []match, matched map[string]string) (finished bool, err error) {
 	before := tf.readPos()
 	truncated, err := t.truncation(ctx, out, tf, matches, matched)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if truncated {
 		before = 0
@@ -1217,7 +1274,7 @@ func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matc
 		tf.startReader(t.f.MaxLineBytes, true)
 	}
 	if err := t.drain(ctx, out, tf); err != nil {
-		return err
+		return false, err
 	}
 	if !tf.dec.last.IsZero() {
 		t.lastTime[base] = tf.dec.last
@@ -1231,10 +1288,10 @@ func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matc
 			tf.grewAt = time.Now()
 		}
 		if t.finished(tf) {
-			return t.finish(ctx, out, tf)
+			return true, t.finish(ctx, out, tf)
 		}
 	}
-	return t.progress(ctx, out, tf)
+	return false, t.progress(ctx, out, tf)
 }
 
 // truncation checks whether tf was truncated or rewritten (copytruncate)
@@ -1362,15 +1419,18 @@ func (t *tailer) finished(tf *tailFile) bool {
 	return time.Since(tf.grewAt) >= rotateWait
 }
 
-// finish reads an orphan's final unterminated line, if any, closes it and
-// sends its Done record.
+// finish reads an orphan's final unterminated line, if any; forget then
+// closes it.
 func (t *tailer) finish(ctx context.Context, out chan<- Record, tf *tailFile) error {
 	if tf.pending() {
 		tf.startReader(t.f.MaxLineBytes, false)
-		if err := t.drain(ctx, out, tf); err != nil {
-			return err
-		}
+		return t.drain(ctx, out, tf)
 	}
+	return nil
+}
+
+// forget closes a finished orphan and sends its Done record.
+func (t *tailer) forget(ctx context.Context, out chan<- Record, tf *tailFile) error {
 	c := tf.settledCursor()
 	tf.file.Close()
 	delete(t.files, tf.key)

@@ -96,9 +96,12 @@ func (r *crashRun) take(m *crashModel) {
 // rotations (by rename or copytruncate, while it runs and while it is
 // down) and crashes that go back to the last checkpoint the daemon would
 // have made; at the end every line must have been counted exactly once.
-// CRASH_MODEL_SEEDS and CRASH_MODEL_STEPS widen it (seeds 1..N, steps
-// each); CRASH_MODEL_SEED runs one seed, CRASH_MODEL_LOG=1 prints the
-// trace of a failing one.
+// A crash lands anywhere in a poll: the daemon has handled a random share
+// of the records sent since the last step. CRASH_MODEL_SEEDS and
+// CRASH_MODEL_STEPS widen it (seeds 1..N, steps each); CRASH_MODEL_KILL=P
+// adds a crash at P% of the steps while running (short lives, many
+// generations); CRASH_MODEL_SEED runs one seed, CRASH_MODEL_LOG=1 prints
+// the trace of a failing one.
 func TestFileCrashModel(t *testing.T) {
 	steps, seeds := 300, uint64(2)
 	if s := os.Getenv("CRASH_MODEL_STEPS"); s != "" {
@@ -128,6 +131,10 @@ func TestFileCrashModel(t *testing.T) {
 }
 
 func crashModelRun(t *testing.T, seed uint64, steps int, rotation string, glob bool) {
+	killPct := 0
+	if s := os.Getenv("CRASH_MODEL_KILL"); s != "" {
+		fmt.Sscan(s, &killPct)
+	}
 	synctest.Test(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 17))
 		dir := t.TempDir()
@@ -178,9 +185,14 @@ func crashModelRun(t *testing.T, seed uint64, steps int, rotation string, glob b
 		// rotated away before the source ever saw it are not its to find.
 		run := startCrashRun(paths, nil)
 		synctest.Wait()
+		run.take(m)
 		up := true
 		for range steps {
-			switch r := rng.IntN(100); {
+			r := rng.IntN(100)
+			if up && killPct > 0 && rng.IntN(100) < killPct {
+				r = 45 // short lives: most runs die within a few polls
+			}
+			switch {
 			case r < 35:
 				appendLines()
 			case r < 40:
@@ -204,8 +216,14 @@ func crashModelRun(t *testing.T, seed uint64, steps int, rotation string, glob b
 				if err := <-run.errc; err != nil {
 					t.Fatal(err)
 				}
+				// A kill lands anywhere in a poll: the daemon has handled
+				// some of the records sent since the last take.
+				n := rng.IntN(len(run.out) + 1)
+				for range n {
+					m.observe(<-run.out)
+				}
 				up = false
-				log = append(log, "crash")
+				log = append(log, fmt.Sprintf("crash after %d more records", n))
 			case r < 60 && !up:
 				cs := m.crash()
 				log = append(log, fmt.Sprintf("start %+v", cs))

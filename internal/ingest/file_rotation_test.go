@@ -353,3 +353,118 @@ func TestFileTruncatedWhileDownResets(t *testing.T) {
 		}
 	})
 }
+
+// TestFileSuccessorsOfARotatedCursor: the cursor of a rotated file read on
+// start carries its rotated name (app.log.1); a generation created and
+// rotated away while down, never named by a cursor, is its successor
+// among the siblings of app.log and is read.
+func TestFileSuccessorsOfARotatedCursor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "app.log")
+		writeFile(t, path, logLines("1", "2"))
+		r := startFile(t, &File{Paths: []string{path}, Start: "beginning"})
+		checkIDs(t, r.events(2), "1", "2")
+		r.tick(2)
+		r.stop()
+		cursors := r.cursorList()
+
+		rename(t, path, path+".1")
+		writeFile(t, path, logLines("3"))
+		r2 := startFile(t, &File{Paths: []string{path}, Cursors: cursors})
+		checkIDs(t, r2.events(1), "3")
+		r2.tick(2)
+		r2.stop()
+		// Killed before the new file's cursor was saved: only the
+		// rotated file's, under its rotated name, is kept.
+		var kept []FileCursor
+		for _, c := range r2.cursorList() {
+			if c.Path == path+".1" {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) != 1 {
+			t.Fatalf("got cursors %+v, want one at %s.1", r2.cursorList(), path)
+		}
+
+		rename(t, path+".1", path+".2")
+		rename(t, path, path+".1")
+		writeFile(t, path, logLines("4"))
+		r3 := startFile(t, &File{Paths: []string{path}, Start: "beginning", Cursors: kept})
+		defer r3.stop()
+		checkWhere(t, r3.events(2), "app.log.1:1", "app.log:1")
+	})
+}
+
+// TestFileCopyOfOpenFileIsNotASuccessor: started between logrotate's copy
+// and its truncate, the copy (app.log.1) is newer than a rotated file
+// found under another name, but it is the live file's copy, not a
+// successor: it is resumed from the read position when the truncation
+// comes, not read from its beginning.
+func TestFileCopyOfOpenFileIsNotASuccessor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "app.log")
+		writeFile(t, path, logLines("1", "2"))
+		r := startFile(t, &File{Paths: []string{path}, Start: "beginning"})
+		checkIDs(t, r.events(2), "1", "2")
+		r.tick(2)
+		r.stop()
+
+		rename(t, path, path+".1")
+		writeFile(t, path, logLines("3"))
+		r2 := startFile(t, &File{Paths: []string{path}, Cursors: r.cursorList()})
+		checkIDs(t, r2.events(1), "3")
+		r2.tick(2)
+		r2.stop()
+
+		rename(t, path+".1", path+".2")
+		writeFile(t, path, logLines("4"))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, ".copy"), string(data))
+		rename(t, filepath.Join(dir, ".copy"), path+".1")
+		r3 := startFile(t, &File{Paths: []string{path}, Start: "beginning", Cursors: r2.cursorList()})
+		defer r3.stop()
+		checkWhere(t, r3.events(1), "app.log:2")
+		if err := os.Truncate(path, 0); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, path, logLines("5"))
+		checkWhere(t, r3.events(1), "app.log:1")
+		r3.noEvents(3)
+	})
+}
+
+// TestFileFinishedNewestFirst: rotated files finished in one poll are
+// forgotten newest first, so that a kill between two Done records never
+// keeps an older file's cursor beside a newer file forgotten (the next
+// start would read the newer one again as a successor never read).
+func TestFileFinishedNewestFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "app.log")
+		writeFile(t, path, logLines("1"))
+		r := startFile(t, &File{Paths: []string{path}, Start: "beginning"})
+		checkIDs(t, r.events(1), "1")
+		older := keyOf(t, path)
+		rename(t, path, path+".1")
+		writeFile(t, path, logLines("2"))
+		checkIDs(t, r.events(1), "2")
+		newer := keyOf(t, path)
+		rename(t, path+".1", path+".2")
+		rename(t, path, path+".1")
+		writeFile(t, path, "")
+		r.tick(2)
+		r.stop()
+
+		r2 := startFile(t, &File{Paths: []string{path}, Start: "beginning", Cursors: r.cursorList()})
+		defer r2.stop()
+		r2.noEvents(int(rotateWait/testPoll) + 2)
+		if got, want := r2.done, []string{newer, older}; !slices.Equal(got, want) {
+			t.Errorf("got Done records for %v, want %v (newest first)", got, want)
+		}
+	})
+}
