@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -46,6 +47,22 @@ func openOps(path string) (opsStore, error) {
 		return nil, err
 	}
 	return dirOps{dir}, nil
+}
+
+// openOpsArgs checks that `secwatch cmd` got want operands and opens the
+// store of the configuration at path; on failure it reports on stderr and
+// returns the exit code.
+func openOpsArgs(cmd string, args []string, want int, path string, stderr io.Writer) (opsStore, int) {
+	if len(args) != want {
+		fmt.Fprintf(stderr, "secwatch %s: want %d argument(s), got %q\n", cmd, want, args)
+		return nil, exitUsage
+	}
+	store, err := openOps(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "secwatch %s: %v\n", cmd, err)
+		return nil, exitFailed
+	}
+	return store, exitOK
 }
 
 // dirOps is the state directory.

@@ -71,14 +71,9 @@ func cmdOutbox(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if code, ok := parseFlags(fs, args[1:], stdout); !ok {
 		return code
 	}
-	if want := map[bool]int{true: 0, false: 1}[sub == "list"]; fs.NArg() != want {
-		fmt.Fprintf(stderr, "secwatch outbox %s: want %d argument(s), got %q\n", sub, want, fs.Args())
-		return exitUsage
-	}
-	store, err := openOps(*cfgPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "secwatch outbox %s: %v\n", sub, err)
-		return exitFailed
+	store, code := openOpsArgs("outbox "+sub, fs.Args(), map[bool]int{true: 0, false: 1}[sub == "list"], *cfgPath, stderr)
+	if store == nil {
+		return code
 	}
 	defer store.close()
 	fail := func(err error) int {

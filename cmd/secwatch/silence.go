@@ -61,14 +61,9 @@ func cmdSilence(_ context.Context, args []string, _ io.Reader, stdout, stderr io
 	if code, ok := parseFlags(fs, args[1:], stdout); !ok {
 		return code
 	}
-	if want := map[bool]int{true: 1, false: 0}[sub == "expire"]; fs.NArg() != want {
-		fmt.Fprintf(stderr, "secwatch silence %s: want %d argument(s), got %q\n", sub, want, fs.Args())
-		return exitUsage
-	}
-	store, err := openOps(*cfgPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "secwatch silence %s: %v\n", sub, err)
-		return exitFailed
+	store, code := openOpsArgs("silence "+sub, fs.Args(), map[bool]int{true: 1, false: 0}[sub == "expire"], *cfgPath, stderr)
+	if store == nil {
+		return code
 	}
 	defer store.close()
 	now := time.Now()

@@ -583,17 +583,9 @@ func (f *flattener) skipArray(i, depth int) (int, error) {
 		if i, err = f.skipValue(i, depth); err != nil {
 			return 0, err
 		}
-		i = skipWS(s, i)
-		if i >= len(s) {
-			return 0, f.fail(i, "unexpected end of line")
-		}
-		switch s[i] {
-		case ',':
-			i = skipWS(s, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return 0, f.fail(i, "expected ',' or ']'")
+		var done bool
+		if i, done, err = f.afterElement(i, ']'); done || err != nil {
+			return i, err
 		}
 	}
 }
@@ -623,19 +615,28 @@ func (f *flattener) skipObject(i, depth int) (int, error) {
 		if i, err = f.skipValue(skipWS(s, i+1), depth); err != nil {
 			return 0, err
 		}
-		i = skipWS(s, i)
-		if i >= len(s) {
-			return 0, f.fail(i, "unexpected end of line")
-		}
-		switch s[i] {
-		case ',':
-			i = skipWS(s, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return 0, f.fail(i, "expected ',' or '}'")
+		var done bool
+		if i, done, err = f.afterElement(i, '}'); done || err != nil {
+			return i, err
 		}
 	}
+}
+
+// afterElement reads what follows an element of an array or object
+// closed by closer: a ',' (it returns the next element's start) or closer
+// (it returns the index after it, and done).
+func (f *flattener) afterElement(i int, closer byte) (next int, done bool, err error) {
+	s := f.s
+	i = skipWS(s, i)
+	switch {
+	case i >= len(s):
+		return 0, false, f.fail(i, "unexpected end of line")
+	case s[i] == ',':
+		return skipWS(s, i+1), false, nil
+	case s[i] == closer:
+		return i + 1, true, nil
+	}
+	return 0, false, f.fail(i, fmt.Sprintf("expected ',' or '%c'", closer))
 }
 
 func (f *flattener) skipValue(i, depth int) (int, error) {
