@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -140,6 +139,12 @@ type dirSilences struct {
 	root, silenced, reqs *state.Dir
 	outbox               *alerting.Outbox
 	log                  zerolog.Logger
+
+	// ids are the alerts in silenced/, listed once at start and kept up
+	// to date by keep and do, so that kept costs no file system call per
+	// alert.
+	mu  sync.Mutex
+	ids map[string]bool
 }
 
 func newDirSilences(root *state.Dir, ob *alerting.Outbox, log zerolog.Logger) (*dirSilences, error) {
@@ -151,7 +156,17 @@ func newDirSilences(root *state.Dir, ob *alerting.Outbox, log zerolog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	return &dirSilences{root: root, silenced: kept, reqs: reqs, outbox: ob, log: log}, nil
+	names, err := kept.List()
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]bool{}
+	for _, n := range names {
+		if id, ok := strings.CutSuffix(n, ".json"); ok {
+			ids[id] = true
+		}
+	}
+	return &dirSilences{root: root, silenced: kept, reqs: reqs, outbox: ob, log: log, ids: ids}, nil
 }
 
 func (s *dirSilences) load() ([]byte, error) {
@@ -163,8 +178,20 @@ func (s *dirSilences) load() ([]byte, error) {
 }
 
 func (s *dirSilences) kept(id string) bool {
-	_, err := os.Stat(filepath.Join(s.silenced.Path(), id+".json"))
-	return err == nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ids[id]
+}
+
+// forget removes the silenced copy of id (re-driven or dropped).
+func (s *dirSilences) forget(id string) error {
+	if err := s.silenced.Remove(id + ".json"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.ids, id)
+	s.mu.Unlock()
+	return nil
 }
 
 // keep writes e synchronously (one fsync): a checkpoint never passes a
@@ -173,6 +200,11 @@ func (s *dirSilences) keep(e alerting.SilencedEntry) (bool, error) {
 	b, err := json.Marshal(e)
 	if err == nil {
 		err = s.silenced.Write(e.Doc.AlertID+".json", b)
+	}
+	if err == nil {
+		s.mu.Lock()
+		s.ids[e.Doc.AlertID] = true
+		s.mu.Unlock()
 	}
 	return err == nil, err
 }
@@ -243,9 +275,9 @@ func (s *dirSilences) do(r OutboxRequest) error {
 		if _, err := s.outbox.Put(e.Doc, time.Now()); err != nil {
 			return err
 		}
-		return s.silenced.Remove(r.ID + ".json")
+		return s.forget(r.ID)
 	case r.Kind == "silenced" && r.Op == "drop":
-		return s.silenced.Remove(r.ID + ".json")
+		return s.forget(r.ID)
 	}
 	return errors.New("unknown request")
 }
