@@ -258,9 +258,24 @@ type tailFile struct {
 
 	size  int64     // at the last check, to skip the fingerprint check
 	mtime time.Time // of an unchanged file
+	// statAt is when size and mtime were taken: if mtime was then within
+	// racyWindow of it, a later write in the same timestamp tick leaves
+	// both unchanged (a copytruncate that refills the file to the same
+	// size), so the next check compares the first bytes anyway.
+	statAt time.Time
 	// siblingsAt0 is the cursor's ModTime at offset 0 (newestSibling when
 	// the file was opened or truncated).
 	siblingsAt0 int64
+	// siblingKeys are the keys of the rotated siblings then (nil after a
+	// restart, which has the cursor's ModTime alone): a sibling with
+	// another key is a copy made since, even within the same
+	// modification-time tick.
+	siblingKeys map[string]bool
+	// hold skips one read after a truncation with nothing read: the
+	// copies opened for it are read first, on the next poll; its cursor
+	// keeps the siblings it had (siblingsAt0) until then, so that a
+	// checkpoint in between still covers the copies.
+	hold, held bool
 
 	sent    FileCursor // the last cursor sent
 	sentAny bool
@@ -347,12 +362,15 @@ func (tf *tailFile) setFingerprint() {
 
 // rewritten reports whether the file's first bytes differ from those read.
 func (tf *tailFile) rewritten() bool {
-	if len(tf.head) == 0 {
-		return false
-	}
-	buf := make([]byte, len(tf.head))
-	n, _ := tf.file.ReadAt(buf, 0)
-	return !bytes.Equal(buf[:n], tf.head)
+	return len(tf.head) > 0 && headChanged(tf.file, tf.head)
+}
+
+// headChanged reports whether the first len(head) bytes of f differ from
+// head.
+func headChanged(f *os.File, head []byte) bool {
+	buf := make([]byte, len(head))
+	n, _ := f.ReadAt(buf, 0)
+	return !bytes.Equal(buf[:n], head)
 }
 
 // readHead reads the first min(n, 1 KiB) bytes of f; false if f is shorter.
@@ -384,10 +402,16 @@ type offsetReader struct {
 	f    *os.File
 	off  int64
 	head *[]byte
+	buf  []byte // for the comparison of head
 }
 
 func (r *offsetReader) Read(p []byte) (int, error) {
 	n, err := r.f.ReadAt(p, r.off)
+	if n > 0 && r.off > 0 && len(*r.head) > 0 && r.rewritten() {
+		// Truncated and refilled (copytruncate) since the bytes before
+		// off were read: these are the new content's, not what follows.
+		return 0, errRewritten
+	}
 	if h := *r.head; r.off < fingerprintBytes && int64(len(h)) == r.off {
 		*r.head = append(h, p[:min(int64(n), fingerprintBytes-r.off)]...)
 	}
@@ -397,6 +421,20 @@ func (r *offsetReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// rewritten reports whether the file's first bytes differ from *r.head.
+func (r *offsetReader) rewritten() bool {
+	h := *r.head
+	if cap(r.buf) < len(h) {
+		r.buf = make([]byte, fingerprintBytes)
+	}
+	m, _ := r.f.ReadAt(r.buf[:len(h)], 0)
+	return !bytes.Equal(r.buf[:m], h)
+}
+
+// errRewritten is offsetReader's error for a file whose first bytes
+// changed while it was being read.
+var errRewritten = errors.New("file rewritten while read")
 
 // match is a matched path and the identity of the file there.
 type match struct {
@@ -485,7 +523,7 @@ func (t *tailer) followRenamed(tf *tailFile, matched map[string]string) error {
 	for _, sb := range rotatedSiblings(tf.path) {
 		if sb.key == tf.key {
 			tf.rotatedTo = sb.path // read before its successors
-			return t.resumeSiblings([]rotatedFile{{tf.path, fi.ModTime(), rotationSuffix(sb.path)}}, matched, nil)
+			return t.resumeSiblings([]rotatedFile{{path: tf.path, mtime: fi.ModTime(), suffix: rotationSuffix(sb.path)}}, matched, nil)
 		}
 	}
 	return nil
@@ -669,21 +707,37 @@ func (t *tailer) open(ctx context.Context, m match) (*tailFile, error) {
 		}
 		tf.off, tf.line, tf.head = off, lines, head
 	} else {
-		tf.siblingsAt0 = newestSibling(m.path)
+		tf.atZero()
 	}
 	tf.setFingerprint()
 	t.files[key] = tf
 	return tf, nil
 }
 
-// newestSibling returns the newest modification time (Unix nanoseconds)
-// among the rotated siblings of path, or 1 if it has none.
-func newestSibling(path string) int64 {
-	newest := int64(1)
-	for _, sb := range rotatedSiblings(path) {
-		newest = max(newest, sb.mtime.UnixNano())
+// atZero records, for a file at offset 0, the rotated siblings of its
+// path: the newest modification time (Unix nanoseconds; 1 if it has none)
+// and their keys.
+func (tf *tailFile) atZero() {
+	tf.siblingsAt0, tf.siblingKeys = 1, map[string]bool{}
+	for _, sb := range rotatedSiblings(tf.path) {
+		tf.siblingsAt0 = max(tf.siblingsAt0, sb.mtime.UnixNano())
+		tf.siblingKeys[sb.key] = true
 	}
-	return newest
+}
+
+// copiedSince reports whether a rotated sibling of tf's path that is not
+// open was written since tf was at offset 0 with nothing read: a copy of
+// lines it never read (copytruncate), to be read before what it holds now.
+func (t *tailer) copiedSince(tf *tailFile) bool {
+	for _, sb := range rotatedSiblings(tf.path) {
+		if t.files[sb.key] != nil || t.freshKeys[sb.key] {
+			continue // read already, or to be opened on this poll
+		}
+		if sb.mtime.UnixNano() > tf.siblingsAt0 || (tf.siblingKeys != nil && !tf.siblingKeys[sb.key]) {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *tailer) newTailFile(fh *os.File, key, path string) (*tailFile, error) {
@@ -695,6 +749,7 @@ func (t *tailer) newTailFile(fh *os.File, key, path string) (*tailFile, error) {
 	tf := &tailFile{key: key, path: path, file: fh, dec: dec, tailOff: -1}
 	if fi, err := fh.Stat(); err == nil {
 		tf.size = fi.Size() // a file that shrinks from now on was truncated
+		tf.statAt = time.Now()
 	}
 	return tf, nil
 }
@@ -806,7 +861,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 			}
 			if cp != nil {
 				if fi, err := cp.file.Stat(); err == nil {
-					rotated = append(rotated, rotatedFile{c.Path, fi.ModTime(), rotationSuffix(cp.path)})
+					rotated = append(rotated, rotatedFile{path: c.Path, mtime: fi.ModTime(), suffix: rotationSuffix(cp.path)})
 				}
 			} else {
 				t.bad(at, "cursor: file "+c.Key+" at "+path+" changed (truncated, rewritten or a reused inode): reading it from the beginning")
@@ -841,7 +896,7 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 				}
 				continue
 			}
-			rotated = append(rotated, rotatedFile{t.logPath(c.Path), since, rotationSuffix(path)})
+			rotated = append(rotated, rotatedFile{path: t.logPath(c.Path), mtime: since, suffix: rotationSuffix(path)})
 			continue
 		}
 		tf, err := t.newTailFile(fh, c.Key, path)
@@ -855,11 +910,11 @@ func (t *tailer) resume(ctx context.Context, out chan<- Record, matches []match)
 			// Nothing read from it, so a copytruncate while we were
 			// down shows only as a sibling written since.
 			tf.siblingsAt0 = c.ModTime
-			rotated = append(rotated, rotatedFile{c.Path, time.Unix(0, c.ModTime+1), -1})
+			rotated = append(rotated, rotatedFile{path: c.Path, mtime: time.Unix(0, c.ModTime+1), suffix: -1})
 		}
 		if path != c.Path {
 			if fi, err := fh.Stat(); err == nil {
-				rotated = append(rotated, rotatedFile{t.logPath(c.Path), fi.ModTime(), rotationSuffix(path)})
+				rotated = append(rotated, rotatedFile{path: t.logPath(c.Path), mtime: fi.ModTime(), suffix: rotationSuffix(path)})
 			}
 		}
 		if !isMatched {
@@ -890,6 +945,9 @@ type rotatedFile struct {
 	path   string
 	mtime  time.Time
 	suffix int // rotationSuffix of where it was found, if a sibling of path; else -1
+	// known, if set, are the siblings of an offset-0 file when it went
+	// there: one of another key is taken whatever its modification time.
+	known map[string]bool
 }
 
 // resumeSiblings reads from their beginning the files rotated from a
@@ -901,7 +959,7 @@ type rotatedFile struct {
 func (t *tailer) resumeSiblings(rotated []rotatedFile, matched map[string]string, claimed map[string]bool) error {
 	for _, r := range rotated {
 		for _, sb := range rotatedSiblings(r.path) {
-			if sb.mtime.Before(r.mtime) || (r.suffix >= 0 && rotationSuffix(sb.path) >= r.suffix) ||
+			if (sb.mtime.Before(r.mtime) && (r.known == nil || r.known[sb.key])) || (r.suffix >= 0 && rotationSuffix(sb.path) >= r.suffix) ||
 				claimed[sb.key] || t.files[sb.key] != nil {
 				continue
 			}
@@ -1187,7 +1245,9 @@ func keyAt(path string) string {
 }
 
 // findKey looks for the file of c in the directory of its path (and of the
-// path's target, when it is a symbolic link); "" if it is not there.
+// path's target, when it is a symbolic link); "" if it is not there. A
+// scan during which an entry vanished (a rotation renaming app.log.N to
+// app.log.N+1 behind it) is made again, up to findKeyScans times.
 func findKey(c FileCursor) string {
 	dirs := []string{filepath.Dir(c.Path)}
 	if real, err := filepath.EvalSymlinks(c.Path); err == nil {
@@ -1195,24 +1255,35 @@ func findKey(c FileCursor) string {
 			dirs = append(dirs, d)
 		}
 	}
-	for _, dir := range dirs {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			p := filepath.Join(dir, e.Name())
-			fi, err := os.Stat(p)
-			if err != nil || !fi.Mode().IsRegular() {
+	for range findKeyScans {
+		moved := false
+		for _, dir := range dirs {
+			entries, err := os.ReadDir(dir)
+			if err != nil {
 				continue
 			}
-			if key, _ := fileKey(fi); key == c.Key {
-				return p
+			for _, e := range entries {
+				p := filepath.Join(dir, e.Name())
+				fi, err := os.Stat(p)
+				if errors.Is(err, os.ErrNotExist) {
+					moved = true
+				}
+				if err != nil || !fi.Mode().IsRegular() {
+					continue
+				}
+				if key, _ := fileKey(fi); key == c.Key {
+					return p
+				}
 			}
+		}
+		if !moved {
+			break
 		}
 	}
 	return ""
 }
+
+const findKeyScans = 5
 
 // openCursor opens path and checks that it is still the file of c, with
 // the content c saw: ok is false if it is not. head is the first
@@ -1264,6 +1335,16 @@ func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matc
 	if truncated {
 		before = 0
 	}
+	if tf.hold {
+		tf.hold, tf.held = false, true
+		return false, t.progress(ctx, out, tf)
+	}
+	if tf.readPos() == 0 && (tf.held || tf.siblingKeys == nil) && tf.siblingsAt0 != 0 && !tf.orphan {
+		tf.held = false
+		// After a hold (or a restart at offset 0): the copies have been
+		// opened (and read before it); its cursor now takes them in.
+		tf.atZero()
+	}
 	base := rotationBase(tf.orderPath())
 	if tf.off == 0 && tf.dec.last.IsZero() {
 		// A generation read from its start goes on from the one read
@@ -1313,12 +1394,14 @@ func (t *tailer) truncation(ctx context.Context, out chan<- Record, tf *tailFile
 	var succ []rotatedFile
 	if cp != nil {
 		if fi, err := cp.file.Stat(); err == nil {
-			succ = append(succ, rotatedFile{pre.Path, fi.ModTime(), rotationSuffix(cp.path)})
+			succ = append(succ, rotatedFile{path: pre.Path, mtime: fi.ModTime(), suffix: rotationSuffix(cp.path)})
 		}
 	} else if pre.Offset == 0 && pre.ModTime != 0 {
-		// It shrank with nothing read from it: the lines it lost can only
-		// be in the siblings written since it was at offset 0.
-		succ = append(succ, rotatedFile{pre.Path, time.Unix(0, pre.ModTime+1), -1})
+		// It shrank, or was refilled while a copy appeared, with nothing
+		// read from it: the lines it lost can only be in the siblings
+		// written since it was at offset 0, which are read first.
+		succ = append(succ, rotatedFile{path: pre.Path, mtime: time.Unix(0, pre.ModTime+1), suffix: -1, known: tf.siblingKeys})
+		tf.hold = true
 	}
 	if err := t.resumeSiblings(succ, matched, nil); err != nil {
 		return true, err
@@ -1329,7 +1412,9 @@ func (t *tailer) truncation(ctx context.Context, out chan<- Record, tf *tailFile
 // reset sends the Reset record of tf, back at offset 0: the lines read
 // before can no longer be read again, and the daemon checkpoints now.
 func (t *tailer) reset(ctx context.Context, out chan<- Record, tf *tailFile) error {
-	tf.siblingsAt0 = newestSibling(tf.path)
+	if !tf.hold {
+		tf.atZero()
+	}
 	c := tf.settledCursor()
 	if !send(ctx, out, Record{Source: t.f.Name, Cursor: c, Progress: true, Reset: true}) {
 		return errStopped
@@ -1337,6 +1422,12 @@ func (t *tailer) reset(ctx context.Context, out chan<- Record, tf *tailFile) err
 	tf.sent, tf.sentAny = c, true
 	return nil
 }
+
+// racyWindow is the coarsest modification-time granularity a file
+// source trusts (FAT's 2 s; Linux filesystems without fine-grained
+// timestamps tick once a jiffy, 1-10 ms): a size and modification time
+// taken less than this after the modification may hide a later write.
+const racyWindow = 2 * time.Second
 
 // checkTruncation starts a file again from the beginning if it shrank or
 // its first bytes changed, and reports whether it did, with the cursor it
@@ -1347,12 +1438,19 @@ func (t *tailer) checkTruncation(tf *tailFile) (truncated bool, pre FileCursor, 
 		return false, pre, fmt.Errorf("stat %s: %w", tf.path, err)
 	}
 	size, mtime := fi.Size(), fi.ModTime()
-	changed := size != tf.size || !mtime.Equal(tf.mtime)
+	racy := tf.statAt.Sub(tf.mtime) < racyWindow
+	changed := size != tf.size || !mtime.Equal(tf.mtime) || racy
 	prevSize := tf.size
-	tf.size, tf.mtime = size, mtime
+	tf.size, tf.mtime, tf.statAt = size, mtime, time.Now()
 	truncated = size < tf.readPos() || size < prevSize
 	if !truncated && changed {
 		truncated = tf.rewritten()
+	}
+	if !truncated && changed && tf.readPos() == 0 && tf.siblingsAt0 != 0 && !tf.orphan {
+		// Nothing read, so no first bytes to compare: refilled past its
+		// old size between two polls, a copytruncate shows only as the
+		// copy.
+		truncated = t.copiedSince(tf)
 	}
 	if truncated {
 		pre = tf.cursor()
@@ -1378,6 +1476,12 @@ func (t *tailer) drain(ctx context.Context, out chan<- Record, tf *tailFile) err
 			return nil
 		}
 		at := Position{File: tf.path, Line: int(tf.baseLine) + pos.Line, Offset: tf.base + pos.Offset}
+		if errors.Is(err, errRewritten) {
+			// Copytruncate under way: what follows the cursor is in the
+			// copy now; the next poll sees the truncation and resumes it.
+			tf.rd = nil
+			return nil
+		}
 		if err != nil {
 			var le *LineError
 			if !errors.As(err, &le) {

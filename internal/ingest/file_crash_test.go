@@ -101,7 +101,12 @@ func (r *crashRun) take(m *crashModel) {
 // CRASH_MODEL_STEPS widen it (seeds 1..N, steps each); CRASH_MODEL_KILL=P
 // adds a crash at P% of the steps while running (short lives, many
 // generations); CRASH_MODEL_SEED runs one seed, CRASH_MODEL_LOG=1 prints
-// the trace of a failing one.
+// the trace of a failing one. The "coarse" cases set every modification
+// time the model makes to the (synctest) clock in 10 ms ticks, as file
+// systems without fine-grained timestamps keep them: most steps land in
+// one tick, so a copytruncate refilled to the same size, a copy made in
+// the same tick as the newest sibling and rotations within one tick are
+// all there.
 func TestFileCrashModel(t *testing.T) {
 	steps, seeds := 300, uint64(2)
 	if s := os.Getenv("CRASH_MODEL_STEPS"); s != "" {
@@ -112,25 +117,30 @@ func TestFileCrashModel(t *testing.T) {
 	}
 	for _, rotation := range []string{"rename", "copytruncate"} {
 		for _, glob := range []bool{false, true} {
-			name := rotation
-			if glob {
-				name += ", glob"
+			for _, coarse := range []bool{false, true} {
+				name := rotation
+				if glob {
+					name += ", glob"
+				}
+				if coarse {
+					name += ", coarse"
+				}
+				t.Run(name, func(t *testing.T) {
+					from := uint64(1)
+					if s := os.Getenv("CRASH_MODEL_SEED"); s != "" {
+						fmt.Sscan(s, &from)
+						seeds = from
+					}
+					for seed := from; seed <= seeds; seed++ {
+						crashModelRun(t, seed, steps, rotation, glob, coarse)
+					}
+				})
 			}
-			t.Run(name, func(t *testing.T) {
-				from := uint64(1)
-				if s := os.Getenv("CRASH_MODEL_SEED"); s != "" {
-					fmt.Sscan(s, &from)
-					seeds = from
-				}
-				for seed := from; seed <= seeds; seed++ {
-					crashModelRun(t, seed, steps, rotation, glob)
-				}
-			})
 		}
 	}
 }
 
-func crashModelRun(t *testing.T, seed uint64, steps int, rotation string, glob bool) {
+func crashModelRun(t *testing.T, seed uint64, steps int, rotation string, glob, coarse bool) {
 	killPct := 0
 	if s := os.Getenv("CRASH_MODEL_KILL"); s != "" {
 		fmt.Sscan(s, &killPct)
@@ -145,6 +155,16 @@ func crashModelRun(t *testing.T, seed uint64, steps int, rotation string, glob b
 			paths = []string{path + "*"}
 		}
 		var log []string // what happened, for a failure
+		// touch gives path the modification time of a coarse file system.
+		touch := func(path string) {
+			if coarse {
+				tick := time.Now().Truncate(time.Second)
+				if err := os.Chtimes(path, tick, tick); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		touch(path)
 		next := 0
 		appendLines := func() {
 			n := 1 + rng.IntN(4)
@@ -154,6 +174,7 @@ func crashModelRun(t *testing.T, seed uint64, steps int, rotation string, glob b
 				next++
 			}
 			writeFile(t, path, logLines(ids...))
+			touch(path)
 			log = append(log, "append "+strings.Join(ids, ","))
 		}
 		generations := 0
@@ -166,16 +187,19 @@ func crashModelRun(t *testing.T, seed uint64, steps int, rotation string, glob b
 			case "rename":
 				rename(t, path, path+".1")
 				writeFile(t, path, "")
+				touch(path)
 			case "copytruncate":
 				data, err := os.ReadFile(path)
 				if err != nil {
 					t.Fatal(err)
 				}
 				writeFile(t, filepath.Join(dir, ".copy"), string(data))
+				touch(filepath.Join(dir, ".copy"))
 				rename(t, filepath.Join(dir, ".copy"), path+".1")
 				if err := os.Truncate(path, 0); err != nil {
 					t.Fatal(err)
 				}
+				touch(path)
 			}
 			log = append(log, "rotate "+lsDir(dir))
 		}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -467,4 +468,91 @@ func TestFileFinishedNewestFirst(t *testing.T) {
 			t.Errorf("got Done records for %v, want %v (newest first)", got, want)
 		}
 	})
+}
+
+// TestFileCopyTruncateOfUnreadLines: the file is at offset 0 with nothing
+// read (just truncated) when lines are written, copied away and the file
+// refilled with more bytes, all between two polls: nothing is left to
+// recognise the copy by, and the file has not shrunk. The copy (a new
+// sibling) is read first, then the refilled file: the lines in the order
+// they were written, each once, with or without a glob that matches the
+// copy, and with the copy's modification time in the same tick as the
+// newest sibling (a coarse file system).
+func TestFileCopyTruncateOfUnreadLines(t *testing.T) {
+	for _, glob := range []string{"app.log", "app.log*"} {
+		t.Run(glob, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				dir := t.TempDir()
+				path := filepath.Join(dir, "app.log")
+				w := openWriter(t, path)
+				defer w.Close()
+				write(t, w, logLines("a1", "a2"))
+				r := startFile(t, &File{Paths: []string{filepath.Join(dir, glob)}, Start: "beginning"})
+				defer r.stop()
+				checkIDs(t, r.events(2), "a1", "a2")
+				copyTruncate(t, path, path+".1")
+				checkIDs(t, r.events(0))
+				r.tick(2) // the truncation seen: at offset 0, nothing read
+				r.pending()
+				tick := time.Now().Truncate(time.Hour)
+				if err := os.Chtimes(path+".1", tick, tick); err != nil {
+					t.Fatal(err)
+				}
+				write(t, w, logLines("b1", "b2"))
+				copyTruncate(t, path, path+".2.tmp")
+				rename(t, path+".1", path+".2")
+				rename(t, path+".2.tmp", path+".1")
+				if err := os.Chtimes(path+".1", tick, tick); err != nil {
+					t.Fatal(err)
+				}
+				write(t, w, logLines("c1", "c2", "c3", "c4"))
+				got := r.events(6)
+				if glob == "app.log*" {
+					got = slices.DeleteFunc(got, func(rec Record) bool { return id(rec) == "a1" || id(rec) == "a2" })
+				}
+				checkIDs(t, got, "b1", "b2", "c1", "c2", "c3", "c4")
+			})
+		})
+	}
+}
+
+// TestOffsetReaderRewritten: a file truncated and refilled between two
+// reads of the same reader (copytruncate while a poll reads it) is not
+// read on at the old offset in the new content.
+func TestOffsetReaderRewritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, logLines("a1", "a2"))
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var head []byte
+	r := offsetReader{f: f, head: &head}
+	buf := make([]byte, 4096)
+	n, err := r.Read(buf)
+	if err != nil || n == 0 {
+		t.Fatalf("first read: %d bytes, %v", n, err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, logLines("b1", "b2", "b3", "b4"))
+	if n, err := r.Read(buf); !errors.Is(err, errRewritten) {
+		t.Fatalf("read after the rewrite: %d bytes (%q), %v; want errRewritten", n, buf[:n], err)
+	}
+	if r.off != int64(n) {
+		t.Errorf("offset moved to %d on a rewritten file, want %d", r.off, n)
+	}
+	// Appends alone are read on.
+	writeFile(t, path, logLines("b5"))
+	head = nil
+	r = offsetReader{f: f, head: &head}
+	if n, err = r.Read(buf); err != nil || n == 0 {
+		t.Fatalf("read: %d, %v", n, err)
+	}
+	writeFile(t, path, logLines("b6"))
+	if m, err := r.Read(buf); err != nil || m == 0 {
+		t.Fatalf("read of an append: %d, %v", m, err)
+	}
 }
