@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // magic and version open every framed file.
@@ -91,7 +92,7 @@ func Open(path string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state directory: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := flockWait(f); err != nil {
 		holder := ""
 		if b, rerr := os.ReadFile(lp); rerr == nil && len(bytes.TrimSpace(b)) > 0 {
 			holder = fmt.Sprintf(" (pid %s)", bytes.TrimSpace(b))
@@ -112,6 +113,25 @@ func Open(path string) (*Dir, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// lockWait is how long Open waits for the lock held by someone else
+// before it reports the directory in use: a process forked (by any
+// goroutine of the holder's process) between its fork and its exec holds
+// a copy of the lock's descriptor, and so the lock, for a moment after the
+// holder closed it; so does a daemon that is just exiting.
+const lockWait = time.Second
+
+// flockWait takes the exclusive lock on f, waiting up to lockWait.
+func flockWait(f *os.File) error {
+	deadline := time.Now().Add(lockWait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // OpenUnlocked opens the existing state directory at path without taking
