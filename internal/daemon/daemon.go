@@ -309,7 +309,7 @@ func (d *Daemon) newSource(sc config.Source, ck *checkpoint, m *metrics) (ingest
 		cs := storedCursors[ingest.FileCursor](ck, sc.Name, log)
 		return &ingest.File{
 			Name: sc.Name, Paths: sc.Paths, NewParser: newParser, Start: sc.Start,
-			MaxLineBytes: sc.MaxLineBytes, PollInterval: sc.PollInterval, Cursors: cs,
+			MaxLineBytes: sc.MaxLineBytes, PollInterval: sc.PollInterval, Watch: true, Cursors: cs,
 			Once: d.Once, MaxFuture: maxFuture, Stats: stats, Bad: bad, Fail: fail,
 		}, nil
 	case config.TypeCloudWatch:

@@ -54,6 +54,11 @@ type File struct {
 	MaxLineBytes int
 	// PollInterval is the time between polls; 0 means 250ms.
 	PollInterval time.Duration
+	// Watch also polls as soon as something changes in the directories
+	// of Paths (inotify), so that a line is read when it is written: the
+	// poll interval is then the longest wait, for file systems that send
+	// no events. Not in Once mode.
+	Watch bool
 	// Cursors are where to resume, from the last checkpoint.
 	Cursors []FileCursor
 	// Once makes Run return nil after one poll has read and sent
@@ -139,6 +144,11 @@ func (f *File) Run(ctx context.Context, out chan<- Record) error {
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	var watch *dirWatch
+	if f.Watch && !f.Once {
+		watch = watchDirs(f.Paths)
+		defer watch.close()
+	}
 	for {
 		if err := t.pollChecked(ctx, out); err != nil {
 			if errors.Is(err, errStopped) {
@@ -153,9 +163,20 @@ func (f *File) Run(ctx context.Context, out chan<- Record) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-watch.C():
+			// Writes come in bursts: a poll every wakeGap at most reads
+			// them in batches.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(min(wakeGap, interval)):
+			}
 		}
 	}
 }
+
+// wakeGap is the least time between two polls a watch wakes.
+const wakeGap = 5 * time.Millisecond
 
 // tailer is the state of one File's Run.
 type tailer struct {
