@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/secwatch/secwatch/internal/format"
@@ -35,6 +37,7 @@ type sqsAPI interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
 }
 
 var (
@@ -213,16 +216,24 @@ func (s *S3) Run(ctx context.Context, out chan<- Record) error {
 
 // release makes the messages not yet deleted visible again at once, so
 // that the next start need not wait for their visibility timeout. Their
-// objects are in the ledger or resumed from the final checkpoint.
+// objects are in the ledger or resumed from the final checkpoint. Ten
+// messages a request (SQS's batch limit), so that hundreds in flight are
+// released within the time a stopping daemon has.
 func (r *s3Run) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, rh := range r.receipts() {
+	for batch := range slices.Chunk(r.receipts(), 10) {
 		if ctx.Err() != nil {
 			return
 		}
-		r.s.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-			QueueUrl: aws.String(r.s.QueueURL), ReceiptHandle: aws.String(rh), VisibilityTimeout: 0,
+		entries := make([]sqstypes.ChangeMessageVisibilityBatchRequestEntry, len(batch))
+		for i, rh := range batch {
+			entries[i] = sqstypes.ChangeMessageVisibilityBatchRequestEntry{
+				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(rh), VisibilityTimeout: 0,
+			}
+		}
+		r.s.SQS.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{
+			QueueUrl: aws.String(r.s.QueueURL), Entries: entries,
 		})
 	}
 }
