@@ -77,9 +77,12 @@ var (
 	// "<prefix>:<operation>".
 	actionOverride = map[string]string{
 		"sns.PublishBatch": "sns:Publish",
-		"s3.ListObjectsV2": "s3:ListBucket",
-		"s3.HeadObject":    "s3:GetObject",
-		"s3.HeadBucket":    "s3:ListBucket",
+		// SQS authorizes a batch action by its single action's permission
+		// (there is no sqs:ChangeMessageVisibilityBatch in IAM).
+		"sqs.ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+		"s3.ListObjectsV2":                 "s3:ListBucket",
+		"s3.HeadObject":                    "s3:GetObject",
+		"s3.HeadBucket":                    "s3:ListBucket",
 	}
 )
 
