@@ -40,8 +40,12 @@ alertmanager:
 promtool:
 	@./scripts/promtool.sh
 
+# The SIGKILL crash harness runs on its own, after the rest: under the CPU
+# load of other packages' -race tests its daemons start slowly enough that
+# rotations land inside their start-up (docs/decisions.md, session 6).
 test-go: redis alertmanager promtool
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -skip '^TestCrashConsistency$$' ./...
+	$(GO) test -race -count=1 -run '^TestCrashConsistency$$' ./cmd/secwatch
 
 ## test-integration: the real AWS SDK against an in-process emulator (kumo), its own Go module
 test-integration:

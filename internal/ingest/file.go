@@ -424,6 +424,10 @@ type offsetReader struct {
 	off  int64
 	head *[]byte
 	buf  []byte // for the comparison of head
+	// copied, if set, reports whether a copy of the file was made since it
+	// went to offset 0 with nothing read: checked after the read from
+	// offset 0, which has no first bytes to compare.
+	copied func() bool
 }
 
 func (r *offsetReader) Read(p []byte) (int, error) {
@@ -431,6 +435,11 @@ func (r *offsetReader) Read(p []byte) (int, error) {
 	if n > 0 && r.off > 0 && len(*r.head) > 0 && r.rewritten() {
 		// Truncated and refilled (copytruncate) since the bytes before
 		// off were read: these are the new content's, not what follows.
+		return 0, errRewritten
+	}
+	if n > 0 && r.off == 0 && r.copied != nil && r.copied() {
+		// A copy appeared: these bytes may be what refilled the file after
+		// it; the copy, older, is read first (the next poll's truncation).
 		return 0, errRewritten
 	}
 	if h := *r.head; r.off < fingerprintBytes && int64(len(h)) == r.off {
@@ -1224,7 +1233,10 @@ func (t *tailer) resumeByContent(ctx context.Context, out chan<- Record, c FileC
 func (t *tailer) resumeCopy(ctx context.Context, out chan<- Record, c FileCursor, matches []match, matched map[string]string, claimed map[string]bool) (*tailFile, error) {
 	all := slices.Clone(matches)
 	for _, sb := range rotatedSiblings(c.Path) {
-		if _, ok := matched[sb.key]; !ok {
+		// Also a matched file found under another name than the poll's
+		// glob gave it: renamed since (a rotation while the daemon
+		// starts), it is looked for where it is now.
+		if p, ok := matched[sb.key]; !ok || p != sb.path {
 			all = append(all, sb.match)
 		}
 	}
@@ -1374,6 +1386,9 @@ func (t *tailer) read(ctx context.Context, out chan<- Record, tf *tailFile, matc
 	}
 	if tf.rd == nil {
 		tf.startReader(t.f.MaxLineBytes, true)
+		if tf.off == 0 && tf.siblingsAt0 != 0 && !tf.orphan {
+			tf.src.copied = func() bool { return t.copiedSince(tf) }
+		}
 	}
 	if err := t.drain(ctx, out, tf); err != nil {
 		return false, err

@@ -556,3 +556,29 @@ func TestOffsetReaderRewritten(t *testing.T) {
 		t.Fatalf("read of an append: %d, %v", m, err)
 	}
 }
+
+// TestOffsetReaderCopiedAtZero: the first read of a file with nothing read
+// yet is given up when a copy of it appeared (copied reports one): the
+// bytes may be what refilled it after the copy, which is older and read
+// first.
+func TestOffsetReaderCopiedAtZero(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, logLines("a1"))
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for _, copied := range []bool{false, true} {
+		var head []byte
+		r := offsetReader{f: f, head: &head, copied: func() bool { return copied }}
+		n, err := r.Read(buf)
+		if copied && (!errors.Is(err, errRewritten) || r.off != 0 || len(head) != 0) {
+			t.Errorf("with a copy: %d bytes, %v, offset %d; want errRewritten and nothing taken", n, err, r.off)
+		}
+		if !copied && (err != nil || n == 0) {
+			t.Errorf("without a copy: %d bytes, %v", n, err)
+		}
+	}
+}
