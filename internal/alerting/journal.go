@@ -364,7 +364,7 @@ func (j *journal) replaceRaw(ids []string, recs [][]byte, keep uint64) error {
 		err = os.Rename(tmp.Name(), final)
 	}
 	if err == nil {
-		err = syncPath(j.dir.Path())
+		err = j.dir.SyncDir()
 	}
 	if err != nil {
 		tmp.Close()
@@ -400,19 +400,6 @@ func (j *journal) close() error {
 	}
 	err := j.f.Close()
 	j.f = nil
-	return err
-}
-
-// syncPath fsyncs the directory at path, making a rename in it durable.
-func syncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	return err
 }
 

@@ -383,13 +383,21 @@ func (tf *tailFile) setFingerprint() {
 
 // rewritten reports whether the file's first bytes differ from those read.
 func (tf *tailFile) rewritten() bool {
-	return len(tf.head) > 0 && headChanged(tf.file, tf.head)
+	return len(tf.head) > 0 && headChanged(tf.file, tf.head, nil)
 }
 
 // headChanged reports whether the first len(head) bytes of f differ from
-// head.
-func headChanged(f *os.File, head []byte) bool {
-	buf := make([]byte, len(head))
+// head, reading them into *scratch (grown to 1 KiB as needed) if given.
+func headChanged(f *os.File, head []byte, scratch *[]byte) bool {
+	var buf []byte
+	if scratch != nil {
+		if cap(*scratch) < len(head) {
+			*scratch = make([]byte, fingerprintBytes)
+		}
+		buf = (*scratch)[:len(head)]
+	} else {
+		buf = make([]byte, len(head))
+	}
 	n, _ := f.ReadAt(buf, 0)
 	return !bytes.Equal(buf[:n], head)
 }
@@ -453,14 +461,7 @@ func (r *offsetReader) Read(p []byte) (int, error) {
 }
 
 // rewritten reports whether the file's first bytes differ from *r.head.
-func (r *offsetReader) rewritten() bool {
-	h := *r.head
-	if cap(r.buf) < len(h) {
-		r.buf = make([]byte, fingerprintBytes)
-	}
-	m, _ := r.f.ReadAt(r.buf[:len(h)], 0)
-	return !bytes.Equal(r.buf[:m], h)
-}
+func (r *offsetReader) rewritten() bool { return headChanged(r.f, *r.head, &r.buf) }
 
 // errRewritten is offsetReader's error for a file whose first bytes
 // changed while it was being read.

@@ -473,6 +473,10 @@ func (d *Dir) ReadJournal(name string) ([]byte, error) {
 	return b, nil
 }
 
+// SyncDir fsyncs the directory itself, making a rename into it (by a
+// writer of its own, such as the outbox journal's compaction) durable.
+func (d *Dir) SyncDir() error { return syncDir(d.path) }
+
 func syncDir(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
