@@ -411,11 +411,36 @@ var strStop = func() (t [256]bool) {
 	return t
 }()
 
+// plainRun returns the index of the first 8-byte word of s from i on that
+// may hold a byte of strStop (a quote, a backslash or a control character),
+// or of the last incomplete word: the bytes before it need no care in a
+// string. It tests eight bytes at a time (SWAR): for a word x, a byte is
+// zero in x^q (equal to q) or below 0x20 in x exactly when the classic
+// "has a zero byte" / "has a byte less than n" tests set its high bit, and
+// those tests never miss one (they may flag a later byte: the caller goes
+// on byte by byte from the word returned, so that costs nothing).
+func plainRun(s string, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		q := x ^ (ones * '"')
+		b := x ^ (ones * '\\')
+		if ((q-ones)&^q|(b-ones)&^b|(x-ones*0x20)&^x)&highs != 0 {
+			return i
+		}
+	}
+	return i
+}
+
 // str reads the string at s[i] == '"' and returns its value and the index
 // after the closing quote. A string without escapes is a substring of s.
 func (f *flattener) str(i int) (string, int, error) {
 	s := f.s
-	j := i + 1
+	j := plainRun(s, i+1)
 	for j < len(s) && !strStop[s[j]] {
 		j++
 	}
@@ -497,7 +522,7 @@ func hex4(s string, i int) (rune, bool) { return hexN(s, i, 4) }
 // and returns the index after it.
 func (f *flattener) strEnd(i int) (int, error) {
 	s := f.s
-	for j := i + 1; j < len(s); {
+	for j := plainRun(s, i+1); j < len(s); {
 		c := s[j]
 		switch {
 		case c == '"':

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -456,5 +457,51 @@ func BenchmarkEncodingJSONStruct(b *testing.B) {
 	}
 	if v.Details.FailureType != "invalid_key" {
 		b.Fatalf("decoded %+v", v)
+	}
+}
+
+// TestPlainRun checks the word-at-a-time skip of string scanning against a
+// byte-by-byte scan: every byte it skips needs no care, and the word it
+// stops at holds a byte that does (it never stops early for nothing).
+func TestPlainRun(t *testing.T) {
+	alphabet := []byte{'a', 'Z', '0', ' ', '"', '\\', 0x00, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xc3, 0xa9, 0xff, '!', '#', '[', ']', '/'}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := range 20000 {
+		b := make([]byte, rng.IntN(40))
+		for k := range b {
+			if rng.IntN(6) == 0 {
+				b[k] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[k] = byte(0x20 + rng.IntN(0x60)) // mostly plain text
+				if b[k] == '"' || b[k] == '\\' {
+					b[k] = 'x'
+				}
+			}
+		}
+		s := string(b)
+		i := 0
+		if len(s) > 0 {
+			i = rng.IntN(len(s) + 1)
+		}
+		r := plainRun(s, i)
+		if r < i || r > len(s) {
+			t.Fatalf("case %d: plainRun(%q, %d) = %d, out of range", n, s, i, r)
+		}
+		for k := i; k < r; k++ {
+			if strStop[s[k]] {
+				t.Fatalf("case %d: plainRun(%q, %d) = %d skips %q at %d", n, s, i, r, s[k], k)
+			}
+		}
+		if r+8 <= len(s) {
+			stop := false
+			for k := r; k < r+8; k++ {
+				stop = stop || strStop[s[k]]
+			}
+			if !stop {
+				t.Fatalf("case %d: plainRun(%q, %d) = %d stops at a word with nothing to care for", n, s, i, r)
+			}
+		} else if want := i + (len(s)-i)/8*8; r != want {
+			t.Fatalf("case %d: plainRun(%q, %d) = %d, want the last incomplete word at %d", n, s, i, r, want)
+		}
 	}
 }

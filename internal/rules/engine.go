@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -53,7 +54,19 @@ type Engine struct {
 	now      int64         // engine time: the greatest event time seen (ns)
 	clock    int64         // absent rules' time: now, or later if Advance said so
 	seq      uint64
-	key      []byte // reused group-key buffer
+	keys     []groupKey // one per distinct group_by list among the rules (ruleState.keySlot)
+}
+
+// groupKey is the group key of the current event for one group_by list,
+// built once per event and shared by every rule grouping by that list: the
+// length-prefixed values and their hash (groupSet).
+type groupKey struct {
+	groupBy []string
+	seq     uint64 // the event it was built for (Engine.seq); 0: none
+	key     []byte // reused
+	hash    uint64
+	missing string // the first group_by field the event lacks, if any
+	ok      bool   // every field present
 }
 
 // Trace describes what one rule did with one matching event.
@@ -79,41 +92,45 @@ type RuleStats struct {
 }
 
 type ruleState struct {
-	rule   *Rule
-	groups *groupSet
-	stats  RuleStats
-	window int64          // ns
-	cool   int64          // ns
-	absent int64          // ns
-	now    int64          // the rule's time: the greatest time among its matched, grouped events (ns)
-	free   []*group       // dropped groups that never fired, for reuse (recycle)
-	dists  []*distinctSet // their emptied distinct sets
-	sealed int            // restored groups still keyed by sealed values (snapshot_seal.go)
+	rule    *Rule
+	groups  *groupSet
+	stats   RuleStats
+	window  int64          // ns
+	cool    int64          // ns
+	absent  int64          // ns
+	now     int64          // the rule's time: the greatest time among its matched, grouped events (ns)
+	free    []*group       // dropped groups that never fired, for reuse (recycle)
+	dists   []*distinctSet // their emptied distinct sets
+	sealed  int            // restored groups still keyed by sealed values (snapshot_seal.go)
+	keySlot int            // 1 + index of the rule's group_by list in Engine.keys; 0: not yet looked up
 }
 
 // group is one rule's state for one group key.
 type group struct {
+	// The fields an observed event reads and writes come first, in the
+	// order the engine touches them (lookup, LRU order, window), so that a
+	// match reaches as few cache lines as it can: with 50,000 groups a rule
+	// most groups are not in any cache.
 	key        string // length-prefixed group_by values; fields' values are substrings of it
+	sameHash   *group // the next group of the set whose key has the same hash
 	prev, next *group
-	fields     []event.Field
-	field1     [1]event.Field // backs fields for a single group_by field
+	t          int64 // T: greatest timestamp among the group's events (ns)
+	coolUntil  int64
+	seen       bool   // t is set
+	fired      bool   // (the flags and keyCap share a word: 50,000 groups a rule are common)
+	keyCap     uint32 // bytes of the memory behind key, reused when the group is (newGroup)
 
-	seen   bool     // t is set
-	fired  bool     // (the flags and keyCap share a word: 50,000 groups a rule are common)
-	keyCap uint32   // bytes of the memory behind key, reused when the group is (newGroup)
-	t      int64    // T: greatest timestamp among the group's events (ns)
-	times  []int64  // counted timestamps in the window, ascending, from head
-	time2  [2]int64 // backs times while it holds two (most groups): no array elsewhere to reach
-	head   int
-	dist   *distinctSet // distinct rules: the value of each times entry
+	times []int64      // counted timestamps in the window, ascending, from head
+	time2 [2]int64     // backs times while it holds two (most groups): no array elsewhere to reach
+	head  int          // first live entry of times
+	dist  *distinctSet // distinct rules: the value of each times entry
 
-	coolUntil int64
-
-	samples *sampleRing // up to MaxSamples, made when the group first keeps one
-
-	last int64 // absent rules: greatest matching event time
-
-	steps [][]seqEvent // sequence rules: each step's events, ascending
+	samples *sampleRing  // up to MaxSamples, made when the group first keeps one
+	steps   [][]seqEvent // sequence rules: each step's events, ascending
+	hash    uint64       // keyHash(key)
+	last    int64        // absent rules: greatest matching event time
+	fields  []event.Field
+	field1  [1]event.Field // backs fields for a single group_by field
 }
 
 // NewEngine returns an engine for rs. The rules are not copied and must not
@@ -271,22 +288,15 @@ func (e *Engine) Advance(now time.Time) []Alert {
 // before the lookup, so that the group found is never one just dropped.
 func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	r := rs.rule
-	key := e.key[:0]
-	for _, f := range r.GroupBy {
-		v, ok := ev.Get(f)
-		if !ok {
-			rs.stats.Ungrouped++
-			if e.Trace != nil { // formatting allocates: only when tracing
-				e.trace(rs, ev, nil, 0, false, fmt.Sprintf("ungrouped: no field %q", f))
-			}
-			return nil
+	k := e.groupKey(rs, ev)
+	if !k.ok {
+		rs.stats.Ungrouped++
+		if e.Trace != nil { // formatting allocates: only when tracing
+			e.trace(rs, ev, nil, 0, false, fmt.Sprintf("ungrouped: no field %q", k.missing))
 		}
-		// Length-prefixed, so that no value can forge another key.
-		v = groupValue(v)
-		key = appendUvarint(key, uint64(len(v)))
-		key = append(key, v...)
+		return nil
 	}
-	e.key = key
+	key := k.key
 	rs.seen(ts)
 	if r.Kind != KindAbsent {
 		e.sweep(rs, 2)
@@ -294,7 +304,7 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	if rs.groups == nil {
 		rs.groups = newGroupSet(e.maxKeys())
 	}
-	g := rs.groups.lookup(key)
+	g := rs.groups.lookupHashed(key, k.hash)
 	if g == nil && rs.sealed > 0 {
 		g = e.unsealGroup(rs, key)
 	}
@@ -335,12 +345,55 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 			off += int(l)
 		}
 	}
-	if old := rs.groups.insert(g); old != nil {
+	if old := rs.groups.insertHashed(g, k.hash); old != nil {
 		rs.stats.Evicted++
 		e.release(old)
 		e.recycle(rs, old)
 	}
 	return g
+}
+
+// groupKey returns ev's group key for rs's group_by list, building it on
+// the first call for this event: rules grouping by the same fields share it.
+func (e *Engine) groupKey(rs *ruleState, ev *event.Event) *groupKey {
+	if rs.keySlot == 0 {
+		rs.keySlot = e.keySlotFor(rs.rule.GroupBy)
+	}
+	k := &e.keys[rs.keySlot-1]
+	if k.seq == e.seq {
+		return k
+	}
+	k.seq = e.seq
+	key := k.key[:0]
+	k.ok, k.missing = true, ""
+	for _, f := range k.groupBy {
+		v, ok := ev.Get(f)
+		if !ok {
+			k.ok, k.missing = false, f
+			break
+		}
+		// Length-prefixed, so that no value can forge another key.
+		v = groupValue(v)
+		key = appendUvarint(key, uint64(len(v)))
+		key = append(key, v...)
+	}
+	k.key = key
+	if k.ok {
+		k.hash = keyHash(key)
+	}
+	return k
+}
+
+// keySlotFor returns 1 + the index in e.keys of the group_by list by,
+// adding it when no rule seen so far groups by the same fields.
+func (e *Engine) keySlotFor(by []string) int {
+	for i := range e.keys {
+		if slices.Equal(e.keys[i].groupBy, by) {
+			return i + 1
+		}
+	}
+	e.keys = append(e.keys, groupKey{groupBy: by})
+	return len(e.keys)
 }
 
 func appendUvarint(b []byte, v uint64) []byte {

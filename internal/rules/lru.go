@@ -1,37 +1,70 @@
 package rules
 
+import "hash/maphash"
+
 // groupSet holds one rule's groups: a map for lookup and an intrusive
 // doubly linked list for order (front = oldest). Threshold and sequence rules
 // keep the list in order of last use (least recently used at the front);
 // absent rules keep it in order of last-seen event time.
 //
+// The map is keyed by the hash of a group's key (keyHash), and groups whose
+// keys share a hash are chained through sameHash. The engine hashes an
+// event's key once and every rule grouping by the same fields looks it up
+// with that hash (Engine.groupKey); dropping a group needs no hashing. The
+// seed is random per process, as Go's own maps are, so that keys chosen by
+// whoever writes the logs cannot be made to collide; nothing depends on
+// hash order.
+//
 // It is hand-rolled rather than golang-lru because the engine looks groups up
-// by a key built in a reused byte buffer: the map index form m[string(b)]
-// does not allocate, while a generic Get(key string) would allocate a string
-// per event.
+// by a key built in a reused byte buffer: a generic Get(key string) would
+// allocate a string per event.
 type groupSet struct {
-	m           map[string]*group
+	m           map[uint64]*group
+	n           int
 	front, back *group
 	max         int
 }
 
+var keySeed = maphash.MakeSeed()
+
+// keyHash is the hash of a group key.
+func keyHash(k []byte) uint64 { return maphash.Bytes(keySeed, k) }
+
 func newGroupSet(max int) *groupSet {
-	return &groupSet{m: make(map[string]*group), max: max}
+	return &groupSet{m: make(map[uint64]*group), max: max}
 }
 
-func (s *groupSet) len() int { return len(s.m) }
+func (s *groupSet) len() int { return s.n }
 
 // lookup returns the group with key k, or nil.
 func (s *groupSet) lookup(k []byte) *group {
-	return s.m[string(k)]
+	return s.lookupHashed(k, keyHash(k))
 }
 
-// insert adds g at the back. If that takes the set past its capacity, the
-// front group is removed and returned.
+// lookupHashed is lookup when the caller has keyHash(k).
+func (s *groupSet) lookupHashed(k []byte, h uint64) *group {
+	g := s.m[h]
+	for g != nil && g.key != string(k) {
+		g = g.sameHash
+	}
+	return g
+}
+
+// insert adds g, which no group of the set has the key of, at the back. If
+// that takes the set past its capacity, the front group is removed and
+// returned.
 func (s *groupSet) insert(g *group) (evicted *group) {
-	s.m[g.key] = g
+	return s.insertHashed(g, maphash.String(keySeed, g.key))
+}
+
+// insertHashed is insert when the caller has keyHash of g's key.
+func (s *groupSet) insertHashed(g *group, h uint64) (evicted *group) {
+	g.hash = h
+	g.sameHash = s.m[h]
+	s.m[h] = g
+	s.n++
 	s.pushBack(g)
-	if len(s.m) > s.max {
+	if s.n > s.max {
 		evicted = s.front
 		s.remove(evicted)
 	}
@@ -39,7 +72,20 @@ func (s *groupSet) insert(g *group) (evicted *group) {
 }
 
 func (s *groupSet) remove(g *group) {
-	delete(s.m, g.key)
+	if head := s.m[g.hash]; head == g {
+		if g.sameHash == nil {
+			delete(s.m, g.hash)
+		} else {
+			s.m[g.hash] = g.sameHash
+		}
+	} else {
+		for head.sameHash != g {
+			head = head.sameHash
+		}
+		head.sameHash = g.sameHash
+	}
+	g.sameHash = nil
+	s.n--
 	s.unlink(g)
 }
 
