@@ -212,7 +212,13 @@ func (e *Engine) Observe(ev *event.Event) []Alert {
 	e.seq++
 	x.selectRules(ev)
 	for _, i := range x.visit() {
-		out = e.observeRule(e.rules[i], ev, ts, out)
+		rs := e.rules[i]
+		if x.exact[i] && rs.rule.Kind == KindThreshold {
+			// The index tested the rule's whole match: it holds.
+			out = e.observeMatched(rs, ev, ts, out)
+			continue
+		}
+		out = e.observeRule(rs, ev, ts, out)
 	}
 	x.clear()
 	for _, i := range x.absent {
@@ -468,10 +474,15 @@ func (e *Engine) trace(rs *ruleState, ev *event.Event, g *group, count int, fire
 // observeThreshold implements the normative semantics of threshold and
 // distinct rules (docs/rules.md, "Semantics").
 func (e *Engine) observeThreshold(rs *ruleState, ev *event.Event, ts int64, out []Alert) []Alert {
-	r := rs.rule
-	if !r.Match.Eval(ev) {
+	if !rs.rule.Match.Eval(ev) {
 		return out
 	}
+	return e.observeMatched(rs, ev, ts, out)
+}
+
+// observeMatched is observeThreshold for an event known to match.
+func (e *Engine) observeMatched(rs *ruleState, ev *event.Event, ts int64, out []Alert) []Alert {
+	r := rs.rule
 	rs.stats.Matched++
 	g := e.groupFor(rs, ev, ts)
 	if g == nil {

@@ -14,6 +14,7 @@ type ruleIndex struct {
 	base   **ruleState // &rules[0] when built: the index is rebuilt when the rule slice changes (Replace makes a new one)
 	fields []indexedField
 	gated  []bool // gated[i]: rule i is indexed (skipped unless a lookup selects it)
+	exact  []bool // exact[i]: rule i's match is the indexed test alone, so selecting it is matching it
 	cand   []bool // cand[i]: selected for the current event
 	set    []int  // indexes set in cand, to clear them
 	always []int  // rules not indexed, ascending: evaluated for every event
@@ -61,6 +62,29 @@ func prefilter(m *Match) (field string, values []string, ok bool) {
 	return "", nil, false
 }
 
+// onlyPrefilter reports whether m is its prefilter and nothing more: one
+// field, one test, equal to one of literal texts. Such a match holds
+// exactly when the field is present and equal to one of the texts, which is
+// what the index looks up.
+func onlyPrefilter(m *Match) bool {
+	for m != nil && m.Kind == MatchAll && len(m.Children) == 1 {
+		m = m.Children[0]
+	}
+	if m == nil || m.Kind != MatchField || len(m.Tests) != 1 {
+		return false
+	}
+	t := &m.Tests[0]
+	if !(t.Op == OpEq && len(t.Values) == 1 || t.Op == OpIn && len(t.Values) > 0) {
+		return false
+	}
+	for j := range t.Values {
+		if j < len(t.NumOK) && t.NumOK[j] {
+			return false
+		}
+	}
+	return true
+}
+
 // rulePrefilter is prefilter for a rule: for a sequence, the union of its
 // steps' texts when every step has a requirement on one same field.
 func rulePrefilter(r *Rule) (field string, values []string, ok bool) {
@@ -96,7 +120,7 @@ func (e *Engine) index() *ruleIndex {
 	if x := e.idx; x != nil && x.base == &e.rules[0] && len(x.gated) == len(e.rules) {
 		return x
 	}
-	x := &ruleIndex{base: &e.rules[0], gated: make([]bool, len(e.rules)), cand: make([]bool, len(e.rules))}
+	x := &ruleIndex{base: &e.rules[0], gated: make([]bool, len(e.rules)), exact: make([]bool, len(e.rules)), cand: make([]bool, len(e.rules))}
 	for i, rs := range e.rules {
 		if rs.rule.Kind == KindAbsent {
 			x.absent = append(x.absent, i)
@@ -122,6 +146,7 @@ func (e *Engine) index() *ruleIndex {
 			}
 		}
 		x.gated[i] = true
+		x.exact[i] = rs.rule.Kind != KindSequence && onlyPrefilter(rs.rule.Match)
 	}
 	e.idx = x
 	return x

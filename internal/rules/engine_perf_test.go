@@ -31,6 +31,13 @@ const indexRules = `rules:
     threshold: 1
     distinct: path
     cooldown: 1m
+  - id: in-exact
+    severity: low
+    match: {type: [deny, probe]}
+    group_by: [ip]
+    window: 1m
+    threshold: 2
+    cooldown: 20s
   - id: numeric
     severity: low
     match: {status: 200}
@@ -129,9 +136,17 @@ func TestRuleIndexExact(t *testing.T) {
 	}
 	for _, r := range rs {
 		_, _, ok := prefilter(r.Match)
-		want := map[string]bool{"eq": true, "in-distinct": true, "any-same-field": true, "gone": true}[r.ID]
+		want := map[string]bool{"eq": true, "in-distinct": true, "in-exact": true, "any-same-field": true, "gone": true}[r.ID]
 		if ok != want {
 			t.Errorf("rule %s: indexed %v, want %v", r.ID, ok, want)
+		}
+	}
+	// Rules whose match is the indexed test alone are not evaluated again.
+	x0 := NewEngine(rs).index()
+	for i, r := range rs {
+		want := r.ID == "eq" || r.ID == "in-exact" || r.ID == "gone"
+		if x0.exact[i] != want {
+			t.Errorf("rule %s: match taken as the index's test %v, want %v", r.ID, x0.exact[i], want)
 		}
 	}
 	for seed := uint64(1); seed <= 20; seed++ {
