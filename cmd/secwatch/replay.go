@@ -181,29 +181,26 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	engine := p.engine()
 	p.useFastPath(engine)
 	var alerts int64
-	var writeErr error
-	emit := func(as []rules.Alert) {
-		for i := range as {
-			alerts++
-			if *output == "text" {
-				fmt.Fprintln(out, alertText(&as[i]))
-			} else if err := alerting.WriteJSON(out, &as[i]); err != nil && writeErr == nil {
-				writeErr = err
-			}
-		}
-	}
+	// Alert documents are rendered and written on a goroutine of their own,
+	// in the order the engine raised them: an alert carries copies of all
+	// it shows (rules.Alert), and rendering (redaction, JSON) would
+	// otherwise add to the engine's time.
+	aw := startAlertWriter(out, *output == "text")
 	bad := &badLines{w: prog.before(stderr)}
 	stats, err := ingest.Replay(p.inputs, p.decoding(bad),
 		func(ev *event.Event) error {
 			events.Add(1)
 			if as := engine.Observe(ev); len(as) > 0 {
-				emit(as)
-				if writeErr != nil {
-					return writeErr
+				alerts += int64(len(as))
+				if werr := aw.write(as); werr != nil {
+					return werr
 				}
 			}
 			return ctx.Err()
 		})
+	if werr := aw.close(); err == nil {
+		err = werr
+	}
 	prog.stop()
 	bad.close()
 	if ferr := out.Flush(); err == nil {
@@ -218,6 +215,57 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return exitFailed
 	}
 	return exitOK
+}
+
+// alertWriter renders and writes alert documents on a goroutine of its own.
+type alertWriter struct {
+	ch     chan []rules.Alert
+	done   chan struct{}
+	failed atomic.Bool
+	err    error // the first write error; read once failed is set, or after done
+}
+
+func startAlertWriter(out io.Writer, text bool) *alertWriter {
+	w := &alertWriter{ch: make(chan []rules.Alert, 256), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for as := range w.ch {
+			if w.err != nil {
+				continue // drain, so that the engine never blocks
+			}
+			for i := range as {
+				var err error
+				if text {
+					_, err = fmt.Fprintln(out, alertText(&as[i]))
+				} else {
+					err = alerting.WriteJSON(out, &as[i])
+				}
+				if err != nil {
+					w.err = err
+					w.failed.Store(true)
+					break
+				}
+			}
+		}
+	}()
+	return w
+}
+
+// write queues alerts and returns the writer's error once it failed.
+func (w *alertWriter) write(as []rules.Alert) error {
+	w.ch <- as
+	if w.failed.Load() {
+		return w.err
+	}
+	return nil
+}
+
+// close waits for every queued alert to be written and returns the first
+// write error.
+func (w *alertWriter) close() error {
+	close(w.ch)
+	<-w.done
+	return w.err
 }
 
 // alertText is the one-line text rendering of an alert, the one the
