@@ -5,11 +5,10 @@
 package alerting
 
 import (
-	"encoding/json"
-	"fmt"
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/secwatch/secwatch/internal/event"
 	"github.com/secwatch/secwatch/internal/redact"
@@ -20,16 +19,21 @@ import (
 // shows.
 const maxShown = 200
 
-// WriteJSON writes the alert document as one line of JSON.
+// WriteJSON writes the alert document as one line of JSON: json.Marshal of
+// NewDocument(a), written by appendDocumentJSON into a pooled buffer.
 func WriteJSON(w io.Writer, a *rules.Alert) error {
-	b, err := json.Marshal(NewDocument(a))
-	if err != nil {
-		return fmt.Errorf("encode alert %s: %w", a.ID, err)
+	d := NewDocument(a)
+	bp := jsonBufs.Get().(*[]byte)
+	b := append(appendDocumentJSON((*bp)[:0], &d), '\n')
+	_, err := w.Write(b)
+	if cap(b) <= 64<<10 { // a document of huge samples is not kept
+		*bp = b
+		jsonBufs.Put(bp)
 	}
-	b = append(b, '\n')
-	_, err = w.Write(b)
 	return err
 }
+
+var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // GroupText renders the group as "k=v k2=v2", sanitized, in group_by order.
 func GroupText(a *rules.Alert) string { return FieldsText(a.Group) }

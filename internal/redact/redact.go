@@ -62,9 +62,18 @@ var (
 // A shape is one form of credential in free text. Text tries each shape
 // whose hint (a lowercase substring) the text contains, in order; to
 // recognise another form, append a shape.
+//
+// pre, when set, is a cheap necessary condition for the shape's pattern to
+// match: pre(s) false means replace(s) == s, so Text skips the pattern.
+// Text asks it only of pure-ASCII text, where (?i) folds ASCII letters
+// only; (?i) also folds U+212A KELVIN SIGN to k and U+017F LONG S to s, so
+// text with a non-ASCII byte runs every hinted pattern. pre must hold
+// whenever the pattern matches ASCII text (TestPrefiltersNecessary,
+// TestTextPrefilterExact).
 type shape struct {
 	name    string
 	hints   []string
+	pre     func(string) bool
 	replace func(string) string
 }
 
@@ -73,17 +82,31 @@ func template(re *regexp.Regexp, tmpl string) func(string) string {
 	return func(s string) string { return re.ReplaceAllString(s, tmpl) }
 }
 
+// The words that end the key of a secretPair match, lowercase: every
+// alternative of its key group ends with one of them ("token" ends
+// access_token, refresh-token, id_token; "secret" ends client_secret; the
+// ids are session[_-]?id and access[_-]?key[_-]?id).
+var secretPairEnds = []string{
+	"apikey", "api_key", "api-key", "accesskey", "access_key", "access-key",
+	"token", "password", "passwd", "secret", "authorization", "cookie", "credential", "signature",
+	"sessionid", "session_id", "session-id", "keyid", "key_id", "key-id",
+}
+
 var shapes = []shape{
-	{"authorization header", []string{"authorization"}, template(authHeader, "${1}"+Mask)},
-	{"cookie header", []string{"cookie"}, template(cookieHeader, "${1}"+Mask)},
-	{"bearer or basic credential", []string{"bearer", "basic"}, schemeCredential},
-	{"URL user password", []string{"://"}, template(urlPassword, "${1}"+Mask+"@")},
-	{"secret key=value pair", []string{"key", "token", "passw", "secret", "authorization", "cookie", "credential", "signature", "session"}, template(secretPair, "${1}"+Mask)},
-	{"code or sig query parameter", []string{"code=", "sig="}, template(queryCode, "${1}"+Mask)},
-	{"AWS access key id", []string{"akia", "asia"}, template(awsKeyID, Mask)},
-	{"live or test key", []string{"_live", "-live", "_test", "-test"}, template(liveKey, Mask)},
-	{"key after its name", []string{"key", "token", "secret", "password"}, phraseCredential},
-	{"refused key quoted", []string{"key", "token"}, template(refusedKey, "${1}"+Mask)},
+	{"authorization header", []string{"authorization"}, func(s string) bool { return keyBeforeSep(s, []string{"authorization"}) },
+		template(authHeader, "${1}"+Mask)},
+	{"cookie header", []string{"cookie"}, func(s string) bool { return keyBeforeSep(s, []string{"cookie"}) },
+		template(cookieHeader, "${1}"+Mask)},
+	{"bearer or basic credential", []string{"bearer", "basic"}, schemeBeforeValue, schemeCredential},
+	{"URL user password", []string{"://"}, atAfterScheme, template(urlPassword, "${1}"+Mask+"@")},
+	{"secret key=value pair", []string{"key", "token", "passw", "secret", "authorization", "cookie", "credential", "signature", "session"},
+		func(s string) bool { return keyBeforeSep(s, secretPairEnds) }, template(secretPair, "${1}"+Mask)},
+	{"code or sig query parameter", []string{"code=", "sig="}, nil, template(queryCode, "${1}"+Mask)},
+	{"AWS access key id", []string{"akia", "asia"}, func(s string) bool { return strings.Contains(s, "AKIA") || strings.Contains(s, "ASIA") },
+		template(awsKeyID, Mask)},
+	{"live or test key", []string{"_live", "-live", "_test", "-test"}, liveOrTest, template(liveKey, Mask)},
+	{"key after its name", []string{"key", "token", "secret", "password"}, phraseBeforeValue, phraseCredential},
+	{"refused key quoted", []string{"key", "token"}, refusedBeforeValue, template(refusedKey, "${1}"+Mask)},
 }
 
 // schemeCredential masks the credential after "Bearer " or "Basic ", but
@@ -178,21 +201,48 @@ func Text(s string) string {
 	if !hasASCIILetter(s) { // every shape names itself in letters: IPs, numbers
 		return s
 	}
+	ascii := prefilter && isASCII(s)
+	var hinted uint32 // ascii: the shapes whose hints s holds
+	if ascii {
+		hinted = hintedShapes(s)
+	}
 	var l string
-	for _, sh := range shapes {
-		if l == "" {
-			l = strings.ToLower(s)
+	for i := range shapes {
+		sh := &shapes[i]
+		if ascii {
+			if hinted&(1<<i) == 0 || sh.pre != nil && !sh.pre(s) {
+				continue
+			}
+		} else {
+			if l == "" {
+				l = strings.ToLower(s)
+			}
+			if !containsAny(l, sh.hints) {
+				continue
+			}
 		}
-		for _, h := range sh.hints {
-			if strings.Contains(l, h) {
-				if t := sh.replace(s); t != s {
-					s, l = t, ""
-				}
-				break
+		if t := sh.replace(s); t != s {
+			s, l = t, ""
+			if ascii = prefilter && isASCII(s); ascii {
+				hinted = hintedShapes(s)
 			}
 		}
 	}
 	return s
+}
+
+// prefilter, on, lets Text find the hints of ASCII text without
+// lowercasing it (hintedShapes) and skip the patterns that cannot match
+// (shape.pre). Tests switch it off to compare with Text as it was without.
+var prefilter = true
+
+func containsAny(l string, hints []string) bool {
+	for _, h := range hints {
+		if strings.Contains(l, h) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasASCIILetter(s string) bool {
