@@ -27,7 +27,7 @@ func TestGroupSetSameHash(t *testing.T) {
 		if s.len() != len(live) {
 			t.Fatalf("%s: len %d, want %d", when, s.len(), len(live))
 		}
-		for i := range n + 5 {
+		for i := range n + 30 {
 			got := s.lookupHashed([]byte(keyOf(i)), hashOf(i))
 			if got != live[i] {
 				t.Fatalf("%s: lookup %q found %v, want %v", when, keyOf(i), got, live[i])
@@ -41,8 +41,19 @@ func TestGroupSetSameHash(t *testing.T) {
 		delete(live, i)
 		check(fmt.Sprintf("after removing %d", i))
 	}
+	// A lookup that misses, then the insert of that key onto a chain (the
+	// insert takes the chain the lookup found).
+	for _, i := range []int{41, 42, 43} {
+		if s.lookupHashed([]byte(keyOf(i)), hashOf(i)) != nil {
+			t.Fatalf("%q found before its insert", keyOf(i))
+		}
+		g := &group{key: keyOf(i)}
+		s.insertHashed(g, hashOf(i))
+		live[i] = g
+		check(fmt.Sprintf("after lookup then insert of %d", i))
+	}
 	// Back to capacity and past it: the least recently inserted go first.
-	for i := n; len(live) < n; i++ {
+	for i := n + 10; len(live) < n; i++ {
 		g := &group{key: keyOf(i)}
 		s.insertHashed(g, hashOf(i))
 		live[i] = g
