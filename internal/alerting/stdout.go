@@ -2,7 +2,6 @@ package alerting
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -38,8 +37,7 @@ type Stdout struct {
 func (s *Stdout) Name() string { return "stdout" }
 
 // Notify writes doc. A write error, or a write still blocked when ctx
-// ends, is returned as a retryable error; a document that cannot be
-// encoded is a permanent error.
+// ends, is returned as a retryable error.
 func (s *Stdout) Notify(ctx context.Context, doc *Document) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -48,11 +46,7 @@ func (s *Stdout) Notify(ctx context.Context, doc *Document) error {
 	if s.Text {
 		b = []byte(DocumentText(doc) + "\n")
 	} else {
-		j, err := json.Marshal(doc)
-		if err != nil {
-			return Permanent(fmt.Errorf("encode alert %s: %w", doc.AlertID, err))
-		}
-		b = append(j, '\n')
+		b = append(appendDocumentJSON(nil, doc), '\n') // json.Marshal's bytes (docjson.go)
 	}
 	if s.stuck != nil {
 		select {

@@ -71,7 +71,7 @@ func (w *Webhook) Notify(ctx context.Context, doc *Document) error {
 
 func (w *Webhook) body(doc *Document) ([]byte, error) {
 	if w.Template == nil {
-		return json.Marshal(doc)
+		return appendDocumentJSON(nil, doc), nil // json.Marshal's bytes (docjson.go)
 	}
 	var b bytes.Buffer
 	if err := w.Template.Execute(&b, doc); err != nil {
