@@ -197,7 +197,7 @@ func TestPrefiltersNecessary(t *testing.T) {
 		}
 	}
 	n := 200_000
-	if testing.Short() {
+	if testing.Short() || raceOn {
 		n = 50_000
 	}
 	r := rand.New(rand.NewPCG(3, 5))
@@ -230,7 +230,7 @@ func TestPrefiltersNecessary(t *testing.T) {
 // the other tests and on the secret-bearing fields of the property test.
 func TestTextPrefilterExact(t *testing.T) {
 	n := 100_000
-	if testing.Short() {
+	if testing.Short() || raceOn {
 		n = 30_000
 	}
 	r := rand.New(rand.NewPCG(9, 2))
