@@ -48,9 +48,9 @@ func Replay(inputs []Input, d Decoding, fn func(ev *event.Event) error) (*Source
 // to fn is reused after fn returns: Clone it to keep it (values that a
 // parser lends from its line, Options.Borrow, are valid only during fn, as
 // the line is). Memory is bounded: one buffered line and one pending event
-// per input; for a pipelined input, pipeBatches batches of up to
-// pipeBatchLen events with copies of their lines (and of the values that
-// point into them); and for an input that is a regular file, up to three
+// per input; for a pipelined input, pipeBatches batches in flight,
+// each of up to pipeBatchLen events with copies of their lines (about
+// pipeBatchBytes of lines, more by one line at most); and for an input that is a regular file, up to three
 // 256 KiB blocks read ahead of it on a goroutine of its own (readAhead).
 //
 // Bad lines (oversize, invalid UTF-8, parse errors, times too far ahead)

@@ -2,30 +2,34 @@ package ingest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"strings"
-	"unsafe"
 
 	"github.com/secwatch/secwatch/internal/event"
 )
 
 // A pipelined replay (ReplayLines with one input) reads and parses on a
 // producer goroutine and calls fn on the caller's. The producer copies
-// each event into a slot of a batch it will not touch again until the
-// consumer hands the batch back: the time, the fields, and the line,
-// copied into the batch's arena. Values a parser lends from the line
-// (Options.Borrow) are re-pointed at the copy; other strings are immutable
-// and shared as they are. A rejected line becomes an item too, so that the
-// consumer reports it to Bad in its place among the events; every item
+// each line into the arena of a batch it will not touch again until the
+// consumer hands the batch back, and parses the copy into a slot of the
+// batch: values a parser lends from its line (Options.Borrow) point into
+// the copy, and other strings are immutable. A rejected line becomes an
+// item too, so that the consumer reports it to Bad in its place among the events; every item
 // carries the counts once its line was read, which the consumer publishes,
 // so that the stats returned are those of the lines up to the event where
 // fn stopped, not of what was read ahead.
+//
+// A batch ends after pipeBatchLen items or once its arena holds
+// pipeBatchBytes, so that long lines do not make batches large: an arena
+// stays below twice pipeBatchBytes plus the longest line.
 const (
-	pipeBatchLen = 256 // items (events and rejected lines) per batch
-	pipeBatches  = 4   // batches in flight
+	pipeBatchLen   = 256       // items (events and rejected lines) per batch
+	pipeBatchBytes = 256 << 10 // line bytes per batch, about
+	pipeBatches    = 4         // batches in flight
 )
 
 // pipeMode makes single-input replays pipeline always or never, for tests.
@@ -114,12 +118,9 @@ func (b *pipeBatch) reset() {
 	b.n, b.arena, b.err, b.end = 0, b.arena[:0], nil, false
 }
 
-// item returns the next slot.
+// item takes the next slot.
 func (b *pipeBatch) item() *pipeItem {
-	if b.n == len(b.items) {
-		b.items = append(b.items, pipeItem{})
-	}
-	it := &b.items[b.n]
+	it := b.peek()
 	b.n++
 	return it
 }
@@ -135,29 +136,12 @@ func (b *pipeBatch) copyLine(line []byte) []byte {
 	return b.arena[off:len(b.arena):len(b.arena)]
 }
 
-// addEvent copies ev, parsed from line, into the next slot.
-func (b *pipeBatch) addEvent(ev *event.Event, line []byte, st statSnap) {
-	it := b.item()
-	it.bad, it.reason, it.stats = false, "", st
-	it.line = b.copyLine(line)
-	it.ev.Time = ev.Time
-	it.ev.Fields = it.ev.Fields[:0]
-	if len(line) == 0 {
-		it.ev.Fields = append(it.ev.Fields, ev.Fields...)
-		return
+// peek returns the next slot without taking it.
+func (b *pipeBatch) peek() *pipeItem {
+	if b.n == len(b.items) {
+		b.items = append(b.items, pipeItem{})
 	}
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(line)))
-	end := base + uintptr(len(line))
-	rebase := func(s string) string {
-		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-		if len(s) == 0 || p < base || p+uintptr(len(s)) > end {
-			return s // not lent from the line: immutable
-		}
-		return unsafe.String(&it.line[p-base], len(s))
-	}
-	for _, f := range ev.Fields {
-		it.ev.Fields = append(it.ev.Fields, event.Field{Key: rebase(f.Key), Value: rebase(f.Value)})
-	}
+	return &b.items[b.n]
 }
 
 // pipe connects a producer and its consumer.
@@ -230,18 +214,36 @@ func (p *pipe) produce(dec *decoder, rd *Reader) {
 			return
 		}
 		b.reset()
-		for b.n < pipeBatchLen {
-			ev, line, err := dec.step(rd)
+		for b.n < pipeBatchLen && len(b.arena) < pipeBatchBytes {
+			line, pos, err := rd.Next()
 			if err != nil {
+				var le *LineError
+				if errors.As(err, &le) {
+					dec.reject(le, le.Pos) // an item, by dec.bad
+					continue
+				}
 				b.end = true
 				if err != io.EOF {
 					b.err = fmt.Errorf("read %s: %w", rd.name, err)
 				}
 				break
 			}
-			if ev != nil {
-				b.addEvent(ev, line, snapStats(&stats))
+			// The line is parsed from its copy in the arena, into the
+			// next slot's event: values the parser lends point into the
+			// copy, and nothing is copied again.
+			lc := b.copyLine(line)
+			it := b.peek()
+			dec.ev = it.ev
+			ev := dec.line(lc, pos)
+			it.ev = dec.ev // the fields array, grown or not
+			if ev == nil {
+				// Blank, or rejected (the slot became its item): the copy
+				// is not kept.
+				b.arena = b.arena[:len(b.arena)-len(lc)]
+				continue
 			}
+			b.n++
+			it.bad, it.reason, it.line, it.stats = false, "", lc, snapStats(&stats)
 		}
 		b.stats = snapStats(&stats)
 		select {
