@@ -34,8 +34,11 @@ type Decoding struct {
 	// MaxFuture is the far-future limit; 0 means none (the daemon and
 	// replay pass engine.max_future, by default MaxFuture).
 	MaxFuture time.Duration
-	Stats     *SourceStats                      // may be nil
-	Bad       func(pos Position, reason string) // may be nil
+	Stats     *SourceStats // may be nil
+	// Bad, when not nil, is told of each rejected line. ReplayLines calls
+	// it on the caller's goroutine, the one that runs fn, between the
+	// events it falls between, even when the input is decoded on another.
+	Bad func(pos Position, reason string)
 	// Now is the clock of the far-future guard; nil means time.Now.
 	Now func() time.Time
 }
