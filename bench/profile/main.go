@@ -67,25 +67,22 @@ func run(rulesPath, cpu, heap string, files []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	e := rules.NewEngine(rs)
-	parsers := map[*event.Event]format.Expander{}
-	e.Expand = func(ev *event.Event) {
-		if x := parsers[ev]; x != nil {
-			_ = x.Expand(ev)
-		}
-	}
 	out := bufio.NewWriter(io.Discard)
 	var alerts, n int
 	opts := format.Options{Borrow: true, Fields: rules.FieldsRead(rs)}
+	// As replay's fast path: the engine's side expands an alert sample from
+	// the line ReplayLines hands over, with a parser of its own.
+	xp, err := format.NewParser("json", opts)
+	if err != nil {
+		return err
+	}
+	var cur []byte
+	e.Expand = func(ev *event.Event) { _ = xp.(format.LineExpander).ExpandLine(ev, cur) }
 	dec := ingest.Decoding{Source: "replay", MaxLineBytes: 1 << 20, MaxFuture: ingest.MaxFuture,
-		NewParser: func() (format.Parser, error) {
-			p, err := format.NewParser("json", opts)
-			if err != nil {
-				return nil, err
-			}
-			return &tracked{Parser: p, m: parsers}, nil
-		}}
-	_, err = ingest.Replay([]ingest.Input{{Name: files[0], R: fh}}, dec,
-		func(ev *event.Event) error {
+		NewParser: func() (format.Parser, error) { return format.NewParser("json", opts) }}
+	_, err = ingest.ReplayLines([]ingest.Input{{Name: files[0], R: fh}}, dec,
+		func(ev *event.Event, line []byte) error {
+			cur = line
 			if n++; n == heapAt && heap != "" {
 				if err := writeHeap(heap); err != nil {
 					return err
@@ -133,17 +130,4 @@ func writeHeap(name string) error {
 	}
 	defer f.Close()
 	return pprof.WriteHeapProfile(f)
-}
-
-// tracked records which parser filled which event, for Engine.Expand.
-type tracked struct {
-	format.Parser
-	m map[*event.Event]format.Expander
-}
-
-func (t *tracked) Parse(line []byte, ev *event.Event) error {
-	if _, ok := t.m[ev]; !ok {
-		t.m[ev] = t.Parser.(format.Expander)
-	}
-	return t.Parser.Parse(line, ev)
 }

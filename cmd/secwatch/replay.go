@@ -179,7 +179,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	out := bufio.NewWriterSize(w, 64<<10)
 	engine := p.engine()
-	p.useFastPath(engine)
+	fast := p.useFastPath(engine)
 	var alerts int64
 	// Alert documents are rendered and written on a goroutine of their own,
 	// in the order the engine raised them: an alert carries copies of all
@@ -187,9 +187,10 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	// otherwise add to the engine's time.
 	aw := startAlertWriter(out, *output == "text")
 	bad := &badLines{w: prog.before(stderr)}
-	stats, err := ingest.Replay(p.inputs, p.decoding(bad),
-		func(ev *event.Event) error {
+	stats, err := ingest.ReplayLines(p.inputs, p.decoding(bad),
+		func(ev *event.Event, line []byte) error {
 			events.Add(1)
+			fast.setLine(line)
 			if as := engine.Observe(ev); len(as) > 0 {
 				alerts += int64(len(as))
 				if werr := aw.write(as); werr != nil {

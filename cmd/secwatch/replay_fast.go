@@ -13,6 +13,12 @@ import (
 // Engine.Expand, which re-reads that event's line in full, so alert
 // documents are exactly those of a full parse.
 //
+// The lines are parsed ahead of the engine, on a goroutine of their own
+// (ingest.ReplayLines), so Expand cannot ask the parser that made the
+// event for its last line: the engine's side has a parser of its own, of
+// the same options, which expands the event from the line ReplayLines
+// hands over with it (format.LineExpander).
+//
 // explain does not use it: it shows whole events.
 
 // Replay leaves the GC at Go's default (GOGC=100): on the bench corpus
@@ -20,62 +26,44 @@ import (
 // CPU time (docs/benchmarks.md); both are within the targets, and GOGC in
 // the environment still applies.
 
-// fastParsers makes the parsers of a replay and remembers which parser
-// filled which event, for Engine.Expand.
-type fastParsers struct {
-	opts    format.Options
-	format  string
-	parsers map[*event.Event]format.Expander
+// fastPath is the fast path's state on the engine's side.
+type fastPath struct {
+	x    format.LineExpander
+	line []byte // the line of the event being observed
 }
 
 // useFastPath switches p to the fast path when its format allows it and
-// connects the engine's Expand hook.
-func (p *pipeline) useFastPath(e *rules.Engine) {
+// connects the engine's Expand hook. It returns nil when the format does
+// not allow it; otherwise, set the line of each event (setLine) before
+// the engine observes it.
+func (p *pipeline) useFastPath(e *rules.Engine) *fastPath {
 	if p.flags.format != "json" && p.flags.format != "" {
-		return
+		return nil
 	}
 	opts := p.opts
 	opts.Borrow, opts.Fields = true, rules.FieldsRead(p.rules)
-	fp := &fastParsers{
-		opts:    opts,
-		format:  p.flags.format,
-		parsers: make(map[*event.Event]format.Expander),
-	}
-	p.newParser = fp.newParser
-	e.Expand = fp.expand
-}
-
-func (fp *fastParsers) newParser() (format.Parser, error) {
-	pr, err := format.NewParser(fp.format, fp.opts)
+	pr, err := format.NewParser(p.flags.format, opts)
 	if err != nil {
-		return nil, err
+		return nil // setup made one of this format already: cannot happen
 	}
-	x, ok := pr.(format.Expander)
+	x, ok := pr.(format.LineExpander)
 	if !ok {
-		return pr, nil
+		return nil
 	}
-	return &trackedParser{Parser: pr, x: x, fp: fp}, nil
+	fp := &fastPath{x: x}
+	p.newParser = func() (format.Parser, error) { return format.NewParser(p.flags.format, opts) }
+	e.Expand = fp.expand
+	return fp
 }
 
-func (fp *fastParsers) expand(ev *event.Event) {
-	if x := fp.parsers[ev]; x != nil {
-		_ = x.Expand(ev) // the line parsed once already: it cannot fail now
+// setLine records the line of the event the engine observes next.
+func (fp *fastPath) setLine(line []byte) {
+	if fp != nil {
+		fp.line = line
 	}
 }
 
-// trackedParser records the event it fills (replay reuses one event per
-// input, so the map holds one entry per input).
-type trackedParser struct {
-	format.Parser
-	x  format.Expander
-	fp *fastParsers
-	ev *event.Event
-}
-
-func (t *trackedParser) Parse(line []byte, ev *event.Event) error {
-	if t.ev != ev {
-		t.ev = ev
-		t.fp.parsers[ev] = t.x
-	}
-	return t.Parser.Parse(line, ev)
+func (fp *fastPath) expand(ev *event.Event) {
+	// The line parsed once already, with the same options: it cannot fail now.
+	_ = fp.x.ExpandLine(ev, fp.line)
 }

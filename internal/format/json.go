@@ -79,9 +79,15 @@ func (p *jsonParser) Expand(ev *event.Event) error {
 	if p.f.want == nil || p.last == "" {
 		return nil
 	}
+	return p.expandFrom(ev, p.last, p.lastLead)
+}
+
+// expandFrom completes ev with every field of s, the trimmed line (lead
+// bytes trimmed before it).
+func (p *jsonParser) expandFrom(ev *event.Event, s string, lead int) error {
 	full := &p.fullEv
 	full.Reset()
-	if err := p.full.flatten(p.last, p.lastLead, full); err != nil {
+	if err := p.full.flatten(s, lead, full); err != nil {
 		return err
 	}
 	for _, fl := range ev.Fields {
@@ -93,10 +99,41 @@ func (p *jsonParser) Expand(ev *event.Event) error {
 	return nil
 }
 
+// ExpandLine is Expand from line, the line ev was parsed from (by this
+// parser or another of the same options), instead of the last line this
+// parser parsed: for a consumer that runs behind the parser (replay's
+// pipeline hands each event over with a copy of its line). Under
+// Options.Borrow the values it adds point into line. A line Parse did not
+// take as a JSON object (empty, or plain text under Options.PlainText)
+// adds nothing.
+func (p *jsonParser) ExpandLine(ev *event.Event, line []byte) error {
+	if p.f.want == nil {
+		return nil
+	}
+	i, j := trimBounds(line)
+	if i == j || (p.plain && line[i] != '{') {
+		return nil
+	}
+	var s string
+	if p.borrow {
+		s = unsafe.String(&line[i], j-i)
+	} else {
+		s = string(line[i:j])
+	}
+	return p.expandFrom(ev, s, i)
+}
+
 // Expander is implemented by parsers that can extract only some fields
 // (Options.Fields) and complete an event later.
 type Expander interface {
 	Expand(ev *event.Event) error
+}
+
+// LineExpander is implemented by parsers that can complete an event made
+// under Options.Fields from a line given again (ExpandLine), so that the
+// parser need not have parsed it last.
+type LineExpander interface {
+	ExpandLine(ev *event.Event, line []byte) error
 }
 
 // flattener turns one JSON object into event fields without encoding/json:

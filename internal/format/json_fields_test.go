@@ -164,3 +164,62 @@ func BenchmarkParseJSONFields(b *testing.B) {
 		}
 	}
 }
+
+// TestJSONExpandLine: ExpandLine, by another parser of the same options
+// and after the parsing parser has moved on to other lines, gives exactly
+// the event Expand gives right after Parse (replay's pipeline expands on
+// the consumer's side, from a copy of the line).
+func TestJSONExpandLine(t *testing.T) {
+	lines := corpusLines(t)
+	lines = append(lines,
+		`{"event_type":"authentication_failure","severity":"medium","message":"Invalid API key (hash: 1a2b3c4d)","client_ip":"203.0.113.7","details":{"failure_type":"invalid_key","client_ip":"203.0.113.7","method":"POST","path":"/mcp/tools/call","timestamp":"2026-01-28T19:15:02.117000"},"session_id":"3f2b9c1e-8d7a-4b6c-9e5f-0a1b2c3d4e5f","tool_name":null,"timestamp":"2026-01-28T19:15:02.117000"}`,
+		"\t "+`{"timestamp":"2026-01-28T19:15:02Z","client_ip":"\u0041\n\"x\"","arr":[{"a":[1,{"b":"c"}]},"s\\t",null,true],"details":{"x":{"y":{"z":"\ud83d\ude00"}},"path":"/p"}}`+" \r",
+		`{"timestamp":1769627702,"details":{"failure_type":"é ü 日本","client_ip":"::1"},"empty":"","zero":0,"neg":-0.5e-3}`,
+		`   `,
+	)
+	for _, fields := range projections {
+		for _, borrow := range []bool{false, true} {
+			opts := Options{Fields: fields, Borrow: borrow}
+			prod, _ := NewParser("json", opts)
+			ref, _ := NewParser("json", opts)
+			cons, _ := NewParser("json", opts)
+			for k, line := range lines {
+				var re, pe event.Event
+				rerr := ref.Parse([]byte(line), &re)
+				buf := []byte(line)
+				perr := prod.Parse(buf, &pe)
+				if (rerr == nil) != (perr == nil) {
+					t.Fatalf("%s: errors %v, %v", line, rerr, perr)
+				}
+				if rerr != nil {
+					continue
+				}
+				re.Set("@source", "src")
+				pe.Set("@source", "src")
+				if err := ref.(Expander).Expand(&re); err != nil {
+					t.Fatal(err)
+				}
+				// The producing parser moves on before the line is expanded.
+				var other event.Event
+				_ = prod.Parse([]byte(lines[(k+1)%len(lines)]), &other)
+				if err := cons.(LineExpander).ExpandLine(&pe, buf); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(re.Fields, pe.Fields) || !re.Time.Equal(pe.Time) {
+					t.Fatalf("fields %v borrow %v: %s\nExpandLine %v\nExpand     %v", fields, borrow, line, pe.Fields, re.Fields)
+				}
+			}
+		}
+	}
+	// Without Fields, ExpandLine does nothing, as Expand.
+	p, _ := NewParser("json", Options{})
+	line := []byte(`{"timestamp":"2026-01-28T19:15:02Z","a":"b"}`)
+	var ev event.Event
+	if err := p.Parse(line, &ev); err != nil {
+		t.Fatal(err)
+	}
+	before := slices.Clone(ev.Fields)
+	if err := p.(LineExpander).ExpandLine(&ev, line); err != nil || !reflect.DeepEqual(before, ev.Fields) {
+		t.Errorf("ExpandLine changed a full parse: %v → %v (%v)", before, ev.Fields, err)
+	}
+}

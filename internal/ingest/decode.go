@@ -34,8 +34,11 @@ type Decoding struct {
 	// MaxFuture is the far-future limit; 0 means none (the daemon and
 	// replay pass engine.max_future, by default MaxFuture).
 	MaxFuture time.Duration
-	Stats     *SourceStats                      // may be nil
-	Bad       func(pos Position, reason string) // may be nil
+	Stats     *SourceStats // may be nil
+	// Bad, when not nil, is told of each rejected line. ReplayLines calls
+	// it on the caller's goroutine, the one that runs fn, between the
+	// events it falls between, even when the input is decoded on another.
+	Bad func(pos Position, reason string)
 	// Now is the clock of the far-future guard; nil means time.Now.
 	Now func() time.Time
 }
@@ -141,19 +144,30 @@ func (d *decoder) line(line []byte, pos Position) *event.Event {
 // Errors are rd's, other than io.EOF and rejected lines.
 func (d *decoder) next(rd *Reader) (*event.Event, error) {
 	for {
-		line, pos, err := rd.Next()
-		if err != nil {
-			var le *LineError
-			if !errors.As(err, &le) {
-				return nil, err
-			}
-			d.reject(le, le.Pos)
-			continue
-		}
-		if ev := d.line(line, pos); ev != nil {
-			return ev, nil
+		ev, _, err := d.step(rd)
+		if ev != nil || err != nil {
+			return ev, err
 		}
 	}
+}
+
+// step reads one line of rd: its event and the line, valid until rd is
+// read again, or nil for a line rejected (counted and reported) or blank.
+// Errors are rd's, io.EOF included.
+func (d *decoder) step(rd *Reader) (*event.Event, []byte, error) {
+	line, pos, err := rd.Next()
+	if err != nil {
+		var le *LineError
+		if !errors.As(err, &le) {
+			return nil, nil, err
+		}
+		d.reject(le, le.Pos)
+		return nil, nil, nil
+	}
+	if ev := d.line(line, pos); ev != nil {
+		return ev, line, nil
+	}
+	return nil, nil, nil
 }
 
 // horizon rejects event times more than max (if > 0) ahead of the wall
