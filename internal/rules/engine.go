@@ -212,13 +212,11 @@ func (e *Engine) Observe(ev *event.Event) []Alert {
 	e.seq++
 	x.selectRules(ev)
 	for _, i := range x.visit() {
-		rs := e.rules[i]
-		if x.exact[i] && rs.rule.Kind == KindThreshold {
-			// The index tested the rule's whole match: it holds.
-			out = e.observeMatched(rs, ev, ts, out)
-			continue
+		if x.exact[i] { // the index tested the rule's whole match: it holds
+			out = e.observeMatched(e.rules[i], ev, ts, out)
+		} else {
+			out = e.observeRule(e.rules[i], ev, ts, out)
 		}
-		out = e.observeRule(rs, ev, ts, out)
 	}
 	x.clear()
 	for _, i := range x.absent {

@@ -14,7 +14,7 @@ type ruleIndex struct {
 	base   **ruleState // &rules[0] when built: the index is rebuilt when the rule slice changes (Replace makes a new one)
 	fields []indexedField
 	gated  []bool // gated[i]: rule i is indexed (skipped unless a lookup selects it)
-	exact  []bool // exact[i]: rule i's match is the indexed test alone, so selecting it is matching it
+	exact  []bool // exact[i]: rule i is a threshold rule whose match is the indexed test alone: selecting it is matching it
 	cand   []bool // cand[i]: selected for the current event
 	set    []int  // indexes set in cand, to clear them
 	always []int  // rules not indexed, ascending: evaluated for every event
@@ -63,26 +63,19 @@ func prefilter(m *Match) (field string, values []string, ok bool) {
 }
 
 // onlyPrefilter reports whether m is its prefilter and nothing more: one
-// field, one test, equal to one of literal texts. Such a match holds
-// exactly when the field is present and equal to one of the texts, which is
-// what the index looks up.
+// field with one test, which prefilter takes. Such a match holds exactly
+// when the field is present and equal to one of the texts, which is what
+// the index looks up. (An eq test compares its first operand only: it has
+// one.)
 func onlyPrefilter(m *Match) bool {
 	for m != nil && m.Kind == MatchAll && len(m.Children) == 1 {
 		m = m.Children[0]
 	}
-	if m == nil || m.Kind != MatchField || len(m.Tests) != 1 {
+	if m == nil || m.Kind != MatchField || len(m.Tests) != 1 || m.Tests[0].Op == OpEq && len(m.Tests[0].Values) != 1 {
 		return false
 	}
-	t := &m.Tests[0]
-	if !(t.Op == OpEq && len(t.Values) == 1 || t.Op == OpIn && len(t.Values) > 0) {
-		return false
-	}
-	for j := range t.Values {
-		if j < len(t.NumOK) && t.NumOK[j] {
-			return false
-		}
-	}
-	return true
+	_, _, ok := prefilter(m)
+	return ok
 }
 
 // rulePrefilter is prefilter for a rule: for a sequence, the union of its
@@ -146,7 +139,7 @@ func (e *Engine) index() *ruleIndex {
 			}
 		}
 		x.gated[i] = true
-		x.exact[i] = rs.rule.Kind != KindSequence && onlyPrefilter(rs.rule.Match)
+		x.exact[i] = rs.rule.Kind == KindThreshold && onlyPrefilter(rs.rule.Match)
 	}
 	e.idx = x
 	return x

@@ -144,7 +144,11 @@ func TestRuleIndexExact(t *testing.T) {
 	// Rules whose match is the indexed test alone are not evaluated again.
 	x0 := NewEngine(rs).index()
 	for i, r := range rs {
-		want := r.ID == "eq" || r.ID == "in-exact" || r.ID == "gone"
+		only := r.ID == "eq" || r.ID == "in-exact" || r.ID == "gone"
+		if got := onlyPrefilter(r.Match); got != only {
+			t.Errorf("rule %s: match is the index's test alone %v, want %v", r.ID, got, only)
+		}
+		want := only && r.Kind == KindThreshold // "gone" is an absent rule
 		if x0.exact[i] != want {
 			t.Errorf("rule %s: match taken as the index's test %v, want %v", r.ID, x0.exact[i], want)
 		}

@@ -21,20 +21,14 @@ import "hash/maphash"
 type groupSet struct {
 	m           map[uint64]*group
 	n           int
-	chained     int // groups inserted behind another of the same hash: while 0, no chain is longer than one
 	front, back *group
 	max         int
-	// The last lookup's hash and the chain it found, so that inserting the
-	// group a lookup missed needs no second probe; lastOK until the set
-	// changes.
-	lastHash uint64
-	lastHead *group
-	lastOK   bool
 }
 
 var keySeed = maphash.MakeSeed()
 
-// keyHash is the hash of a group key.
+// keyHash is the hash of a group key (maphash.String of the same bytes
+// gives the same hash).
 func keyHash(k []byte) uint64 { return maphash.Bytes(keySeed, k) }
 
 func newGroupSet(max int) *groupSet {
@@ -51,7 +45,6 @@ func (s *groupSet) lookup(k []byte) *group {
 // lookupHashed is lookup when the caller has keyHash(k).
 func (s *groupSet) lookupHashed(k []byte, h uint64) *group {
 	g := s.m[h]
-	s.lastHash, s.lastHead, s.lastOK = h, g, true
 	for g != nil && g.key != string(k) {
 		g = g.sameHash
 	}
@@ -68,15 +61,7 @@ func (s *groupSet) insert(g *group) (evicted *group) {
 // insertHashed is insert when the caller has keyHash of g's key.
 func (s *groupSet) insertHashed(g *group, h uint64) (evicted *group) {
 	g.hash = h
-	head := s.lastHead
-	if !s.lastOK || s.lastHash != h {
-		head = s.m[h]
-	}
-	s.lastHead, s.lastOK = nil, false
-	g.sameHash = head
-	if head != nil {
-		s.chained++
-	}
+	g.sameHash = s.m[h]
 	s.m[h] = g
 	s.n++
 	s.pushBack(g)
@@ -88,13 +73,6 @@ func (s *groupSet) insertHashed(g *group, h uint64) (evicted *group) {
 }
 
 func (s *groupSet) remove(g *group) {
-	s.lastHead, s.lastOK = nil, false
-	if s.chained == 0 { // g is alone under its hash
-		delete(s.m, g.hash)
-		s.n--
-		s.unlink(g)
-		return
-	}
 	if head := s.m[g.hash]; head == g {
 		if g.sameHash == nil {
 			delete(s.m, g.hash)
