@@ -26,11 +26,8 @@ type jsonParser struct {
 	borrow bool // Options.Borrow: values point into the caller's line buffer
 	plain  bool // Options.PlainText
 
-	// The last line parsed and how many fields it gave, for Expand.
-	last     string
-	lastLead int
-	full     flattener   // Expand's, reused
-	fullEv   event.Event // Expand's scratch
+	full   flattener   // ExpandLine's, reused
+	fullEv event.Event // ExpandLine's scratch
 }
 
 func newJSONParser(timeField string) *jsonParser {
@@ -59,7 +56,6 @@ func (p *jsonParser) Parse(line []byte, ev *event.Event) error {
 			return err
 		}
 	}
-	p.last, p.lastLead = s, lead
 	if err := p.f.flatten(s, lead, ev); err != nil {
 		return err
 	}
@@ -68,18 +64,6 @@ func (p *jsonParser) Parse(line []byte, ev *event.Event) error {
 		return err
 	}
 	return p.clock.settle(ev, t, found)
-}
-
-// Expand completes an event made by the last call to Parse under
-// Options.Fields with every other field of its line, as Parse without
-// Fields would have made it; fields the caller set after Parse (such as
-// @source) keep their values. Under Options.Borrow it must be called before
-// the next line is read. Without Fields it does nothing.
-func (p *jsonParser) Expand(ev *event.Event) error {
-	if p.f.want == nil || p.last == "" {
-		return nil
-	}
-	return p.expandFrom(ev, p.last, p.lastLead)
 }
 
 // expandFrom completes ev with every field of s, the trimmed line (lead
@@ -99,13 +83,14 @@ func (p *jsonParser) expandFrom(ev *event.Event, s string, lead int) error {
 	return nil
 }
 
-// ExpandLine is Expand from line, the line ev was parsed from (by this
-// parser or another of the same options), instead of the last line this
-// parser parsed: for a consumer that runs behind the parser (replay's
-// pipeline hands each event over with a copy of its line). Under
-// Options.Borrow the values it adds point into line. A line Parse did not
-// take as a JSON object (empty, or plain text under Options.PlainText)
-// adds nothing.
+// ExpandLine completes ev, made by Parse of line under Options.Fields (by
+// this parser or another of the same options, however many lines ago),
+// with every other field of the line, as Parse without Fields would have
+// made it; fields the caller set after Parse (such as @source) keep their
+// values. Replay's pipeline hands each event over with a copy of its line.
+// Under Options.Borrow the values it adds point into line. Without Fields,
+// or for a line Parse did not take as a JSON object (empty, or plain text
+// under Options.PlainText), it does nothing.
 func (p *jsonParser) ExpandLine(ev *event.Event, line []byte) error {
 	if p.f.want == nil {
 		return nil
@@ -121,12 +106,6 @@ func (p *jsonParser) ExpandLine(ev *event.Event, line []byte) error {
 		s = string(line[i:j])
 	}
 	return p.expandFrom(ev, s, i)
-}
-
-// Expander is implemented by parsers that can extract only some fields
-// (Options.Fields) and complete an event later.
-type Expander interface {
-	Expand(ev *event.Event) error
 }
 
 // LineExpander is implemented by parsers that can complete an event made

@@ -70,8 +70,9 @@ type Options struct {
 	Borrow bool
 	// Fields, when not nil, makes the json parser extract only these
 	// fields (plus the time field); it still validates the whole line.
-	// Expand (on the parser) adds the others to the event later, for the
-	// rare event that is kept as an alert sample. Other formats ignore it.
+	// ExpandLine (on the parser, LineExpander) adds the others to the
+	// event later, for the rare event that is kept as an alert sample.
+	// Other formats ignore it.
 	Fields []string
 	// PlainText makes the json parser take a line that is not a JSON
 	// object as an event with the trimmed line in "message" and the
