@@ -182,7 +182,7 @@ func BenchmarkEngineRuleHeavySteady(b *testing.B) {
 		runtime.GC()
 		b.Run(file, func(b *testing.B) {
 			e := rules.NewEngine(rs)
-			var hot event.Event
+			var hot hotEvent
 			for i := range pc.times {
 				e.Observe(pc.load(i, 0, &hot))
 			}
@@ -212,7 +212,7 @@ func BenchmarkEngineRuleHeavySteady(b *testing.B) {
 			b.ReportMetric(float64(alerts)*1e6/float64(b.N), "alerts/Mevent")
 		})
 		b.Run(file+"/load", func(b *testing.B) {
-			var hot event.Event
+			var hot hotEvent
 			var n int
 			i, pass := 0, int64(1)
 			for b.Loop() {
@@ -265,35 +265,29 @@ func packCorpus(evs []event.Event) *packedCorpus {
 	return pc
 }
 
-// load copies event i into ev's reused memory, its time shifted by pass
-// corpus durations, and returns ev.
-func (pc *packedCorpus) load(i int, pass int64, ev *event.Event) *event.Event {
+// hotEvent is an event in reused memory: its fields and the bytes of their
+// values.
+type hotEvent struct {
+	ev  event.Event
+	buf []byte
+}
+
+// load copies event i into h, its time shifted by pass corpus durations,
+// and returns h's event.
+func (pc *packedCorpus) load(i int, pass int64, h *hotEvent) *event.Event {
 	fs := pc.fields[pc.first[i]:pc.first[i+1]]
+	ev := &h.ev
 	ev.Fields = ev.Fields[:0]
 	if len(fs) > 0 {
 		start, end := fs[0].off, fs[len(fs)-1].off+fs[len(fs)-1].len
-		buf := hotBuf(ev, int(end-start))
-		copy(buf, pc.data[start:end])
+		h.buf = append(h.buf[:0], pc.data[start:end]...)
 		for _, f := range fs {
-			v := buf[f.off-start : f.off-start+f.len]
+			v := h.buf[f.off-start : f.off-start+f.len]
 			ev.Fields = append(ev.Fields, event.Field{Key: pc.keys[f.key], Value: unsafe.String(unsafe.SliceData(v), len(v))})
 		}
 	}
 	ev.Time = time.Unix(0, pc.times[i]+pass*int64(heavyCorpus.Duration)).UTC()
 	return ev
-}
-
-// hotBufs are the reused value buffers of the events load fills (one per
-// event variable; a benchmark uses one).
-var hotBufs = map[*event.Event][]byte{}
-
-func hotBuf(ev *event.Event, n int) []byte {
-	b := hotBufs[ev]
-	if cap(b) < n {
-		b = make([]byte, n, max(n, 4096))
-		hotBufs[ev] = b
-	}
-	return b[:n]
 }
 
 func totalMatched(e *rules.Engine) int64 {

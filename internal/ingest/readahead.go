@@ -38,15 +38,22 @@ type aheadBlock struct {
 // consumer stopped), and r itself otherwise, with a function that stops the
 // goroutine.
 func newReadAhead(r io.Reader) (io.Reader, func()) {
-	f, ok := r.(*os.File)
-	if !ok {
-		return r, func() {}
-	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+	if !regularFile(r) {
 		return r, func() {}
 	}
 	a := startReadAhead(r)
 	return a, a.close
+}
+
+// regularFile reports whether r is an open regular file: its reads end
+// (with bytes or EOF), where a pipe's or a terminal's may wait for ever.
+func regularFile(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode().IsRegular()
 }
 
 // startReadAhead starts reading r ahead.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 
@@ -56,14 +55,11 @@ func pipelines(r io.Reader) bool {
 	if runtime.GOMAXPROCS(0) < 2 {
 		return false
 	}
-	switch r := r.(type) {
-	case *os.File:
-		st, err := r.Stat()
-		return err == nil && st.Mode().IsRegular()
+	switch r.(type) {
 	case *bytes.Reader, *strings.Reader:
 		return true
 	}
-	return false
+	return regularFile(r)
 }
 
 // statSnap is a copy of the counters a decoder updates.
