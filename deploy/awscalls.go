@@ -80,6 +80,7 @@ var (
 		// SQS authorizes a batch action by its single action's permission
 		// (there is no sqs:ChangeMessageVisibilityBatch in IAM).
 		"sqs.ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+		"sqs.DeleteMessageBatch":           "sqs:DeleteMessage",
 		"s3.ListObjectsV2":                 "s3:ListBucket",
 		"s3.HeadObject":                    "s3:GetObject",
 		"s3.HeadBucket":                    "s3:ListBucket",

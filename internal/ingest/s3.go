@@ -36,6 +36,7 @@ type s3API interface {
 type sqsAPI interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
 }
@@ -53,6 +54,9 @@ const (
 	DefaultS3MaxLedger  = 100_000
 	s3BackoffMin        = 200 * time.Millisecond
 	s3BackoffMax        = time.Minute
+	s3StopBudget        = 5 * time.Second // for the deletes and releases of a stopping source
+	s3PollWait          = 5 * time.Second // an SQS long poll's wait
+	s3PollSlack         = 10 * time.Second
 )
 
 // S3 reads log objects (gzip or plain, told apart by their first bytes)
@@ -208,20 +212,28 @@ func (s *S3) Run(ctx context.Context, out chan<- Record) error {
 	err := r.readLoop(ctx, out, work)
 	cancel()
 	wg.Wait()
-	if s.SQS != nil {
-		r.release()
+	if s.SQS != nil && s.QueueURL != "" {
+		r.finish()
 	}
 	return err
 }
 
-// release makes the messages not yet deleted visible again at once, so
-// that the next start need not wait for their visibility timeout. Their
-// objects are in the ledger or resumed from the final checkpoint. Ten
-// messages a request (SQS's batch limit), so that hundreds in flight are
-// released within the time a stopping daemon has.
-func (r *s3Run) release() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// finish runs when the source stops, within 5 s: it deletes the messages
+// whose objects the last saved checkpoint holds (a delete the stop
+// interrupted included), and makes the rest visible again at once, so that
+// the next start need not wait out their visibility timeout. Their objects
+// are in the final checkpoint or read again from it.
+func (r *s3Run) finish() {
+	ctx, cancel := context.WithTimeout(context.Background(), s3StopBudget)
 	defer cancel()
+	r.settle(ctx)
+	r.release(ctx)
+}
+
+// release makes the messages not yet deleted visible again. Ten messages a
+// request (SQS's batch limit), so that hundreds in flight are released
+// within the time a stopping daemon has.
+func (r *s3Run) release(ctx context.Context) {
 	for batch := range slices.Chunk(r.receipts(), 10) {
 		if ctx.Err() != nil {
 			return
@@ -232,9 +244,13 @@ func (r *s3Run) release() {
 				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(rh), VisibilityTimeout: 0,
 			}
 		}
-		r.s.SQS.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{
+		res, err := r.s.SQS.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{
 			QueueUrl: aws.String(r.s.QueueURL), Entries: entries,
 		})
+		if err != nil || len(res.Failed) > 0 {
+			// Those messages come back after their visibility timeout.
+			r.stats.Errors.Add(1)
+		}
 	}
 }
 
@@ -267,10 +283,16 @@ func (r *s3Run) poll(ctx context.Context, work chan<- s3Object) {
 	s := r.s
 	backoff := s3BackoffMin
 	for ctx.Err() == nil {
-		res, err := s.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(s.QueueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 20,
+		// A long poll is never cancelled: SQS may still hand messages to a
+		// connection its client gave up, and those stay invisible for the
+		// visibility timeout. A stopping source waits for the poll in
+		// flight (at most s3PollWait) and releases what it brought.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3PollWait+s3PollSlack)
+		res, err := s.SQS.ReceiveMessage(rctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(s.QueueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: int32(s3PollWait / time.Second),
 			VisibilityTimeout: int32(r.visibility() / time.Second),
 		})
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -284,6 +306,9 @@ func (r *s3Run) poll(ctx context.Context, work chan<- s3Object) {
 			continue
 		}
 		backoff = s3BackoffMin
+		// Every message is held before any object is handed on, so that a
+		// stop met on the way releases them all.
+		var todo []s3Object
 		for _, m := range res.Messages {
 			id, receipt := aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle)
 			objs, err := parseNotification([]byte(aws.ToString(m.Body)))
@@ -292,10 +317,11 @@ func (r *s3Run) poll(ctx context.Context, work chan<- s3Object) {
 				// and deleted (a dead-letter queue keeps nothing useful).
 				r.stats.Rejected.Add(1)
 				r.bad(s.QueueURL, "message "+id+": "+err.Error())
-				r.deleteMessage(ctx, receipt)
+				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3StopBudget)
+				r.deleteMessage(dctx, receipt)
+				cancel()
 				continue
 			}
-			var todo []s3Object
 			r.mu.Lock()
 			msg := r.msgs[id]
 			if msg == nil {
@@ -312,12 +338,12 @@ func (r *s3Run) poll(ctx context.Context, work chan<- s3Object) {
 				}
 			}
 			r.mu.Unlock()
-			for _, o := range todo {
-				select {
-				case work <- o:
-				case <-ctx.Done():
-					return
-				}
+		}
+		for _, o := range todo {
+			select {
+			case work <- o:
+			case <-ctx.Done():
+				return
 			}
 		}
 		r.settle(ctx)
@@ -377,10 +403,12 @@ func (r *s3Run) settle(ctx context.Context) {
 	}
 	var del []string
 	var oldest time.Time
+	taken := map[string]*s3Message{}
 	r.mu.Lock()
 	for id, m := range r.msgs {
 		if !slices.ContainsFunc(m.keys, func(k string) bool { _, ok := r.ledger[k]; return !ok }) {
-			del = append(del, m.receipt)
+			del = append(del, id)
+			taken[id] = m
 			delete(r.msgs, id)
 		} else if oldest.IsZero() || m.received.Before(oldest) {
 			oldest = m.received
@@ -392,11 +420,55 @@ func (r *s3Run) settle(ctx context.Context) {
 	} else {
 		r.stats.OldestWait.Store(int64(r.now().Sub(oldest)))
 	}
-	for _, rh := range del {
-		if r.deleteMessage(ctx, rh) {
-			r.stats.Deleted.Add(1)
+	for batch := range slices.Chunk(del, 10) {
+		failed := r.deleteBatch(ctx, batch, taken)
+		if len(failed) == 0 || ctx.Err() == nil {
+			// A delete that failed while running: the message comes back
+			// after its visibility timeout and is deleted then, as its
+			// objects are in the ledger.
+			continue
 		}
+		// The stop interrupted the deletes: the messages are held again,
+		// for the stopping source to delete or release.
+		r.mu.Lock()
+		for _, id := range failed {
+			if r.msgs[id] == nil {
+				r.msgs[id] = taken[id]
+			}
+		}
+		r.mu.Unlock()
 	}
+}
+
+// deleteBatch deletes the messages ids (at most ten) and returns those
+// whose delete failed.
+func (r *s3Run) deleteBatch(ctx context.Context, ids []string, msgs map[string]*s3Message) (failed []string) {
+	if ctx.Err() != nil {
+		return ids
+	}
+	entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(ids))
+	for i, id := range ids {
+		entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(msgs[id].receipt)}
+	}
+	res, err := r.s.SQS.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(r.s.QueueURL), Entries: entries})
+	if err != nil {
+		if ctx.Err() == nil {
+			r.stats.Errors.Add(1)
+			r.bad(r.s.QueueURL, "delete: "+err.Error())
+		}
+		return ids
+	}
+	for _, f := range res.Failed {
+		i, err := strconv.Atoi(aws.ToString(f.Id))
+		if err != nil || i < 0 || i >= len(ids) {
+			continue
+		}
+		failed = append(failed, ids[i])
+		r.stats.Errors.Add(1)
+		r.bad(r.s.QueueURL, "delete message "+ids[i]+": "+aws.ToString(f.Code)+" "+aws.ToString(f.Message))
+	}
+	r.stats.Deleted.Add(int64(len(ids) - len(failed)))
+	return failed
 }
 
 func (r *s3Run) deleteMessage(ctx context.Context, receipt string) bool {
