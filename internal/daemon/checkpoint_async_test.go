@@ -34,7 +34,8 @@ func (s *slowStore) saveCheckpoint(ck *checkpoint) error {
 // While one checkpoint is being written, the engine goes on and takes two
 // more: the second replaces the first of them, in its image, and what is
 // written is each checkpoint's state at the instant it was taken, although
-// the engine changed it before the writer encoded it.
+// the engine changed it, while the image was being copied (copy-on-write)
+// and before the writer encoded it.
 func TestCheckpointsWhileOneIsWritten(t *testing.T) {
 	rs, err := rulefile.Load("testdata/checkpoint-v1.rules.yaml")
 	if err != nil {
@@ -44,8 +45,10 @@ func TestCheckpointsWhileOneIsWritten(t *testing.T) {
 	l := &engineLoop{d: &Daemon{}, log: zerolog.Nop(), store: s, engine: rules.NewEngine(rs),
 		flood: &alerting.Flood{}, cursors: map[string]map[string]any{}, metrics: newMetrics()}
 	t0 := time.Date(2026, 1, 28, 19, 0, 0, 0, time.UTC)
-	n := 0
-	observe := func(count int) []byte {
+	n, during := 0, 0
+	// observe feeds count events as the loop does (record): a step of the
+	// capture in progress after each.
+	observe := func(count int) {
 		for range count {
 			ev := event.Event{Time: t0.Add(time.Duration(n) * time.Second), Fields: []event.Field{
 				{Key: "event_type", Value: "login_failed"},
@@ -54,25 +57,46 @@ func TestCheckpointsWhileOneIsWritten(t *testing.T) {
 			}}
 			l.engine.Observe(&ev)
 			n++
+			if l.capturing != nil {
+				during++
+				l.captureStep(1)
+			}
 		}
-		return l.engine.AppendSnapshot(nil)
+	}
+	// complete is the loop's idle steps.
+	complete := func() {
+		for l.capturing != nil {
+			l.captureStep(1)
+		}
 	}
 
-	first := observe(10)
+	observe(10)
+	first := l.engine.AppendSnapshot(nil)
 	l.checkpointAsync()
+	complete()
 	<-s.entered // the writer holds the first checkpoint
 	observe(10)
 	l.checkpointAsync()
+	observe(10) // while the second is copied
+	complete()
 	replaced := l.ckNext.image
-	third := observe(10)
+	third := l.engine.AppendSnapshot(nil)
 	l.checkpointAsync()
+	if l.ckNext != nil {
+		t.Error("the third checkpoint did not take the image of the one waiting")
+	}
+	observe(10) // changes what the third image is copied from, and what it was taken from
+	complete()
 	if l.ckNext.image != replaced {
 		t.Error("the third checkpoint did not reuse the image of the one it replaced")
 	}
-	observe(10) // changes what the third image was taken from
+	observe(10)
 	close(s.release)
 	l.writes.Wait()
 
+	if during < 10 {
+		t.Errorf("only %d events were observed while a capture was in progress: the test shows too little copy-on-write", during)
+	}
 	if len(s.saved) != 2 {
 		t.Fatalf("%d checkpoints written, want 2 (the first, then the third)", len(s.saved))
 	}

@@ -55,6 +55,10 @@ type Engine struct {
 	clock    int64         // absent rules' time: now, or later if Advance said so
 	seq      uint64
 	keys     []groupKey // one per distinct group_by list among the rules (ruleState.keySlot)
+
+	cap      *capture // the copy-on-write capture in progress (capture.go), or nil
+	capBuf   capture  // its memory, reused
+	capEpoch uint32   // the latest capture's; a group made since is marked with it
 }
 
 // groupKey is the group key of the current event for one group_by list,
@@ -103,6 +107,7 @@ type ruleState struct {
 	dists   []*distinctSet // their emptied distinct sets
 	sealed  int            // restored groups still keyed by sealed values (snapshot_seal.go)
 	keySlot int            // 1 + index of the rule's group_by list in Engine.keys; 0: not yet looked up
+	capIdx  int32          // the rule's index at the latest BeginCapture
 }
 
 // group is one rule's state for one group key.
@@ -119,6 +124,8 @@ type group struct {
 	seen       bool   // t is set
 	fired      bool   // (the flags and keyCap share a word: 50,000 groups a rule are common)
 	keyCap     uint32 // bytes of the memory behind key, reused when the group is (newGroup)
+	capEpoch   uint32 // the capture that copied the group, or during which it was made (capture.go)
+	useSeq     uint64 // its place in its rule's list: numbered as it joins at the back (groupSet.pushBack)
 
 	times []int64      // counted timestamps in the window, ascending, from head
 	time2 [2]int64     // backs times while it holds two (most groups): no array elsewhere to reach
@@ -313,6 +320,9 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 		g = e.unsealGroup(rs, key)
 	}
 	if g != nil {
+		if e.cap != nil {
+			e.cow(rs, g) // the caller changes it
+		}
 		if r.Kind != KindAbsent {
 			rs.groups.touch(g)
 		}
@@ -333,6 +343,7 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 	// One allocation holds the key and every group_by value: the values
 	// are substrings of the key.
 	g = rs.newGroup(key)
+	g.capEpoch = e.capEpoch // not in a capture in progress: made after it began
 	if n := len(r.GroupBy); n > 0 {
 		if n == 1 {
 			g.fields = g.field1[:]
@@ -348,6 +359,9 @@ func (e *Engine) groupFor(rs *ruleState, ev *event.Event, ts int64) *group {
 			g.fields[i] = event.Field{Key: f, Value: g.key[off : off+int(l)]}
 			off += int(l)
 		}
+	}
+	if e.cap != nil && rs.groups.n >= rs.groups.max && rs.groups.front != nil {
+		e.cow(rs, rs.groups.front) // about to be evicted
 	}
 	if old := rs.groups.insertHashed(g, k.hash); old != nil {
 		rs.stats.Evicted++
@@ -447,6 +461,9 @@ func (e *Engine) sweep(rs *ruleState, max int) {
 		g := rs.groups.front
 		if g == nil || g.t+rs.window > limit || g.coolUntil > limit {
 			return
+		}
+		if e.cap != nil {
+			e.cow(rs, g)
 		}
 		rs.groups.remove(g)
 		rs.stats.Dropped++

@@ -47,7 +47,7 @@ func (e *Engine) checkAbsent(rs *ruleState, now int64, out []Alert) []Alert {
 	}
 	r := rs.rule
 	for g := rs.groups.front; g != nil && g.last+rs.absent < now; g = rs.groups.front {
-		rs.groups.remove(g)
+		rs.groups.remove(g) // a capture copied every absent rule's group when it began
 		last := time.Unix(0, g.last).UTC()
 		samples := g.sampleEvents()
 		src := ""

@@ -23,6 +23,7 @@ type groupSet struct {
 	n           int
 	front, back *group
 	max         int
+	seq         uint64 // the next useSeq
 }
 
 var keySeed = maphash.MakeSeed()
@@ -91,6 +92,8 @@ func (s *groupSet) remove(g *group) {
 }
 
 func (s *groupSet) pushBack(g *group) {
+	g.useSeq = s.seq
+	s.seq++
 	g.prev, g.next = s.back, nil
 	if s.back != nil {
 		s.back.next = g

@@ -66,6 +66,7 @@ func (e *Engine) Restore(s *Snapshot) (restored, discarded []string) {
 	if s == nil || s.Version != SnapshotVersion {
 		return nil, nil
 	}
+	e.FinishCapture()
 	if s.Now > e.now {
 		e.now = s.Now
 	}
@@ -161,6 +162,7 @@ func restoreGroup(gs GroupSnapshot, r *Rule) *group {
 // changed and new rules start empty. It returns the ids kept and the ids
 // (re)started.
 func (e *Engine) Replace(rs []*Rule) (kept, started []string) {
+	e.FinishCapture() // the image holds the rules as they were
 	old := make(map[string]*ruleState, len(e.rules))
 	for _, st := range e.rules {
 		old[st.rule.ID] = st

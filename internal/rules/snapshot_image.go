@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"cmp"
+	"slices"
 	"unsafe"
 
 	"github.com/secwatch/secwatch/internal/event"
@@ -20,7 +22,8 @@ type Image struct {
 	now, clock int64
 	seq        uint64
 	rules      []imageRule
-	groups     []imageGroup
+	groups     []imageGroup // in the order they were copied, not list order
+	order      []int32      // AppendTo's scratch: groups in list order
 
 	// The groups' variable parts, appended in group order and read back
 	// in the same order by AppendTo.
@@ -34,7 +37,7 @@ type imageRule struct {
 	id, hash, distinct string
 	stats              RuleStats
 	now                int64
-	groups             int // in Image.groups, after the previous rules'
+	groups             int // its groups in Image.groups
 }
 
 type imageGroup struct {
@@ -43,41 +46,26 @@ type imageGroup struct {
 	fields, times      int32
 	vals, ids          int32
 	steps, samples     int32
+	// Where the group is: its rule (index) and its place in the rule's
+	// list (capture.go), and where its variable parts start.
+	rule               int32
+	ord                uint64
+	str, byt, i64, u32 int
 }
 
-// Capture copies the engine's state into img, replacing what it held. It
-// allocates only while img's memory grows.
+// Capture copies the engine's state into img, replacing what it held, at
+// once: BeginCapture and FinishCapture in one call. It allocates only while
+// img's memory grows.
 func (e *Engine) Capture(img *Image) {
-	old := img.strs
-	*img = Image{
-		now: e.now, clock: e.clock, seq: e.seq,
-		rules: img.rules[:0], groups: img.groups[:0],
-		strs: img.strs[:0], bytes: img.bytes[:0], ints: img.ints[:0], u32s: img.u32s[:0],
-	}
-	for _, rs := range e.rules {
-		ir := imageRule{id: rs.rule.ID, hash: rs.rule.Hash, distinct: rs.rule.Distinct, stats: rs.stats, now: rs.now}
-		if rs.groups != nil {
-			ir.groups = rs.groups.len()
-			sealed := 0
-			for g := rs.groups.front; g != nil; g = g.next {
-				img.group(g)
-				if g.recountSealed() {
-					sealed++
-				}
-			}
-			rs.sealed = sealed // restored groups swept or evicted since
-		}
-		img.rules = append(img.rules, ir)
-	}
-	if n := len(img.strs); n < len(old) {
-		clear(old[n:]) // let go of the previous capture's strings
-	}
+	e.BeginCapture(img)
+	e.FinishCapture()
 }
 
 // group appends g's state. Key values and samples are copied byte for
 // byte: a group's key and sample buffers are reused (setKey, sampleSlot.set).
-func (img *Image) group(g *group) {
-	ig := imageGroup{t: g.t, coolUntil: g.coolUntil, last: g.last, fired: g.fired, dist: g.dist != nil}
+func (img *Image) group(g *group, rule int32, ord uint64) {
+	ig := imageGroup{t: g.t, coolUntil: g.coolUntil, last: g.last, fired: g.fired, dist: g.dist != nil,
+		rule: rule, ord: ord, str: len(img.strs), byt: len(img.bytes), i64: len(img.ints), u32: len(img.u32s)}
 	ig.fields = int32(len(g.fields))
 	for _, f := range g.fields {
 		img.strs = append(img.strs, f.Key)
@@ -118,8 +106,8 @@ func (img *Image) group(g *group) {
 	img.groups = append(img.groups, ig)
 }
 
-// imageReader reads an image's variable parts back in the order Capture
-// appended them.
+// imageReader reads a group's variable parts back in the order Capture
+// appended them, from where they start.
 type imageReader struct {
 	img                *Image
 	str, byt, i64, u32 int
@@ -139,28 +127,51 @@ func (r *imageReader) bytes(n uint32) []byte    { return next(r.img.bytes, &r.by
 
 // AppendTo appends the image in the binary snapshot encoding to dst and
 // returns the extended slice: the bytes AppendSnapshot would have written
-// at the instant of the Capture.
+// at the instant of the capture's beginning. It must not run while a
+// capture into img is in progress.
 func (img *Image) AppendTo(dst []byte) []byte {
 	w := &snapEncoder{b: dst, names: map[string]uint64{}, red: newRedactor()}
 	w.header(img.now, img.clock, img.seq, len(img.rules))
 	r := &imageReader{img: img}
 	var fields []event.Field
-	groups := img.groups
+	order := img.listOrder()
 	for i := range img.rules {
 		ir := &img.rules[i]
 		w.rule(ir.id, ir.hash, &ir.stats, ir.now, ir.groups)
-		for j := range groups[:ir.groups] {
-			fields = r.group(w, ir, &groups[j], fields[:0])
+		for _, j := range order[:ir.groups] {
+			fields = r.group(w, ir, &img.groups[j], fields[:0])
 		}
-		groups = groups[ir.groups:]
+		order = order[ir.groups:]
 	}
 	return w.b
+}
+
+// listOrder returns the image's groups by rule, then in list order. A
+// capture that ran to its end at once copied them in that order already.
+func (img *Image) listOrder() []int32 {
+	order := img.order[:0]
+	for i := range img.groups {
+		order = append(order, int32(i))
+	}
+	img.order = order
+	before := func(a, b int32) int {
+		ga, gb := &img.groups[a], &img.groups[b]
+		if c := cmp.Compare(ga.rule, gb.rule); c != 0 {
+			return c
+		}
+		return cmp.Compare(ga.ord, gb.ord)
+	}
+	if !slices.IsSortedFunc(order, before) {
+		slices.SortFunc(order, before)
+	}
+	return order
 }
 
 // group writes one group as appendBinary used to from the engine: sealed
 // group and distinct values, redacted samples (snapshot_seal.go). fields
 // is scratch memory, returned for reuse.
 func (r *imageReader) group(w *snapEncoder, ir *imageRule, ig *imageGroup, fields []event.Field) []event.Field {
+	r.str, r.byt, r.i64, r.u32 = ig.str, ig.byt, ig.i64, ig.u32
 	for _, k := range r.strings(ig.fields) {
 		n := r.uint32s(1)[0]
 		// The value is only read while this group is written (str copies

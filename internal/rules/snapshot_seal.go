@@ -142,6 +142,9 @@ func (e *Engine) unsealGroup(rs *ruleState, key []byte) *group {
 	if g == nil {
 		return nil
 	}
+	if e.cap != nil {
+		e.cow(rs, g)
+	}
 	rs.groups.remove(g)
 	// A fresh string, and keyCap 0: newGroup must never write into memory
 	// it did not allocate for this group (setKey).
@@ -182,7 +185,7 @@ func (g *group) unsealDistinct(r *Rule, v string) {
 
 // recountSealed brings g.dist.sealed up to date (sealed values leave the
 // window unseen) and reports whether g is still keyed by sealed values.
-// Capture calls it, as it walks every group anyway, so that a rule
+// A capture calls it, as it copies every group anyway, so that a rule
 // stops looking for sealed groups once none is left.
 func (g *group) recountSealed() bool {
 	if g.dist != nil && g.dist.sealed > 0 {
