@@ -334,8 +334,7 @@ func (l *engineLoop) checkpointAsync() {
 		return
 	}
 	ck, err := l.snapshot(img, buf)
-	if err != nil {
-		l.engine.FinishCapture()
+	if err != nil { // before any capture began
 		l.give(img, buf)
 		l.log.Error().Err(err).Msg("checkpoint failed; will retry")
 		l.retry.Store(true)

@@ -119,7 +119,7 @@ func (m *s3Metrics) write(w *scrape) {
 		{"secwatch_s3_reconciler_finds_total", "counter", "objects found by listing that no notification had announced", func(s *ingest.S3Stats) int64 { return s.Finds.Load() }},
 		{"secwatch_s3_retries_total", "counter", "S3 requests and reads retried after throttling, 5xx or a broken read", func(s *ingest.S3Stats) int64 { return s.Retries.Load() }},
 		{"secwatch_s3_errors_total", "counter", "other failed requests (receive, delete, visibility, list)", func(s *ingest.S3Stats) int64 { return s.Errors.Load() }},
-		{"secwatch_s3_messages_deleted_total", "counter", "queue messages deleted once a checkpoint held their objects", func(s *ingest.S3Stats) int64 { return s.Deleted.Load() }},
+		{"secwatch_s3_messages_deleted_total", "counter", "queue messages deleted once a checkpoint held their objects (or, having none, at once)", func(s *ingest.S3Stats) int64 { return s.Deleted.Load() }},
 		{"secwatch_s3_ledger_objects", "gauge", "objects in the ledger", func(s *ingest.S3Stats) int64 { return s.Ledger.Load() }},
 	} {
 		metricHeader(w, s.name, s.typ, s.help)

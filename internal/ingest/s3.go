@@ -35,7 +35,6 @@ type s3API interface {
 // sqsAPI is the part of the SQS client the S3 source calls.
 type sqsAPI interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
-	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
 	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
@@ -115,7 +114,7 @@ type S3Stats struct {
 	Finds      atomic.Int64 // objects the reconciler found that no notification announced
 	Retries    atomic.Int64 // requests retried after throttling, 5xx or a broken read
 	Errors     atomic.Int64 // other request failures (receive, delete, visibility, list)
-	Deleted    atomic.Int64 // queue messages deleted after their objects were checkpointed
+	Deleted    atomic.Int64 // queue messages deleted: their objects checkpointed, or none to read
 	Ledger     atomic.Int64 // objects in the ledger
 	OldestWait atomic.Int64 // age in nanoseconds of the oldest message not yet deleted
 }
@@ -314,13 +313,11 @@ func (r *s3Run) poll(ctx context.Context, work chan<- s3Object) {
 			objs, err := parseNotification([]byte(aws.ToString(m.Body)))
 			if err != nil {
 				// Never understood, so never retried: counted, reported
-				// and deleted (a dead-letter queue keeps nothing useful).
+				// and held with no object, so deleted as soon as it is
+				// settled (a dead-letter queue keeps nothing useful).
 				r.stats.Rejected.Add(1)
 				r.bad(s.QueueURL, "message "+id+": "+err.Error())
-				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3StopBudget)
-				r.deleteMessage(dctx, receipt)
-				cancel()
-				continue
+				objs = nil
 			}
 			r.mu.Lock()
 			msg := r.msgs[id]
@@ -401,14 +398,12 @@ func (r *s3Run) settle(ctx context.Context) {
 		r.stats.Ledger.Store(int64(len(r.ledger)))
 		r.mu.Unlock()
 	}
-	var del []string
+	var del []heldMessage
 	var oldest time.Time
-	taken := map[string]*s3Message{}
 	r.mu.Lock()
 	for id, m := range r.msgs {
 		if !slices.ContainsFunc(m.keys, func(k string) bool { _, ok := r.ledger[k]; return !ok }) {
-			del = append(del, id)
-			taken[id] = m
+			del = append(del, heldMessage{id, m})
 			delete(r.msgs, id)
 		} else if oldest.IsZero() || m.received.Before(oldest) {
 			oldest = m.received
@@ -421,7 +416,7 @@ func (r *s3Run) settle(ctx context.Context) {
 		r.stats.OldestWait.Store(int64(r.now().Sub(oldest)))
 	}
 	for batch := range slices.Chunk(del, 10) {
-		failed := r.deleteBatch(ctx, batch, taken)
+		failed := r.deleteBatch(ctx, batch)
 		if len(failed) == 0 || ctx.Err() == nil {
 			// A delete that failed while running: the message comes back
 			// after its visibility timeout and is deleted then, as its
@@ -431,24 +426,30 @@ func (r *s3Run) settle(ctx context.Context) {
 		// The stop interrupted the deletes: the messages are held again,
 		// for the stopping source to delete or release.
 		r.mu.Lock()
-		for _, id := range failed {
-			if r.msgs[id] == nil {
-				r.msgs[id] = taken[id]
+		for _, h := range failed {
+			if r.msgs[h.id] == nil {
+				r.msgs[h.id] = h.m
 			}
 		}
 		r.mu.Unlock()
 	}
 }
 
-// deleteBatch deletes the messages ids (at most ten) and returns those
+// heldMessage is a message taken out of s3Run.msgs to be deleted.
+type heldMessage struct {
+	id string
+	m  *s3Message
+}
+
+// deleteBatch deletes the messages of batch (at most ten) and returns those
 // whose delete failed.
-func (r *s3Run) deleteBatch(ctx context.Context, ids []string, msgs map[string]*s3Message) (failed []string) {
+func (r *s3Run) deleteBatch(ctx context.Context, batch []heldMessage) (failed []heldMessage) {
 	if ctx.Err() != nil {
-		return ids
+		return batch
 	}
-	entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(ids))
-	for i, id := range ids {
-		entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(msgs[id].receipt)}
+	entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(batch))
+	for i, h := range batch {
+		entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(h.m.receipt)}
 	}
 	res, err := r.s.SQS.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(r.s.QueueURL), Entries: entries})
 	if err != nil {
@@ -456,33 +457,19 @@ func (r *s3Run) deleteBatch(ctx context.Context, ids []string, msgs map[string]*
 			r.stats.Errors.Add(1)
 			r.bad(r.s.QueueURL, "delete: "+err.Error())
 		}
-		return ids
+		return batch
 	}
 	for _, f := range res.Failed {
 		i, err := strconv.Atoi(aws.ToString(f.Id))
-		if err != nil || i < 0 || i >= len(ids) {
+		if err != nil || i < 0 || i >= len(batch) {
 			continue
 		}
-		failed = append(failed, ids[i])
+		failed = append(failed, batch[i])
 		r.stats.Errors.Add(1)
-		r.bad(r.s.QueueURL, "delete message "+ids[i]+": "+aws.ToString(f.Code)+" "+aws.ToString(f.Message))
+		r.bad(r.s.QueueURL, "delete message "+batch[i].id+": "+aws.ToString(f.Code)+" "+aws.ToString(f.Message))
 	}
-	r.stats.Deleted.Add(int64(len(ids) - len(failed)))
+	r.stats.Deleted.Add(int64(len(batch) - len(failed)))
 	return failed
-}
-
-func (r *s3Run) deleteMessage(ctx context.Context, receipt string) bool {
-	_, err := r.s.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(r.s.QueueURL), ReceiptHandle: aws.String(receipt)})
-	if err != nil {
-		// The message comes back after its visibility timeout and is
-		// deleted then: its objects are in the ledger.
-		if ctx.Err() == nil {
-			r.stats.Errors.Add(1)
-			r.bad(r.s.QueueURL, "delete: "+err.Error())
-		}
-		return false
-	}
-	return true
 }
 
 // reconcile lists today's and yesterday's date prefixes (UTC) at start and

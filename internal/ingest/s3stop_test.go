@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -105,18 +104,6 @@ func (f *fakeSQS) delete(rh string) bool {
 		f.deleted[id] = true
 	}
 	return ok
-}
-
-func (f *fakeSQS) DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.delete(aws.ToString(in.ReceiptHandle)) {
-		return nil, fmt.Errorf("ReceiptHandleIsInvalid")
-	}
-	return &sqs.DeleteMessageOutput{}, nil
 }
 
 func (f *fakeSQS) DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {

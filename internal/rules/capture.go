@@ -25,7 +25,9 @@ package rules
 // through groupFor (eviction included), sweep or unsealGroup, and each
 // calls cow first (checkAbsent drops only absent rules' groups). Replace
 // and Restore finish a capture in progress before they change the rules.
-// TestCaptureCopyOnWrite fails when any of those cow calls is left out.
+// TestCaptureCopyOnWrite or TestCaptureCopyOnWriteSealed fails when any of
+// those cow calls, the cursor's move, the marking of new groups or the
+// numbering is left out.
 
 // capture is a copy-on-write capture in progress.
 type capture struct {
@@ -103,9 +105,6 @@ func (e *Engine) FinishCapture() {
 	for !e.CaptureStep(1 << 30) {
 	}
 }
-
-// Capturing reports whether a capture is in progress.
-func (e *Engine) Capturing() bool { return e.cap != nil }
 
 func (e *Engine) endCapture() {
 	c := e.cap

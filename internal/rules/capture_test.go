@@ -44,7 +44,7 @@ func TestCaptureCopyOnWrite(t *testing.T) {
 				e.BeginCapture(&img)
 				for i, ev := range c.events[cut:] {
 					e.Observe(mkEvent(ev))
-					if i == 0 && e.Capturing() {
+					if i == 0 && e.cap != nil {
 						inProgress++
 					}
 					if i%7 == 3 {
